@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every record that crosses the BPF ring buffer, shared by bpf/ and user/.
+ * Fixed-width fields, explicit padding, sizes asserted on both sides, so the
+ * two compilers can never disagree about a layout.
+ */
+#ifndef SELFCONNECT_EVENTS_H
+#define SELFCONNECT_EVENTS_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+#define SC_COMM_LEN 16
+
+enum sc_event_kind {
+	/* A TCP socket reached ESTABLISHED with local addr:port == remote. */
+	SC_EVENT_SELF_CONNECT = 1,
+	/* A connect to our own address, on a port of the ephemeral range, was
+	 * refused (SYN_SENT -> CLOSE): one turn of the loop that ends in a
+	 * self-connect. */
+	SC_EVENT_CONNECT_REFUSED = 2,
+	/* A self-connected socket closed. */
+	SC_EVENT_SELF_CONNECT_CLOSED = 3,
+};
+
+enum sc_owner_source {
+	/* pid/comm captured when the socket entered SYN_SENT, i.e. inside
+	 * connect(), in the calling task's context. */
+	SC_OWNER_CONNECT = 1,
+	/* The capture slot was reused before the handshake completed: no owner
+	 * is known. Never guessed from the softirq's current task. */
+	SC_OWNER_UNKNOWN = 2,
+};
+
+/* Who called connect() on a socket that might meet itself. */
+struct sc_owner {
+	__u64 sk;        /* the socket's kernel address: the slot's key */
+	__u64 cgroup_id; /* cgroup v2 id of the caller */
+	__u32 tgid;      /* process id */
+	__u32 tid;       /* thread id */
+	__u32 uid;
+	__u32 pad;
+	char comm[SC_COMM_LEN];
+};
+
+struct sc_event {
+	__u64 mono_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 cgroup_id;
+	__u32 tgid;
+	__u32 tid;
+	__u32 uid;
+	__u32 netns;     /* network namespace inode */
+	__u16 family;    /* AF_INET or AF_INET6 (the socket's family) */
+	__u16 port;      /* host byte order; local port == remote port */
+	__u16 range_lo;  /* the namespace's ip_local_port_range */
+	__u16 range_hi;
+	__u8 kind;       /* enum sc_event_kind */
+	__u8 owner;      /* enum sc_owner_source */
+	__u8 reserved;   /* port is in ip_local_reserved_ports */
+	__u8 pad[5];
+	__u8 addr[16];   /* AF_INET: first 4 bytes; AF_INET6: all 16 */
+	char comm[SC_COMM_LEN];
+};
+
+#define SC_EVENT_SIZE 80
+#define SC_OWNER_SIZE 48
+
+#ifdef __cplusplus
+static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
+static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
+#else
+_Static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
+_Static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
+#endif
+
+#endif /* SELFCONNECT_EVENTS_H */

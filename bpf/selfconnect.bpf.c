@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * selfconnect's kernel side: one program on inet_sock_set_state, in two
+ * attach flavours (tp_btf where the kernel has BTF for the raw tracepoint,
+ * the classic tracepoint otherwise). The loader keeps exactly one of them.
+ *
+ * The hook fires on every TCP state change of the host, so the common case
+ * must cost a few loads and compares. Nothing touches a map unless a socket
+ * connects to its own address on a port it could be handed as its own.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ECONNREFUSED 111
+#define IPPROTO_TCP 6
+
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+
+/* Power of two; a slot is reused only when two sockets that both connect
+ * to their own address on an ephemeral port are in flight at once and hash
+ * alike. The event then says the owner is unknown instead of guessing. */
+#define OWNER_SLOTS 4096
+
+/* Set by the loader between open and load; 0 means no filter. They are
+ * checked only after a self-connect is found, never on the hot path. */
+const volatile __u16 filter_port = 0;
+const volatile __u32 filter_netns = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024); /* the loader may resize it */
+} events SEC(".maps");
+
+/* Events that found the ring buffer full: reported, never dropped silently. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_events SEC(".maps");
+
+/* A direct-mapped cache of "who called connect() on this socket", written
+ * in the caller's context at SYN_SENT. An array slot costs one inlined
+ * lookup and a few stores; a hash map update would cost ~90 ns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OWNER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sc_owner);
+} connect_owners SEC(".maps");
+
+/* What every hit needs, read the cheapest way the attach flavour allows.
+ * `btf` is a compile-time constant at each call site, so each program keeps
+ * only its own way of reading the socket. */
+struct transition {
+	const struct sock *sk;
+	const void *tp_ctx;       /* the classic tracepoint's record, or NULL */
+	const __u64 *btf_args;    /* tp_btf's raw arguments, or NULL */
+	__u64 tp_v4_pair;         /* tracepoint: saddr[4] and daddr[4] in one load */
+	int oldstate;
+	int newstate;
+	__u16 family;
+	__u16 sport; /* host byte order; 0 while an unbound socket connects */
+	__u16 dport; /* host byte order */
+	bool btf;
+};
+
+/* The socket pointer is copied out first: inside BPF_CORE_READ, `t->sk`
+ * itself would be recorded as a (bogus) relocation against struct transition. */
+#define SK_READ(t, field)                                              \
+	({                                                             \
+		const struct sock *__sk = (t)->sk;                     \
+		(t)->btf ? __sk->field : BPF_CORE_READ(__sk, field);   \
+	})
+
+static __always_inline bool is_v4_mapped(const __be32 *w)
+{
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff);
+}
+
+/* Does the socket's local address equal its remote address? IPv4, IPv6 and
+ * v4-mapped IPv6 (an AF_INET6 socket on the IPv4 path compares its IPv4
+ * fields, because its IPv6 source is filled in only after connect()). */
+static __always_inline bool same_address(const struct transition *t)
+{
+	if (!t->btf) {
+		/* The tracepoint record may only be read at fixed offsets, so
+		 * IPv6 addresses are copied out before they are compared. */
+		const struct trace_event_raw_inet_sock_set_state *r = t->tp_ctx;
+		__be32 s6[4], d6[4];
+
+		if (t->family == AF_INET6) {
+			bpf_probe_read_kernel(s6, sizeof(s6), r->saddr_v6);
+			bpf_probe_read_kernel(d6, sizeof(d6), r->daddr_v6);
+			if (!is_v4_mapped(d6))
+				return s6[0] == d6[0] && s6[1] == d6[1] &&
+				       s6[2] == d6[2] && s6[3] == d6[3];
+		}
+		return (__u32)t->tp_v4_pair == (__u32)(t->tp_v4_pair >> 32);
+	}
+
+	const struct sock_common *c = &t->sk->__sk_common;
+	if (t->family == AF_INET6) {
+		const __be32 *s6 = c->skc_v6_rcv_saddr.in6_u.u6_addr32;
+		const __be32 *d6 = c->skc_v6_daddr.in6_u.u6_addr32;
+
+		if (!is_v4_mapped(d6))
+			return s6[0] == d6[0] && s6[1] == d6[1] &&
+			       s6[2] == d6[2] && s6[3] == d6[3];
+	}
+	return c->skc_rcv_saddr == c->skc_daddr;
+}
+
+/*
+ * THE DETECTION RULE: a TCP socket is self-connected when its local address
+ * and port equal its remote address and port. 127.0.0.1:P -> 127.0.0.2:P is
+ * not: the ports match but the addresses do not.
+ */
+static __always_inline bool is_self_connected(const struct transition *t)
+{
+	return t->sport == t->dport && same_address(t);
+}
+
+static __always_inline struct net *sock_net_of(const struct transition *t)
+{
+	return SK_READ(t, __sk_common.skc_net.net);
+}
+
+/* The namespace's net.ipv4.ip_local_port_range. Its kernel shape changed:
+ * two ints up to 6.2, one packed u32 (lo | hi << 16) since. */
+static __always_inline void ephemeral_range(const struct transition *t,
+					    struct net *net, __u16 *lo, __u16 *hi)
+{
+	if (bpf_core_field_exists(((struct local_ports___pair *)0)->range)) {
+		struct local_ports___pair *p = (void *)&net->ipv4.ip_local_ports;
+		int r0, r1;
+
+		if (t->btf) {
+			r0 = p->range[0];
+			r1 = p->range[1];
+		} else {
+			r0 = BPF_CORE_READ(p, range[0]);
+			r1 = BPF_CORE_READ(p, range[1]);
+		}
+		*lo = r0;
+		*hi = r1;
+	} else {
+		__u32 packed = t->btf ? net->ipv4.ip_local_ports.range
+				      : BPF_CORE_READ(net, ipv4.ip_local_ports.range);
+		*lo = packed & 0xffff;
+		*hi = packed >> 16;
+	}
+}
+
+static __always_inline bool in_ephemeral_range(const struct transition *t,
+					       __u16 port)
+{
+	__u16 lo, hi;
+
+	ephemeral_range(t, sock_net_of(t), &lo, &hi);
+	return port >= lo && port <= hi;
+}
+
+/* Could this connect() be handed its destination as its source? Only when
+ * it targets its own address, and either it is bound to that very port or
+ * the kernel will pick a port from the range that holds the destination. */
+static __always_inline bool may_meet_itself(const struct transition *t)
+{
+	if (t->sport && t->sport != t->dport)
+		return false;
+	if (!same_address(t))
+		return false;
+	return t->sport == t->dport || in_ephemeral_range(t, t->dport);
+}
+
+/* The socket's address as a plain number. The verifier allows no arithmetic
+ * on a BTF pointer, so tp_btf copies its raw argument out; only candidate
+ * sockets pay for it. */
+static __always_inline __u64 sock_key(const struct transition *t)
+{
+	__u64 key = 0;
+
+	if (t->btf)
+		bpf_probe_read_kernel(&key, sizeof(key), &t->btf_args[0]);
+	else
+		key = (__u64)t->sk;
+	return key;
+}
+
+static __always_inline __u32 owner_slot(__u64 key)
+{
+	return (key * 0x9E3779B97F4A7C15ULL) >> 52; /* 12 bits */
+}
+
+/* Runs inside connect(): the current task is the caller. */
+static __always_inline void remember_owner(const struct transition *t)
+{
+	__u64 key = sock_key(t);
+	__u32 slot = owner_slot(key);
+	struct sc_owner *o = bpf_map_lookup_elem(&connect_owners, &slot);
+	__u64 id;
+
+	if (!o)
+		return;
+	id = bpf_get_current_pid_tgid();
+	o->sk = key;
+	o->tgid = id >> 32;
+	o->tid = (__u32)id;
+	o->uid = (__u32)bpf_get_current_uid_gid();
+	o->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+static __always_inline void count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost_events, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void fill_owner(struct sc_event *e,
+				       const struct transition *t)
+{
+	__u64 key = sock_key(t);
+	__u32 slot = owner_slot(key);
+	struct sc_owner *o = bpf_map_lookup_elem(&connect_owners, &slot);
+
+	if (o && o->sk == key) {
+		e->owner = SC_OWNER_CONNECT;
+		e->tgid = o->tgid;
+		e->tid = o->tid;
+		e->uid = o->uid;
+		e->cgroup_id = o->cgroup_id;
+		__builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+		return;
+	}
+	e->owner = SC_OWNER_UNKNOWN;
+	e->tgid = 0;
+	e->tid = 0;
+	e->uid = 0;
+	e->cgroup_id = 0;
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+}
+
+static __always_inline void fill_address(struct sc_event *e,
+					 const struct transition *t)
+{
+	const struct sock *sk = t->sk;
+
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	if (t->family == AF_INET6)
+		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_v6_daddr);
+	else
+		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_daddr);
+}
+
+static __always_inline bool port_reserved(struct net *net, __u16 port)
+{
+	unsigned long *bitmap = BPF_CORE_READ(net, ipv4.sysctl_local_reserved_ports);
+	unsigned long word = 0;
+
+	if (!bitmap)
+		return false;
+	bpf_probe_read_kernel(&word, sizeof(word), bitmap + port / 64);
+	return (word >> (port % 64)) & 1;
+}
+
+/* The rare path: a socket worth telling userspace about. */
+static __always_inline int report(const struct transition *t, __u8 kind)
+{
+	struct net *net = sock_net_of(t);
+	__u32 netns = BPF_CORE_READ(net, ns.inum);
+	struct sc_event *e;
+
+	/* The hook also serves DCCP on kernels that still have it. */
+	if (SK_READ(t, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (filter_port && t->dport != filter_port)
+		return 0;
+	if (filter_netns && netns != filter_netns)
+		return 0;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost();
+		return 0;
+	}
+	e->mono_ns = bpf_ktime_get_ns();
+	e->kind = kind;
+	e->netns = netns;
+	e->family = t->family;
+	e->port = t->dport;
+	ephemeral_range(t, net, &e->range_lo, &e->range_hi);
+	e->reserved = port_reserved(net, t->dport);
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	fill_owner(e, t);
+	fill_address(e, t);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+static __always_inline int on_transition(const struct transition *t)
+{
+	switch (t->newstate) {
+	case TCP_SYN_SENT:
+		if (may_meet_itself(t))
+			remember_owner(t);
+		return 0;
+	case TCP_ESTABLISHED:
+		if (is_self_connected(t))
+			return report(t, SC_EVENT_SELF_CONNECT);
+		return 0;
+	case TCP_CLOSE:
+		if (t->oldstate == TCP_SYN_SENT) {
+			/* One turn of the retry loop: refused, but it could
+			 * have been handed this port. */
+			if (same_address(t) && in_ephemeral_range(t, t->dport) &&
+			    SK_READ(t, sk_err) == ECONNREFUSED)
+				return report(t, SC_EVENT_CONNECT_REFUSED);
+			return 0;
+		}
+		if (is_self_connected(t))
+			return report(t, SC_EVENT_SELF_CONNECT_CLOSED);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static __always_inline bool state_of_interest(int newstate)
+{
+	return newstate == TCP_ESTABLISHED || newstate == TCP_SYN_SENT ||
+	       newstate == TCP_CLOSE;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
+	     int newstate)
+{
+	if (!state_of_interest(newstate))
+		return 0;
+
+	struct transition t = {
+		.sk = sk,
+		.btf_args = ctx,
+		.oldstate = oldstate,
+		.newstate = newstate,
+		.family = sk->__sk_common.skc_family,
+		.sport = sk->__sk_common.skc_num,
+		.dport = bpf_ntohs(sk->__sk_common.skc_dport),
+		.btf = true,
+	};
+	return on_transition(&t);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_state_change_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	int newstate = ctx->newstate;
+
+	if (!state_of_interest(newstate))
+		return 0;
+
+	struct transition t = {
+		.sk = ctx->skaddr,
+		.tp_ctx = ctx,
+		.oldstate = ctx->oldstate,
+		.newstate = newstate,
+		.family = ctx->family,
+		.sport = ctx->sport,
+		.dport = ctx->dport,
+		/* One 8-byte load at a constant offset: saddr[4] is followed
+		 * by daddr[4]. Two loads get merged into pointer arithmetic on
+		 * the context, which the verifier refuses. */
+		.tp_v4_pair = *(const __u64 *)ctx->saddr,
+		.btf = false,
+	};
+	return on_transition(&t);
+}
+
+char LICENSE[] SEC("license") = "GPL";

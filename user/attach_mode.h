@@ -1,0 +1,29 @@
+// How the program meets the inet_sock_set_state hook. Decided once, at load.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace selfconnect {
+
+enum class AttachMode {
+    Auto,        // tp_btf where the kernel offers it, else tracepoint
+    TpBtf,       // BTF-enabled raw tracepoint: direct reads, cheapest
+    Tracepoint,  // classic tracepoint sock/inet_sock_set_state
+};
+
+std::string_view attach_mode_name(AttachMode m);
+std::optional<AttachMode> parse_attach_mode(std::string_view s);
+
+// Does the kernel's BTF describe the raw tracepoint (btf_trace_inet_sock_set_state)?
+bool kernel_offers_tp_btf();
+
+// Auto becomes the concrete mode this kernel supports.
+AttachMode resolve_attach_mode(AttachMode requested);
+
+// Classic tracepoints are found through tracefs; mount it if nobody has.
+// Returns an error sentence, or nothing.
+std::optional<std::string> ensure_tracefs();
+
+}  // namespace selfconnect

@@ -1,0 +1,27 @@
+// Turns a cgroup v2 id (what the kernel reports) into its path, e.g.
+// "/system.slice/nginx.service". On cgroup v2 the id is the inode number of
+// the cgroup's directory, so a walk of the hierarchy finds it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+namespace selfconnect {
+
+class CgroupPaths {
+public:
+    explicit CgroupPaths(std::string root = "/sys/fs/cgroup") : root_(std::move(root)) {}
+    // "" if not found (cgroup v1 only, or the cgroup is gone).
+    std::string path_of(uint64_t id);
+
+private:
+    void rescan();
+
+    std::string root_;
+    std::unordered_map<uint64_t, std::string> paths_;
+    std::chrono::steady_clock::time_point last_scan_{};
+};
+
+}  // namespace selfconnect

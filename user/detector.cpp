@@ -1,0 +1,126 @@
+#include "detector.h"
+
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "selfconnect.skel.h"
+
+namespace selfconnect {
+
+namespace {
+
+bool g_libbpf_verbose = false;
+
+int print_libbpf(enum libbpf_print_level level, const char* fmt, va_list args)
+{
+    if (!g_libbpf_verbose || level == LIBBPF_DEBUG)
+        return 0;
+    return vfprintf(stderr, fmt, args);
+}
+
+std::string errno_text(int err)
+{
+    return strerror(err < 0 ? -err : err);
+}
+
+bool is_power_of_two(uint32_t v) { return v && !(v & (v - 1)); }
+
+}  // namespace
+
+void Detector::SkeletonDeleter::operator()(selfconnect_bpf* s) const
+{
+    selfconnect_bpf__destroy(s);
+}
+
+std::string check_kernel_support()
+{
+    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+        return "this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): "
+               "selfconnect needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or newer)";
+    if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) != 1)
+        return "this kernel has no BPF ring buffer (needs Linux 5.8 or newer)";
+    return {};
+}
+
+Detector::Detector(const DetectorConfig& config)
+{
+    g_libbpf_verbose = config.verbose;
+    libbpf_set_print(print_libbpf);
+
+    if (auto err = check_kernel_support(); !err.empty())
+        throw DetectorError(err);
+
+    mode_ = resolve_attach_mode(config.attach_mode);
+    if (mode_ == AttachMode::TpBtf && !kernel_offers_tp_btf())
+        throw DetectorError("hook not found: this kernel has no BTF for the raw tracepoint "
+                            "inet_sock_set_state (try --attach-mode tracepoint)");
+    if (mode_ == AttachMode::Tracepoint)
+        if (auto err = ensure_tracefs())
+            throw DetectorError(*err);
+
+    // 1. open
+    skel_.reset(selfconnect_bpf__open());
+    if (!skel_)
+        throw DetectorError("cannot open the BPF object: " + errno_text(errno));
+
+    // 2. configure: filters, ring size, which flavour of the program loads.
+    skel_->rodata->filter_port = config.port;
+    skel_->rodata->filter_netns = config.netns;
+    if (config.ring_buffer_bytes) {
+        if (!is_power_of_two(config.ring_buffer_bytes) ||
+            config.ring_buffer_bytes < static_cast<uint32_t>(getpagesize()))
+            throw DetectorError("the ring buffer size must be a power of two of at least one page");
+        if (int err = bpf_map__set_max_entries(skel_->maps.events, config.ring_buffer_bytes))
+            throw DetectorError("cannot size the ring buffer: " + errno_text(err));
+    }
+    bpf_program__set_autoload(skel_->progs.on_state_change_btf, mode_ == AttachMode::TpBtf);
+    bpf_program__set_autoload(skel_->progs.on_state_change_tp, mode_ == AttachMode::Tracepoint);
+
+    // 3. load
+    if (int err = selfconnect_bpf__load(skel_.get()))
+        throw DetectorError("the kernel refused the BPF program (" + errno_text(err) +
+                            "); run with --verbose for the verifier's log");
+
+    // 4. attach
+    if (int err = selfconnect_bpf__attach(skel_.get()))
+        throw DetectorError("cannot attach to inet_sock_set_state (" + std::string(attach_mode_name(mode_)) +
+                            "): " + errno_text(err));
+    attached_ = true;
+}
+
+Detector::~Detector() = default;
+
+int Detector::events_map_fd() const { return bpf_map__fd(skel_->maps.events); }
+
+uint64_t Detector::lost_events() const
+{
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0)
+        return 0;
+    std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+    const uint32_t key = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.lost_events), &key, per_cpu.data()) != 0)
+        return 0;
+    uint64_t total = 0;
+    for (uint64_t v : per_cpu)
+        total += v;
+    return total;
+}
+
+void Detector::detach()
+{
+    if (!attached_)
+        return;
+    selfconnect_bpf__detach(skel_.get());
+    attached_ = false;
+}
+
+}  // namespace selfconnect

@@ -1,0 +1,56 @@
+// Owns the loaded and attached BPF side: the skeleton, its programs, its
+// maps. Construction is open, configure, load, attach; each step fails with
+// one sentence a user can act on (DetectorError). Destruction detaches.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "attach_mode.h"
+
+struct selfconnect_bpf;
+
+namespace selfconnect {
+
+struct DetectorError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct DetectorConfig {
+    AttachMode attach_mode = AttachMode::Auto;
+    uint16_t port = 0;              // 0: every port
+    uint32_t netns = 0;             // 0: every namespace
+    uint32_t ring_buffer_bytes = 0; // 0: the program's default (256 KiB)
+    bool verbose = false;           // let libbpf print its log
+};
+
+class Detector {
+public:
+    explicit Detector(const DetectorConfig& config);
+    ~Detector();
+    Detector(const Detector&) = delete;
+    Detector& operator=(const Detector&) = delete;
+
+    AttachMode attach_mode() const { return mode_; }
+    int events_map_fd() const;
+    // Events the kernel could not queue because the ring buffer was full.
+    uint64_t lost_events() const;
+    // Stops new events; idempotent. The ring buffer can still be drained.
+    void detach();
+
+private:
+    struct SkeletonDeleter {
+        void operator()(selfconnect_bpf* s) const;
+    };
+    std::unique_ptr<selfconnect_bpf, SkeletonDeleter> skel_;
+    AttachMode mode_ = AttachMode::Auto;
+    bool attached_ = false;
+};
+
+// Checks that must pass before loading: BTF present, ring buffers supported.
+// Returns an error sentence or an empty string.
+std::string check_kernel_support();
+
+}  // namespace selfconnect

@@ -1,0 +1,61 @@
+#include "output.h"
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+
+#include "text_format.h"
+
+namespace selfconnect {
+
+void LineWriter::write_line(const std::string& line)
+{
+    std::string buf = line + '\n';
+    size_t done = 0;
+    while (done < buf.size()) {
+        const ssize_t n = ::write(fd_, buf.data() + done, buf.size() - done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EPIPE)
+                throw OutputClosed();
+            throw std::runtime_error(std::string("cannot write output: ") + strerror(errno));
+        }
+        done += static_cast<size_t>(n);
+    }
+}
+
+std::string json_line(const nlohmann::json& j)
+{
+    // Process names may hold any bytes; replace what is not UTF-8 rather than
+    // throw, so every line stays valid JSON (comm_hex keeps the raw bytes).
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void TextSink::write(const Record& r) { out_.write_line(to_text(r)); }
+
+void JsonSink::write(const Record& r) { out_.write_line(json_line(to_json(r))); }
+
+void TextSink::write_lost(std::chrono::system_clock::time_point when, uint64_t count, uint64_t total)
+{
+    out_.write_line(format_rfc3339_utc(when) + " LOST " + std::to_string(count) +
+                    " events: the kernel's ring buffer was full (" + std::to_string(total) + " lost in all)");
+}
+
+void JsonSink::write_lost(std::chrono::system_clock::time_point when, uint64_t count, uint64_t total)
+{
+    out_.write_line(json_line({{"type", "events_lost"},
+                               {"time", format_rfc3339_utc(when)},
+                               {"count", count},
+                               {"total", total},
+                               {"where", "kernel"}}));
+}
+
+std::unique_ptr<RecordSink> make_sink(bool json, LineWriter& out)
+{
+    if (json)
+        return std::make_unique<JsonSink>(out);
+    return std::make_unique<TextSink>(out);
+}
+
+}  // namespace selfconnect

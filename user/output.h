@@ -1,0 +1,61 @@
+// Where records go. One line per record, written with one write(2) so a
+// reader never sees half a line, flushed as it is written.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "record.h"
+
+namespace selfconnect {
+
+// The reader went away (EPIPE): `watch --json | head -1`. Not an error.
+struct OutputClosed : std::runtime_error {
+    OutputClosed() : std::runtime_error("output closed") {}
+};
+
+class LineWriter {
+public:
+    explicit LineWriter(int fd) : fd_(fd) {}
+    // Writes line + '\n'. Throws OutputClosed on EPIPE, runtime_error else.
+    void write_line(const std::string& line);
+
+private:
+    int fd_;
+};
+
+class RecordSink {
+public:
+    virtual ~RecordSink() = default;
+    virtual void write(const Record& r) = 0;
+    // `count` more events were lost in the kernel (ring buffer full), `total` so far.
+    virtual void write_lost(std::chrono::system_clock::time_point when, uint64_t count, uint64_t total) = 0;
+};
+
+class TextSink final : public RecordSink {
+public:
+    explicit TextSink(LineWriter& out) : out_(out) {}
+    void write(const Record& r) override;
+    void write_lost(std::chrono::system_clock::time_point when, uint64_t count, uint64_t total) override;
+
+private:
+    LineWriter& out_;
+};
+
+class JsonSink final : public RecordSink {
+public:
+    explicit JsonSink(LineWriter& out) : out_(out) {}
+    void write(const Record& r) override;
+    void write_lost(std::chrono::system_clock::time_point when, uint64_t count, uint64_t total) override;
+
+private:
+    LineWriter& out_;
+};
+
+// The one JSON line for a record: always valid UTF-8 JSON.
+std::string json_line(const nlohmann::json& j);
+
+std::unique_ptr<RecordSink> make_sink(bool json, LineWriter& out);
+
+}  // namespace selfconnect

@@ -1,0 +1,21 @@
+// Which process holds a socket: a walk of /proc/*/fd for "socket:[inode]".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+namespace selfconnect {
+
+struct SocketHolder {
+    uint32_t pid = 0;
+    std::string comm;
+};
+
+// Socket inode -> the first process found holding it.
+std::unordered_map<uint32_t, SocketHolder> socket_holders();
+
+// A process that lives in the network namespace `inode`, for nsenter; 0 if none.
+uint32_t process_in_netns(uint32_t inode);
+
+}  // namespace selfconnect

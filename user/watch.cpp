@@ -1,0 +1,234 @@
+#include "watch.h"
+
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "cgroup_paths.h"
+#include "detector.h"
+#include "output.h"
+#include "privileges.h"
+#include "retry_loop_detector.h"
+#include "ring_buffer_reader.h"
+#include "service_notify.h"
+#include "socket_killer.h"
+#include "unique_fd.h"
+
+namespace selfconnect {
+
+namespace {
+
+int fail(const std::string& sentence)
+{
+    std::fprintf(stderr, "selfconnect: %s\n", sentence.c_str());
+    return 2;
+}
+
+// Everything that happens to one event after it leaves the ring buffer.
+class WatchSession {
+public:
+    WatchSession(const WatchOptions& o, RecordSink& sink)
+        : options_(o), sink_(sink), retry_loops_(o.retry_threshold, o.retry_window_seconds)
+    {
+    }
+
+    void handle(const sc_event& e)
+    {
+        if (done())
+            return;
+        Record r = decode_event(e, wall_time_of(e.mono_ns));
+        if (!wanted(r))
+            return;
+        r.owner.cgroup_path = cgroups_.path_of(r.owner.cgroup_id);
+        switch (r.type) {
+        case RecordType::SelfConnect:
+            lifetimes_.on_established(r);
+            if (options_.kill)
+                apply_kill(r);
+            sink_.write(r);
+            ++detections_;
+            break;
+        case RecordType::SelfConnectClosed:
+            r.lifetime_seconds = lifetimes_.on_closed(r);
+            sink_.write(r);
+            break;
+        case RecordType::ConnectRefused:
+            if (auto loop = retry_loops_.on_refused(r)) {
+                sink_.write(*loop);
+                ++retry_loop_warnings_;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+
+    bool done() const { return options_.count && detections_ >= *options_.count; }
+    uint64_t detections() const { return detections_; }
+    uint64_t retry_loop_warnings() const { return retry_loop_warnings_; }
+
+private:
+    bool wanted(const Record& r) const
+    {
+        if (options_.pid && (!r.owner.known || r.owner.pid != *options_.pid))
+            return false;
+        if (options_.comm && (!r.owner.known || r.owner.comm != *options_.comm))
+            return false;
+        return true;
+    }
+
+    void apply_kill(Record& r)
+    {
+        const KillResult k = killer_.destroy(r);
+        r.killed = k.ok;
+        if (!k.ok)
+            r.kill_error = k.error;
+    }
+
+    const WatchOptions& options_;
+    RecordSink& sink_;
+    CgroupPaths cgroups_;
+    SelfConnectLifetimes lifetimes_;
+    RetryLoopDetector retry_loops_;
+    SocketKiller killer_;
+    uint64_t detections_ = 0;
+    uint64_t retry_loop_warnings_ = 0;
+};
+
+// Signals arrive as readable data on a descriptor, in the same poll as the
+// ring buffer, so a stop is handled between events, never inside one.
+UniqueFd block_stop_signals()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    return UniqueFd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+}
+
+UniqueFd deadline_timer(double seconds)
+{
+    UniqueFd fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    itimerspec spec{};
+    spec.it_value.tv_sec = static_cast<time_t>(seconds);
+    spec.it_value.tv_nsec = static_cast<long>((seconds - std::floor(seconds)) * 1e9);
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0)
+        spec.it_value.tv_nsec = 1;
+    timerfd_settime(fd.get(), 0, &spec, nullptr);
+    return fd;
+}
+
+// Reports kernel-side losses as records, as they grow.
+class LossReporter {
+public:
+    LossReporter(const Detector& d, RecordSink& sink) : detector_(d), sink_(sink) {}
+    void poll()
+    {
+        const uint64_t total = detector_.lost_events();
+        if (total > reported_) {
+            sink_.write_lost(std::chrono::system_clock::now(), total - reported_, total);
+            reported_ = total;
+        }
+    }
+    uint64_t total() const { return reported_; }
+
+private:
+    const Detector& detector_;
+    RecordSink& sink_;
+    uint64_t reported_ = 0;
+};
+
+}  // namespace
+
+int run_watch(const WatchOptions& o)
+{
+    if (auto missing = missing_load_capabilities())
+        return fail(*missing);
+    if (o.kill)
+        if (auto missing = missing_kill_capabilities())
+            return fail(*missing);
+
+    std::signal(SIGPIPE, SIG_IGN);  // a closed stdout shows up as EPIPE instead
+    UniqueFd signals = block_stop_signals();
+
+    DetectorConfig config;
+    config.attach_mode = o.attach_mode;
+    config.port = o.port;
+    config.netns = o.netns;
+    config.ring_buffer_bytes = o.ring_buffer_bytes;
+    config.verbose = o.verbose;
+
+    LineWriter out(STDOUT_FILENO);
+    auto sink = make_sink(o.json, out);
+    WatchSession session(o, *sink);
+    uint64_t lost_total = 0;
+    try {
+        Detector detector(config);
+        RingBufferReader reader(detector.events_map_fd(), [&](const sc_event& e) { session.handle(e); });
+        LossReporter losses(detector, *sink);
+
+        UniqueFd deadline = o.duration_seconds ? deadline_timer(*o.duration_seconds) : UniqueFd();
+        UniqueFd poller(epoll_create1(EPOLL_CLOEXEC));
+        for (int fd : {reader.epoll_fd(), signals.get(), deadline.get()}) {
+            if (fd < 0)
+                continue;
+            epoll_event ev{};
+            ev.events = EPOLLIN;
+            ev.data.fd = fd;
+            epoll_ctl(poller.get(), EPOLL_CTL_ADD, fd, &ev);
+        }
+
+        std::string notify_error;
+        if (!notify_service_manager("READY=1", notify_error))
+            std::fprintf(stderr, "selfconnect: %s\n", notify_error.c_str());
+        std::fprintf(stderr, "selfconnect: ready, watching every TCP socket of this host (attach mode %s)\n",
+                     std::string(attach_mode_name(detector.attach_mode())).c_str());
+
+        try {
+            bool stop = false;
+            while (!stop && !session.done()) {
+                epoll_event events[4];
+                const int n = epoll_wait(poller.get(), events, 4, 250);
+                if (n < 0 && errno != EINTR)
+                    throw std::runtime_error(std::string("epoll_wait: ") + strerror(errno));
+                for (int i = 0; i < n; ++i) {
+                    const int fd = events[i].data.fd;
+                    if (fd == reader.epoll_fd())
+                        reader.consume();
+                    else
+                        stop = true;  // a stop signal or the deadline
+                }
+                losses.poll();
+            }
+            // Detach first so the drain below ends and the summary is final.
+            notify_service_manager("STOPPING=1", notify_error);
+            detector.detach();
+            reader.consume();
+            losses.poll();
+        } catch (const OutputClosed&) {
+            return 0;  // the reader went away (| head -1): a quiet, normal end
+        }
+        lost_total = losses.total();
+    } catch (const DetectorError& e) {
+        return fail(e.what());
+    } catch (const std::exception& e) {
+        return fail(e.what());
+    }
+
+    std::fprintf(stderr, "selfconnect: %llu self-connects detected, %llu retry-loop warnings, %llu events lost\n",
+                 static_cast<unsigned long long>(session.detections()),
+                 static_cast<unsigned long long>(session.retry_loop_warnings()),
+                 static_cast<unsigned long long>(lost_total));
+    return 0;
+}
+
+}  // namespace selfconnect

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The few kernel types selfconnect's BPF side reads, and nothing else.
+ *
+ * Every struct carries preserve_access_index, so clang records a CO-RE
+ * relocation for each field access and libbpf rewrites the offsets against
+ * the running kernel's BTF at load time. Only the fields we touch need to
+ * exist here, in any order; the real layouts may differ freely. The build
+ * therefore never reads the build host's /sys/kernel/btf/vmlinux.
+ *
+ * Sources (all checked against 5.10, 6.1, 6.12 and 6.18):
+ *   include/net/sock.h          struct sock_common, struct sock
+ *   include/net/netns/ipv4.h    struct netns_ipv4, struct local_ports
+ *   include/linux/ns_common.h   struct ns_common
+ *   include/trace/events/sock.h the inet_sock_set_state tracepoint record
+ *
+ * To add a field: copy its declaration from `bpftool btf dump file
+ * /sys/kernel/btf/vmlinux format c` into the matching struct below. A type
+ * whose shape changed between kernels gets a "___flavour" twin (see
+ * local_ports___pair) and the BPF code picks one with bpf_core_* checks.
+ */
+#ifndef SELFCONNECT_VMLINUX_H
+#define SELFCONNECT_VMLINUX_H
+
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef signed char __s8;
+typedef short __s16;
+typedef int __s32;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+enum { false = 0, true = 1 };
+
+/* The UAPI enums and constants libbpf's headers need (bpf_helper_defs.h). */
+enum bpf_map_type {
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_RINGBUF = 27,
+};
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct in6_addr {
+	union {
+		__u8 u6_addr8[16];
+		__be32 u6_addr32[4];
+	} in6_u;
+};
+
+struct ns_common {
+	unsigned int inum;
+};
+
+/* 6.3+ packs both bounds into one u32: low 16 bits = lo, high = hi. */
+struct local_ports {
+	__u32 range;
+};
+
+/* Up to 6.2 the bounds were two ints. Same kernel struct, older shape. */
+struct local_ports___pair {
+	int range[2];
+};
+
+struct netns_ipv4 {
+	struct local_ports ip_local_ports;
+	unsigned long *sysctl_local_reserved_ports;
+};
+
+struct net {
+	struct ns_common ns;
+	struct netns_ipv4 ipv4;
+};
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
+struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	possible_net_t skc_net;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+};
+
+struct sock {
+	struct sock_common __sk_common;
+	__u16 sk_protocol; /* a plain field since 5.6, the kernel floor is 5.8 */
+	int sk_err;
+};
+
+#pragma clang attribute pop
+
+/*
+ * The classic tracepoint's record, exactly as the kernel lays it out. It is
+ * deliberately NOT relocatable: the verifier only lets a tracepoint program
+ * read its context at constant offsets, and CO-RE offsets of array members
+ * come out as pointer arithmetic. The layout has not changed since 4.16
+ * (when `family` was added); the loader compares it with the kernel's own
+ * events/sock/inet_sock_set_state/format before it uses this mode.
+ */
+struct trace_event_raw_inet_sock_set_state {
+	__u16 common_type;          /* offset 0 */
+	__u8 common_flags;
+	__u8 common_preempt_count;
+	__s32 common_pid;
+	const void *skaddr;         /* offset 8 */
+	int oldstate;               /* 16 */
+	int newstate;               /* 20 */
+	__u16 sport;                /* 24, host byte order */
+	__u16 dport;                /* 26, host byte order */
+	__u16 family;               /* 28 */
+	__u16 protocol;             /* 30 */
+	__u8 saddr[4];              /* 32 */
+	__u8 daddr[4];              /* 36 */
+	__u8 saddr_v6[16];          /* 40 */
+	__u8 daddr_v6[16];          /* 56 */
+};
+
+#endif /* SELFCONNECT_VMLINUX_H */
