@@ -7,6 +7,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
 
 namespace selfconnect {
 
@@ -40,9 +43,44 @@ AttachMode resolve_attach_mode(AttachMode requested)
     return kernel_offers_tp_btf() ? AttachMode::TpBtf : AttachMode::Tracepoint;
 }
 
+namespace {
+constexpr const char* kEvent = "events/sock/inet_sock_set_state";
+}
+
+std::optional<std::string> check_tracepoint_layout(const std::string& format_text)
+{
+    // The offsets of struct trace_event_raw_inet_sock_set_state in vmlinux.h.
+    static const std::pair<const char*, int> expected[] = {
+        {"skaddr;", 8},  {"oldstate;", 16}, {"newstate;", 20},  {"sport;", 24},       {"dport;", 26},
+        {"family;", 28}, {"protocol;", 30}, {"saddr[4];", 32}, {"daddr[4];", 36},    {"saddr_v6[16];", 40},
+        {"daddr_v6[16];", 56}};
+    for (const auto& [field, offset] : expected) {
+        const auto at = format_text.find(std::string(" ") + field);
+        if (at == std::string::npos)
+            return std::string("the tracepoint inet_sock_set_state has no field ") + field;
+        const auto off = format_text.find("offset:", at);
+        if (off == std::string::npos || std::atoi(format_text.c_str() + off + 7) != offset)
+            return std::string("the tracepoint inet_sock_set_state has an unexpected layout (field ") + field +
+                   "); use --attach-mode tp_btf";
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> check_tracepoint_layout()
+{
+    for (const char* root : {"/sys/kernel/debug/tracing/", "/sys/kernel/tracing/"}) {
+        std::ifstream in(std::string(root) + kEvent + "/format");
+        if (!in)
+            continue;
+        std::stringstream text;
+        text << in.rdbuf();
+        return check_tracepoint_layout(text.str());
+    }
+    return "hook not found: cannot read the format of tracepoint sock/inet_sock_set_state";
+}
+
 std::optional<std::string> ensure_tracefs()
 {
-    static constexpr const char* kEvent = "events/sock/inet_sock_set_state";
     // libbpf looks under debugfs first when it exists, then tracefs.
     for (const char* root : {"/sys/kernel/debug/tracing/", "/sys/kernel/tracing/"})
         if (access((std::string(root) + kEvent).c_str(), F_OK) == 0)

@@ -26,4 +26,12 @@ AttachMode resolve_attach_mode(AttachMode requested);
 // Returns an error sentence, or nothing.
 std::optional<std::string> ensure_tracefs();
 
+// The tracepoint program reads its record at fixed offsets (see
+// vmlinux/vmlinux.h). Compares them with the kernel's format description
+// (`format_text`); returns the first mismatch as a sentence, or nothing.
+std::optional<std::string> check_tracepoint_layout(const std::string& format_text);
+
+// Reads the format file from tracefs and checks it.
+std::optional<std::string> check_tracepoint_layout();
+
 }  // namespace selfconnect

@@ -3,12 +3,30 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 namespace selfconnect {
 
+std::string cgroup2_mount_point()
+{
+    std::ifstream in("/proc/self/mountinfo");
+    for (std::string line; std::getline(in, line);) {
+        // "... mount_point options [optional fields] - fstype source ..."
+        const auto sep = line.find(" - ");
+        if (sep == std::string::npos || line.compare(sep + 3, 8, "cgroup2 ") != 0)
+            continue;
+        std::istringstream fields(line);
+        std::string id, parent, dev, root, mount_point;
+        fields >> id >> parent >> dev >> root >> mount_point;
+        return mount_point;
+    }
+    return {};
+}
+
 std::string CgroupPaths::path_of(uint64_t id)
 {
-    if (id == 0)
+    if (id == 0 || root_.empty())
         return {};
     auto it = paths_.find(id);
     // A miss may be a cgroup created since the last walk; walk again, but
@@ -31,8 +49,10 @@ void CgroupPaths::rescan()
     std::error_code ec;
     for (fs::recursive_directory_iterator it(root_, fs::directory_options::skip_permission_denied, ec), end;
          !ec && it != end; it.increment(ec)) {
-        if (!it->is_directory(ec) || it->is_symlink(ec))
+        if (!it->is_directory(ec) || it->is_symlink(ec)) {
+            it.disable_recursion_pending();
             continue;
+        }
         if (stat(it->path().c_str(), &st) == 0)
             paths_[st.st_ino] = "/" + fs::relative(it->path(), root_, ec).string();
     }

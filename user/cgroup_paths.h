@@ -10,9 +10,13 @@
 
 namespace selfconnect {
 
+// Where cgroup v2 is mounted, from /proc/self/mountinfo; "" if nowhere
+// (a cgroup v1-only host, where BPF still reports v2 ids but they name nothing).
+std::string cgroup2_mount_point();
+
 class CgroupPaths {
 public:
-    explicit CgroupPaths(std::string root = "/sys/fs/cgroup") : root_(std::move(root)) {}
+    explicit CgroupPaths(std::string root = cgroup2_mount_point()) : root_(std::move(root)) {}
     // "" if not found (cgroup v1 only, or the cgroup is gone).
     std::string path_of(uint64_t id);
 

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -32,7 +33,7 @@ CLI::Option* add_checked_uint(CLI::App& app, const std::string& name, std::optio
             [&target, name, lo, hi](const std::string& text) {
                 size_t used = 0;
                 unsigned long long v = 0;
-                bool ok = !text.empty() && text[0] != '-' && text[0] != '+';
+                bool ok = !text.empty() && std::isdigit(static_cast<unsigned char>(text[0]));
                 if (ok) {
                     try {
                         v = std::stoull(text, &used, 10);
@@ -58,7 +59,7 @@ CLI::Option* add_checked_seconds(CLI::App& app, const std::string& name, std::op
             [&target, name](const std::string& text) {
                 size_t used = 0;
                 double v = 0;
-                bool ok = !text.empty();
+                bool ok = !text.empty() && !std::isspace(static_cast<unsigned char>(text[0]));
                 if (ok) {
                     try {
                         v = std::stod(text, &used);

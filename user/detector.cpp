@@ -62,9 +62,12 @@ Detector::Detector(const DetectorConfig& config)
     if (mode_ == AttachMode::TpBtf && !kernel_offers_tp_btf())
         throw DetectorError("hook not found: this kernel has no BTF for the raw tracepoint "
                             "inet_sock_set_state (try --attach-mode tracepoint)");
-    if (mode_ == AttachMode::Tracepoint)
+    if (mode_ == AttachMode::Tracepoint) {
         if (auto err = ensure_tracefs())
             throw DetectorError(*err);
+        if (auto err = check_tracepoint_layout())
+            throw DetectorError(*err);
+    }
 
     // 1. open
     skel_.reset(selfconnect_bpf__open());

@@ -59,8 +59,10 @@ std::map<uint32_t, NetnsHandle> list_network_namespaces()
         if (stat(path.c_str(), &st) != 0 || found.count(static_cast<uint32_t>(st.st_ino)))
             return true;
         UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (fd)
-            found.emplace(inode_of(fd.get()), NetnsHandle{std::move(fd), path});
+        if (!fd)
+            return true;
+        const uint32_t inode = inode_of(fd.get());  // before fd is moved away
+        found.emplace(inode, NetnsHandle{std::move(fd), path});
         return true;
     });
     return found;

@@ -1,0 +1,230 @@
+// `selfconnect audit`: sockets that are already broken, listeners that are
+// exposed, and the fix, across network namespaces.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+#include <thread>
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "self_connect.h"
+#include "watch_process.h"
+
+using nlohmann::json;
+using namespace selfconnect::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<json> audit_records(const RunResult& r)
+{
+    std::vector<json> out;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);)
+        out.push_back(json::parse(line));
+    return out;
+}
+
+const json* find_record(const std::vector<json>& rs, const std::string& type, uint16_t port, uint32_t netns)
+{
+    for (const auto& r : rs)
+        if (r["type"] == type && r["port"] == port && r["netns"] == netns)
+            return &r;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST(Audit, ASelfConnectedSocketHeldOpenBeforeTheAuditIsFoundWithItsOwner)
+{
+    REQUIRE_ROOT();
+    const uint16_t port = unique_port(30);
+    SelfConnectPlan plan{AF_INET, "127.0.0.1", port};
+    plan.comm = "sc-holder";
+    plan.hold = true;
+    const SelfConnectChild child = start_self_connects(plan);
+    std::this_thread::sleep_for(300ms);
+
+    const RunResult r = run_command({selfconnect_binary(), "audit", "--json"});
+    EXPECT_EQ(r.status, 1) << r.err;
+    const auto records = audit_records(r);
+    const json* found = find_record(records, "self_connect", port, child.netns);
+    ASSERT_NE(found, nullptr) << r.out;
+    EXPECT_EQ((*found)["pid"], child.pid);
+    EXPECT_EQ((*found)["comm"], "sc-holder");
+    EXPECT_EQ((*found)["addr"], "127.0.0.1");
+    kill(child.pid, SIGTERM);
+    wait_child(child.pid);
+}
+
+TEST(Audit, KillMakesTheOwnersBlockedReceiveFailAndASecondAuditFindsNothing)
+{
+    REQUIRE_ROOT();
+    const uint16_t port = unique_port(31);
+    // A child that self-connects and then blocks in recv().
+    int report[2];
+    ASSERT_EQ(pipe(report), 0);
+    const pid_t child = fork();
+    if (child == 0) {
+        close(report[0]);
+        prctl(PR_SET_NAME, "sc-blocked");
+        const int fd = socket(AF_INET, SOCK_STREAM, 0);
+        const int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        sockaddr_in a{AF_INET, htons(port), {htonl(INADDR_LOOPBACK)}, {}};
+        if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)))
+            _exit(10);
+        char c;
+        const ssize_t n = recv(fd, &c, 1, 0);
+        const int err = n < 0 ? errno : 0;
+        (void)!write(report[1], &err, sizeof(err));
+        _exit(0);
+    }
+    close(report[1]);
+    std::this_thread::sleep_for(300ms);
+
+    const RunResult killed = run_command({selfconnect_binary(), "audit", "--json", "--kill"});
+    EXPECT_EQ(killed.status, 1) << killed.err;
+    const json* rec = find_record(audit_records(killed), "self_connect", port, netns_inode_of_self());
+    ASSERT_NE(rec, nullptr) << killed.out;
+    EXPECT_EQ((*rec)["killed"], true);
+
+    int err = 0;
+    ASSERT_EQ(read(report[0], &err, sizeof(err)), static_cast<ssize_t>(sizeof(err)));
+    EXPECT_EQ(err, ECONNABORTED);
+    close(report[0]);
+    wait_child(child);
+
+    const RunResult again = run_command({selfconnect_binary(), "audit", "--json"});
+    EXPECT_EQ(find_record(audit_records(again), "self_connect", port, netns_inode_of_self()), nullptr);
+}
+
+namespace {
+
+int listen_on(uint16_t port)
+{
+    const int s = socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{AF_INET, htons(port), {htonl(INADDR_LOOPBACK)}, {}};
+    if (bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(s, 4) != 0)
+        return -1;
+    return s;
+}
+
+bool write_sysctl(const char* path, const char* value)
+{
+    FILE* f = fopen(path, "w");
+    if (!f)
+        return false;
+    const bool ok = fputs(value, f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+}  // namespace
+
+TEST(Audit, OnlyListenersInsideTheRangeAndNotReservedAreFlaggedWithTheExactFix)
+{
+    REQUIRE_ROOT();
+    // A namespace of our own with its own range and reserved ports, and one
+    // listener in each situation.
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    const pid_t child = fork();
+    if (child == 0) {
+        close(ready[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        prctl(PR_SET_NAME, "sc-listeners");
+        if (!enter_fresh_netns() ||
+            !write_sysctl("/proc/sys/net/ipv4/ip_local_port_range", "30000 30999") ||
+            !write_sysctl("/proc/sys/net/ipv4/ip_local_reserved_ports", "30100,30500-30510"))
+            _exit(10);
+        for (uint16_t p : {29000, 30100, 30200, 30301})  // outside, reserved, at risk (even), at risk (odd)
+            if (listen_on(p) < 0)
+                _exit(11);
+        const uint32_t ns = netns_inode_of_self();
+        (void)!write(ready[1], &ns, sizeof(ns));
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    uint32_t child_ns = 0;
+    ASSERT_EQ(read(ready[0], &child_ns, sizeof(child_ns)), static_cast<ssize_t>(sizeof(child_ns)));
+    close(ready[0]);
+
+    // And in the host namespace: one listener inside its range, one below it.
+    const uint16_t host_in_range = static_cast<uint16_t>(50000 + unique_port(32) % 5000);
+    const uint16_t host_outside = unique_port(33);
+    const int l1 = listen_on(host_in_range);
+    const int l2 = listen_on(host_outside);
+    ASSERT_GE(l1, 0);
+    ASSERT_GE(l2, 0);
+
+    const RunResult r = run_command({selfconnect_binary(), "audit", "--json"});
+    EXPECT_EQ(r.status, 1) << r.err;
+    const auto records = audit_records(r);
+    EXPECT_EQ(find_record(records, "listener_at_risk", 29000, child_ns), nullptr);
+    EXPECT_EQ(find_record(records, "listener_at_risk", 30100, child_ns), nullptr);
+    const json* even = find_record(records, "listener_at_risk", 30200, child_ns);
+    const json* odd = find_record(records, "listener_at_risk", 30301, child_ns);
+    ASSERT_NE(even, nullptr) << r.out;
+    ASSERT_NE(odd, nullptr) << r.out;
+    EXPECT_EQ((*even)["pid"], child);
+    EXPECT_EQ((*even)["comm"], "sc-listeners");
+    EXPECT_EQ((*even)["connect_tries_first"], true);
+    EXPECT_EQ((*odd)["connect_tries_first"], false);
+    EXPECT_EQ((*even)["fix"], "nsenter --net=/proc/" + std::to_string(child) +
+                                  "/ns/net sysctl -w net.ipv4.ip_local_reserved_ports=30100,30200,30301,30500-30510");
+
+    const uint32_t host_ns = netns_inode_of_self();
+    const json* host = find_record(records, "listener_at_risk", host_in_range, host_ns);
+    ASSERT_NE(host, nullptr) << r.out;
+    EXPECT_TRUE((*host)["fix"].get<std::string>().starts_with("sysctl -w net.ipv4.ip_local_reserved_ports="));
+    EXPECT_NE((*host)["fix"].get<std::string>().find(std::to_string(host_in_range)), std::string::npos);
+    EXPECT_EQ(find_record(records, "listener_at_risk", host_outside, host_ns), nullptr);
+
+    // The report for people says the same.
+    const RunResult text = run_command({selfconnect_binary(), "audit"});
+    EXPECT_EQ(text.status, 1);
+    EXPECT_NE(text.out.find("LISTENER-AT-RISK 127.0.0.1:30200"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("ip_local_reserved_ports=30100,30200,30301,30500-30510"), std::string::npos);
+
+    close(l1);
+    close(l2);
+    kill(child, SIGTERM);
+    wait_child(child);
+}
+
+TEST(Audit, ExitStatusSaysWhetherAnythingWasFound)
+{
+    REQUIRE_ROOT();
+    // A world of its own: new PID, mount and network namespaces, so audit
+    // sees one empty namespace: nothing found, status 0.
+    const std::string bin = selfconnect_binary();
+    const RunResult empty = run_command(
+        {"unshare", "-n", "-p", "-f", "-m", "--mount-proc", "sh", "-c", "mount -t tmpfs none /run && exec " + bin + " audit"});
+    EXPECT_EQ(empty.status, 0) << empty.out << empty.err;
+    EXPECT_NE(empty.out.find("0 self-connected sockets, 0 listeners at risk"), std::string::npos) << empty.out;
+
+    // The same world with one exposed listener: status 1.
+    const RunResult exposed = run_command(
+        {"unshare", "-n", "-p", "-f", "-m", "--mount-proc", "sh", "-c",
+         "mount -t tmpfs none /run && ip link set lo up && "
+         "(python3 -c 'import socket,time; s=socket.socket(); s.bind((\"127.0.0.1\",40000)); s.listen(); time.sleep(20)' &) && "
+         "sleep 0.5 && exec " + bin + " audit --json"});
+    EXPECT_EQ(exposed.status, 1) << exposed.out << exposed.err;
+    EXPECT_NE(exposed.out.find("\"listener_at_risk\""), std::string::npos) << exposed.out;
+
+    // Without privileges: one line, status 2.
+    const RunResult unprivileged = run_command({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                                "--inh-caps=-all", "--bounding-set=-all", bin, "audit"});
+    EXPECT_EQ(unprivileged.status, 2);
+    EXPECT_NE(unprivileged.err.find("CAP_SYS_ADMIN"), std::string::npos) << unprivileged.err;
+}

@@ -1,0 +1,157 @@
+#include "self_connect.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace selfconnect::testing {
+
+namespace {
+
+bool bring_loopback_up()
+{
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0)
+        return false;
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    const bool ok = ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+    close(fd);
+    return ok;
+}
+
+// Rate-limits lo and fills the bucket, so later packets wait in the qdisc.
+bool slow_down_loopback()
+{
+    if (std::system("tc qdisc add dev lo root tbf rate 800kbit burst 1600 latency 10s") != 0)
+        return false;
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char payload[1200] = {};
+    for (int i = 0; i < 40; ++i)  // ~48 KB: about half a second of backlog
+        sendto(fd, payload, sizeof(payload), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+    close(fd);
+    return true;
+}
+
+socklen_t fill_address(const SelfConnectPlan& p, sockaddr_storage& ss)
+{
+    std::memset(&ss, 0, sizeof(ss));
+    if (p.family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(p.port);
+        inet_pton(AF_INET, p.addr.c_str(), &a->sin_addr);
+        return sizeof(*a);
+    }
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(p.port);
+    inet_pton(AF_INET6, p.addr.c_str(), &a->sin6_addr);
+    return sizeof(*a);
+}
+
+// 0 if the socket met itself.
+int one_self_connect(const SelfConnectPlan& p, bool keep)
+{
+    const int fd = socket(p.family, SOCK_STREAM, 0);
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    // Close with RST: no TIME_WAIT, so the same 4-tuple can be made again.
+    const linger hard{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    sockaddr_storage ss;
+    const socklen_t len = fill_address(p, ss);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+        return 2;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+        return 3;
+    sockaddr_storage local{}, peer{};
+    socklen_t l1 = sizeof(local), l2 = sizeof(peer);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&local), &l1);
+    getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &l2);
+    const bool met_itself = l1 == l2 && std::memcmp(&local, &peer, l1) == 0;
+    if (keep) {
+        pause();  // until SIGTERM
+    }
+    close(fd);
+    return met_itself ? 0 : 4;
+}
+
+}  // namespace
+
+SelfConnectChild start_self_connects(const SelfConnectPlan& plan)
+{
+    int ready[2];
+    if (pipe(ready) != 0)
+        throw std::runtime_error("pipe");
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(ready[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        prctl(PR_SET_NAME, plan.comm.c_str());
+        if (plan.fresh_netns) {
+            if (!enter_fresh_netns())
+                _exit(10);
+            if (plan.slow_loopback && !slow_down_loopback())
+                _exit(11);
+        }
+        const uint32_t netns = netns_inode_of_self();
+        if (write(ready[1], &netns, sizeof(netns)) != sizeof(netns))
+            _exit(12);
+        close(ready[1]);
+        for (int i = 0; i < plan.repeat; ++i)
+            if (int err = one_self_connect(plan, plan.hold && i + 1 == plan.repeat))
+                _exit(err);
+        _exit(0);
+    }
+    close(ready[1]);
+    SelfConnectChild child{pid, 0};
+    if (read(ready[0], &child.netns, sizeof(child.netns)) != sizeof(child.netns))
+        child.netns = 0;
+    close(ready[0]);
+    return child;
+}
+
+int wait_child(pid_t pid)
+{
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+uint32_t netns_inode_of_self()
+{
+    struct stat st{};
+    return stat("/proc/self/ns/net", &st) == 0 ? static_cast<uint32_t>(st.st_ino) : 0;
+}
+
+uint16_t unique_port(int index)
+{
+    // Even ports between 20000 and 29998: outside the default ephemeral range,
+    // so no unrelated client on the host is handed one of them.
+    return static_cast<uint16_t>(20000 + ((getpid() * 64 + index * 2) % 10000) / 2 * 2);
+}
+
+bool enter_fresh_netns() { return unshare(CLONE_NEWNET) == 0 && bring_loopback_up(); }
+
+bool running_as_root() { return geteuid() == 0; }
+
+}  // namespace selfconnect::testing

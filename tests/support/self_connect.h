@@ -1,0 +1,58 @@
+// Makes real TCP self-connects, the deterministic way: a socket bound to
+// A:P and connected to A:P meets itself through a simultaneous open.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace selfconnect::testing {
+
+struct SelfConnectPlan {
+    int family = 0;            // AF_INET or AF_INET6
+    std::string addr;          // "127.0.0.1", "::1", "::ffff:127.0.0.1"
+    uint16_t port = 0;
+    std::string comm = "sc-client";  // the child's process name
+    int repeat = 1;            // self-connects to make, one after another
+    bool fresh_netns = false;  // in a new network namespace with lo up
+    // Only with fresh_netns: rate-limit lo with TBF and fill its bucket
+    // first, so the handshake completes from the qdisc's timer (softirq)
+    // while the child sleeps in connect().
+    bool slow_loopback = false;
+    bool hold = false;         // keep the last socket open until SIGTERM
+};
+
+struct SelfConnectChild {
+    pid_t pid = -1;
+    uint32_t netns = 0;  // the namespace the child connected in
+};
+
+// Forks the child and waits until it is about to connect.
+SelfConnectChild start_self_connects(const SelfConnectPlan& plan);
+
+// Exit status of the child: 0 when every connect met itself.
+int wait_child(pid_t pid);
+
+uint32_t netns_inode_of_self();
+
+// unshare(CLONE_NEWNET) and bring lo up; for use in a forked child.
+bool enter_fresh_netns();
+
+// A port no test of this run shares: derived from the pid, above 20000.
+uint16_t unique_port(int index);
+
+// True when the tests may use root-only features; see REQUIRE_ROOT.
+bool running_as_root();
+
+}  // namespace selfconnect::testing
+
+// Root tests skip on a laptop, but fail under CI, where skipping would hide.
+#define REQUIRE_ROOT()                                                          \
+    do {                                                                        \
+        if (!::selfconnect::testing::running_as_root()) {                       \
+            if (std::getenv("CI"))                                              \
+                FAIL() << "this test needs root, and CI is set";                \
+            GTEST_SKIP() << "needs root";                                       \
+        }                                                                       \
+    } while (0)

@@ -1,0 +1,62 @@
+// Runs the real `selfconnect` binary as a child and talks to it the way a
+// user or systemd would: arguments in, READY=1 on a notify socket, lines on
+// stdout, a summary on stderr, signals, an exit status.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace selfconnect::testing {
+
+std::string selfconnect_binary();
+
+class WatchProcess {
+public:
+    // Starts `selfconnect <args...>` with NOTIFY_SOCKET pointing at a socket
+    // of ours. `extra_env` entries are "NAME=value".
+    explicit WatchProcess(std::vector<std::string> args, std::vector<std::string> extra_env = {});
+    ~WatchProcess();  // SIGKILLs the child if it still runs
+    WatchProcess(const WatchProcess&) = delete;
+    WatchProcess& operator=(const WatchProcess&) = delete;
+
+    pid_t pid() const { return pid_; }
+    // Waits for READY=1; false on timeout or if the child exited first.
+    bool wait_ready(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    // The next stdout line, or nothing after `timeout`.
+    std::optional<std::string> next_line(std::chrono::milliseconds timeout);
+    // Every stdout line that arrives within `quiet` of the previous one.
+    std::vector<std::string> lines_until_quiet(std::chrono::milliseconds quiet);
+    void signal(int sig);
+    // Exit status (or 128 + signal), or nothing if still running after timeout.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    // All of stderr so far (complete once the child exited).
+    std::string stderr_text();
+    // Stops reading stdout: the child's next write gets EPIPE.
+    void close_stdout();
+    int stdout_fd() const { return out_fd_; }
+
+private:
+    void drain_stderr();
+    pid_t pid_ = -1;
+    int out_fd_ = -1;
+    int err_fd_ = -1;
+    int notify_fd_ = -1;
+    std::string out_buf_;
+    std::string err_buf_;
+    std::optional<int> status_;
+};
+
+// Runs a command to completion; returns its exit status, with stdout and
+// stderr captured.
+struct RunResult {
+    int status = -1;
+    std::string out;
+    std::string err;
+};
+RunResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+}  // namespace selfconnect::testing

@@ -1,0 +1,100 @@
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "output.h"
+#include "record.h"
+
+using namespace selfconnect;
+using nlohmann::json;
+
+namespace {
+
+sc_event sample_event()
+{
+    sc_event e{};
+    e.kind = SC_EVENT_SELF_CONNECT;
+    e.owner = SC_OWNER_CONNECT;
+    e.tgid = 4242;
+    e.tid = 4243;
+    e.uid = 1000;
+    e.netns = 4026531840u;
+    e.cgroup_id = 77;
+    e.family = AF_INET;
+    e.port = 44600;
+    e.range_lo = 32768;
+    e.range_hi = 60999;
+    e.addr[0] = 127;
+    e.addr[3] = 1;
+    std::memcpy(e.comm, "nc", 2);
+    return e;
+}
+
+}  // namespace
+
+TEST(EventDecoding, ASelfConnectEventBecomesTheDocumentedJsonRecord)
+{
+    const auto when = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+    const json j = to_json(decode_event(sample_event(), when));
+    EXPECT_EQ(j["type"], "self_connect");
+    EXPECT_EQ(j["time"], "2023-11-14T22:13:20.000000Z");
+    EXPECT_EQ(j["pid"], 4242);
+    EXPECT_EQ(j["tid"], 4243);
+    EXPECT_EQ(j["comm"], "nc");
+    EXPECT_EQ(j["uid"], 1000);
+    EXPECT_EQ(j["netns"], 4026531840u);
+    EXPECT_EQ(j["cgroup"], 77);
+    EXPECT_EQ(j["family"], "ipv4");
+    EXPECT_EQ(j["addr"], "127.0.0.1");
+    EXPECT_EQ(j["port"], 44600);
+    EXPECT_EQ(j["in_ephemeral_range"], true);
+    EXPECT_EQ(j["reserved"], false);
+    EXPECT_EQ(j["ephemeral_range"], json::array({32768, 60999}));
+    EXPECT_EQ(j["owner_known"], true);
+}
+
+TEST(EventDecoding, AnUnknownOwnerIsNullNotAGuess)
+{
+    sc_event e = sample_event();
+    e.owner = SC_OWNER_UNKNOWN;
+    const json j = to_json(decode_event(e, {}));
+    EXPECT_TRUE(j["pid"].is_null());
+    EXPECT_TRUE(j["comm"].is_null());
+    EXPECT_EQ(j["owner_known"], false);
+}
+
+TEST(EventDecoding, AV4MappedAddressIsIpv6AndSaysSo)
+{
+    sc_event e = sample_event();
+    e.family = AF_INET6;
+    const uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
+    std::memcpy(e.addr, mapped, 16);
+    const json j = to_json(decode_event(e, {}));
+    EXPECT_EQ(j["family"], "ipv6");
+    EXPECT_EQ(j["addr"], "::ffff:127.0.0.1");
+    EXPECT_EQ(j["v4_mapped"], true);
+}
+
+TEST(JsonEncoding, AHostileNameStillGivesOneValidJsonLine)
+{
+    sc_event e = sample_event();
+    std::memcpy(e.comm, "\n\"\x1b[2J\xff\xfe}", 9);
+    const std::string line = json_line(to_json(decode_event(e, {})));
+    EXPECT_EQ(line.find('\n'), std::string::npos);
+    const json back = json::parse(line);  // throws if invalid
+    EXPECT_EQ(back["comm_hex"], "0a221b5b324afffe7d");
+}
+
+TEST(TextEncoding, ALineSaysWhatHappenedAndEscapesTheName)
+{
+    sc_event e = sample_event();
+    std::memcpy(e.comm, "evil\x1b[2J", 8);
+    const std::string line = to_text(decode_event(e, {}));
+    EXPECT_NE(line.find("SELF-CONNECT 127.0.0.1:44600 -> itself pid=4242 comm=evil\\x1b[2J uid=1000"),
+              std::string::npos)
+        << line;
+    EXPECT_NE(line.find("in ephemeral range 32768-60999, not reserved"), std::string::npos) << line;
+    EXPECT_EQ(line.find('\x1b'), std::string::npos);
+}

@@ -1,0 +1,66 @@
+#include <gtest/gtest.h>
+
+#include "retry_loop_detector.h"
+
+using namespace selfconnect;
+
+namespace {
+
+Record refusal(uint64_t at_ms, const std::string& comm = "nc", uint16_t port = 44600, uint32_t pid = 1)
+{
+    Record r;
+    r.type = RecordType::ConnectRefused;
+    r.mono_ns = at_ms * 1'000'000ULL;
+    r.owner.known = true;
+    r.owner.comm = comm;
+    r.owner.pid = pid;
+    r.netns = 1;
+    r.port = port;
+    return r;
+}
+
+}  // namespace
+
+TEST(RetryLoops, AClientRefusedOftenEnoughWithinTheWindowIsReportedOnce)
+{
+    RetryLoopDetector d(3, 10.0);
+    EXPECT_FALSE(d.on_refused(refusal(0, "nc", 44600, 100)));
+    EXPECT_FALSE(d.on_refused(refusal(10, "nc", 44600, 101)));  // a new nc each time
+    auto loop = d.on_refused(refusal(20, "nc", 44600, 102));
+    ASSERT_TRUE(loop);
+    EXPECT_EQ(loop->type, RecordType::RetryLoop);
+    EXPECT_EQ(*loop->refusals, 3u);
+    EXPECT_EQ(loop->owner.pid, 102u);
+    uint64_t t = 20;
+    uint64_t seen = 3;
+    while ((t += 100) < 10'020) {  // the loop goes on: at most once per window
+        EXPECT_FALSE(d.on_refused(refusal(t, "nc")));
+        ++seen;
+    }
+    auto again = d.on_refused(refusal(t, "nc"));
+    ASSERT_TRUE(again);  // the next window
+    EXPECT_EQ(*again->refusals, seen + 1);
+}
+
+TEST(RetryLoops, SlowOrScatteredRefusalsAreNotALoop)
+{
+    RetryLoopDetector d(3, 1.0);
+    EXPECT_FALSE(d.on_refused(refusal(0)));
+    EXPECT_FALSE(d.on_refused(refusal(1500)));
+    EXPECT_FALSE(d.on_refused(refusal(3000)));
+    // different ports or processes do not add up
+    EXPECT_FALSE(d.on_refused(refusal(3001, "nc", 1)));
+    EXPECT_FALSE(d.on_refused(refusal(3002, "curl")));
+}
+
+TEST(SelfConnectLifetime, IsTheTimeFromEstablishedToClosed)
+{
+    SelfConnectLifetimes l;
+    Record up = refusal(1000);
+    up.addr = "127.0.0.1";
+    l.on_established(up);
+    Record down = up;
+    down.mono_ns += 2'500'000'000ULL;
+    EXPECT_DOUBLE_EQ(*l.on_closed(down), 2.5);
+    EXPECT_FALSE(l.on_closed(down));  // forgotten once closed
+}
