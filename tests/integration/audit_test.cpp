@@ -92,7 +92,8 @@ TEST(Audit, KillMakesTheOwnersBlockedReceiveFailAndASecondAuditFindsNothing)
 
     const RunResult killed = run_command({selfconnect_binary(), "audit", "--json", "--kill"});
     EXPECT_EQ(killed.status, 1) << killed.err;
-    const json* rec = find_record(audit_records(killed), "self_connect", port, netns_inode_of_self());
+    const auto killed_records = audit_records(killed);
+    const json* rec = find_record(killed_records, "self_connect", port, netns_inode_of_self());
     ASSERT_NE(rec, nullptr) << killed.out;
     EXPECT_EQ((*rec)["killed"], true);
 
@@ -103,7 +104,8 @@ TEST(Audit, KillMakesTheOwnersBlockedReceiveFailAndASecondAuditFindsNothing)
     wait_child(child);
 
     const RunResult again = run_command({selfconnect_binary(), "audit", "--json"});
-    EXPECT_EQ(find_record(audit_records(again), "self_connect", port, netns_inode_of_self()), nullptr);
+    const auto again_records = audit_records(again);
+    EXPECT_EQ(find_record(again_records, "self_connect", port, netns_inode_of_self()), nullptr);
 }
 
 namespace {
