@@ -31,17 +31,19 @@ enum sc_owner_source {
 	/* The capture slot was reused before the handshake completed: no owner
 	 * is known. Never guessed from the softirq's current task. */
 	SC_OWNER_UNKNOWN = 2,
+	/* pid known, but the task had exited before the event: its name, uid
+	 * and cgroup could no longer be read. */
+	SC_OWNER_EXITED = 3,
 };
 
-/* Who called connect() on a socket that might meet itself. */
+/* Who called connect() on a socket that might meet itself. Only what two
+ * cheap helpers give: the rest (comm, uid, cgroup) is read from the task
+ * when, rarely, there is something to report. */
 struct sc_owner {
-	__u64 sk;        /* the socket's kernel address: the slot's key */
-	__u64 cgroup_id; /* cgroup v2 id of the caller */
+	__u64 sock_key;  /* the slot's key: socket inode (tp_btf) or address */
+	__u64 task;      /* the caller's task_struct address */
 	__u32 tgid;      /* process id */
 	__u32 tid;       /* thread id */
-	__u32 uid;
-	__u32 pad;
-	char comm[SC_COMM_LEN];
 };
 
 struct sc_event {
@@ -64,7 +66,7 @@ struct sc_event {
 };
 
 #define SC_EVENT_SIZE 80
-#define SC_OWNER_SIZE 48
+#define SC_OWNER_SIZE 24
 
 #ifdef __cplusplus
 static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");

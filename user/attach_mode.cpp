@@ -33,7 +33,25 @@ std::optional<AttachMode> parse_attach_mode(std::string_view s)
 
 bool kernel_offers_tp_btf()
 {
-    return libbpf_find_vmlinux_btf_id("inet_sock_set_state", BPF_TRACE_RAW_TP) > 0;
+    // The kernel describes a BTF-enabled raw tracepoint with a typedef named
+    // btf_trace_<name>. Looking the name up in the BTF string table costs a
+    // read of that table; a full parse (libbpf_find_vmlinux_btf_id) costs
+    // tens of milliseconds, and libbpf parses it once more at load anyway.
+    std::ifstream btf("/sys/kernel/btf/vmlinux", std::ios::binary);
+    struct {
+        uint16_t magic;
+        uint8_t version, flags;
+        uint32_t hdr_len, type_off, type_len, str_off, str_len;
+    } hdr{};
+    if (!btf.read(reinterpret_cast<char*>(&hdr), sizeof(hdr)) || hdr.magic != 0xeB9F)
+        return false;
+    std::string strings(hdr.str_len, '\0');
+    btf.seekg(hdr.hdr_len + hdr.str_off);
+    if (!btf.read(strings.data(), static_cast<std::streamsize>(strings.size())))
+        return false;
+    static constexpr char kName[] = "\0btf_trace_inet_sock_set_state";  // NUL-delimited in the table
+    static const std::string needle(kName, sizeof(kName));  // includes the closing NUL
+    return strings.find(needle) != std::string::npos;
 }
 
 AttachMode resolve_attach_mode(AttachMode requested)

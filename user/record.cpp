@@ -70,9 +70,12 @@ Record decode_event(const sc_event& e, std::chrono::system_clock::time_point wal
     r.time = wall;
     r.mono_ns = e.mono_ns;
     r.owner.known = e.owner == SC_OWNER_CONNECT;
-    if (r.owner.known) {
+    r.owner.exited = e.owner == SC_OWNER_EXITED;
+    if (r.owner.known || r.owner.exited) {
         r.owner.pid = e.tgid;
         r.owner.tid = e.tid;
+    }
+    if (r.owner.known) {
         r.owner.uid = e.uid;
         r.owner.comm.assign(e.comm, strnlen(e.comm, sizeof(e.comm)));
         r.owner.cgroup_id = e.cgroup_id;
@@ -104,7 +107,7 @@ nlohmann::json to_json(const Record& r)
         j["cgroup"] = r.owner.cgroup_id;
         j["cgroup_path"] = r.owner.cgroup_path.empty() ? json(nullptr) : json(r.owner.cgroup_path);
     } else {
-        j["pid"] = nullptr;
+        j["pid"] = r.owner.exited ? json(r.owner.pid) : json(nullptr);
         j["comm"] = nullptr;
         j["uid"] = nullptr;
         j["cgroup"] = nullptr;
@@ -147,6 +150,8 @@ std::string endpoint_text(const Record& r)
 
 std::string owner_text(const Owner& o)
 {
+    if (o.exited)
+        return "pid=" + std::to_string(o.pid) + " (exited) comm=?";
     if (!o.known)
         return "pid=? comm=?";
     std::string s = "pid=" + std::to_string(o.pid) + " comm=" + escape_for_terminal(o.comm) +

@@ -25,7 +25,8 @@ const char* record_type_name(RecordType t);
 
 // The task that called connect(), or nothing known.
 struct Owner {
-    bool known = false;
+    bool known = false;   // pid, comm, uid, cgroup all known
+    bool exited = false;  // pid known; the task was gone before the event
     uint32_t pid = 0;
     uint32_t tid = 0;
     uint32_t uid = 0;

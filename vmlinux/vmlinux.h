@@ -83,16 +83,58 @@ typedef struct {
 struct sock_common {
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
+	__u64 skc_addrpair; /* union of the two above: one load reads both */
 	__be16 skc_dport;
 	__u16 skc_num;
+	__u32 skc_portpair; /* union of the two above */
 	unsigned short skc_family;
 	possible_net_t skc_net;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
 };
 
+struct inode {
+	unsigned long i_ino;
+};
+
+struct file {
+	struct inode *f_inode;
+};
+
+struct socket {
+	struct file *file;
+};
+
+typedef struct {
+	unsigned int val;
+} kuid_t;
+
+struct cred {
+	kuid_t uid;
+};
+
+struct kernfs_node {
+	__u64 id; /* a u64 since 5.5 */
+};
+
+struct cgroup {
+	struct kernfs_node *kn;
+};
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+};
+
+struct task_struct {
+	int pid; /* the thread id */
+	const struct cred *cred;
+	struct css_set *cgroups;
+	char comm[16];
+};
+
 struct sock {
 	struct sock_common __sk_common;
+	struct socket *sk_socket;
 	__u16 sk_protocol; /* a plain field since 5.6, the kernel floor is 5.8 */
 	int sk_err;
 };

@@ -219,8 +219,7 @@ TEST(Audit, ExitStatusSaysWhetherAnythingWasFound)
     const RunResult exposed = run_command(
         {"unshare", "-n", "-p", "-f", "-m", "--mount-proc", "sh", "-c",
          "mount -t tmpfs none /run && ip link set lo up && "
-         "(python3 -c 'import socket,time; s=socket.socket(); s.bind((\"127.0.0.1\",40000)); s.listen(); time.sleep(20)' &) && "
-         "sleep 0.5 && exec " + bin + " audit --json"});
+         "(nc -l 127.0.0.1 40000 &) && sleep 0.5 && exec " + bin + " audit --json"});
     EXPECT_EQ(exposed.status, 1) << exposed.out << exposed.err;
     EXPECT_NE(exposed.out.find("\"listener_at_risk\""), std::string::npos) << exposed.out;
 

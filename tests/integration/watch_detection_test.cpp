@@ -257,7 +257,7 @@ TEST(WatchDetection, ANcLoopAgainstAnUnusedEvenPortMeetsItselfAndIsSeenAsNc)
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
 
     const std::string script =
-        "ip link set lo up && sysctl -qw net.ipv4.ip_local_port_range='40000 41999' && "
+        "ip link set lo up && echo '40000 41999' > /proc/sys/net/ipv4/ip_local_port_range && "
         "i=0; until nc -z 127.0.0.1 " + std::to_string(port) + "; do i=$((i+1)); "
         "[ $i -gt 20000 ] && exit 1; done; echo $i";
     const RunResult loop = run_command({"unshare", "-n", "sh", "-c", script}, 120s);

@@ -1,0 +1,461 @@
+// selfconnect-bench: what selfconnect costs the host, next to a do-nothing
+// program on the same hook and the equivalent bpftrace one-liner.
+//
+// Loopback connection churn runs in a private network namespace, once with
+// the server port outside the ephemeral range (the usual case) and once
+// inside it. For each contender it reports connections per second, the
+// kernel's own run time per hook hit (bpf_stats: run_time_ns / run_cnt), the
+// time from exec to ready, and peak RSS. No figure is asserted: it prints.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "noop.skel.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint16_t kPortOutside = 8080;   // below the range
+constexpr uint16_t kPortInside = 40000;   // inside 32768-60999
+int g_connections = 20000;
+int g_reps = 6;
+
+struct Result {
+    std::string contender;
+    std::string port_case;
+    double conns_per_sec = 0;
+    std::optional<double> ns_per_hit;
+    std::optional<double> baseline_ns_per_hit;  // the do-nothing program, same hits, same run
+    std::optional<double> extra_ns_per_hit;     // ns_per_hit - baseline, order bias cancelled
+    bool baseline_first = false;
+    uint64_t hits = 0;
+    std::optional<double> ready_ms;
+    std::optional<double> rss_mib;
+};
+
+bool setup_namespace()
+{
+    if (unshare(CLONE_NEWNET) != 0)
+        return false;
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    ioctl(fd, SIOCGIFFLAGS, &ifr);
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    const bool ok = ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+    close(fd);
+    std::ofstream("/proc/sys/net/ipv4/ip_local_port_range") << "32768 60999";
+    return ok;
+}
+
+// Connects and closes g_connections times; returns connections per second.
+double churn(uint16_t port)
+{
+    const int listener = socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in addr{AF_INET, htons(port), {htonl(INADDR_LOOPBACK)}, {}};
+    if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) || listen(listener, 1024))
+        return 0;
+    std::thread acceptor([&] {
+        for (int i = 0; i < g_connections; ++i) {
+            const int c = accept(listener, nullptr, nullptr);
+            if (c >= 0)
+                close(c);
+        }
+    });
+    const auto start = Clock::now();
+    for (int i = 0; i < g_connections; ++i) {
+        const int c = socket(AF_INET, SOCK_STREAM, 0);
+        const linger hard{1, 0};  // no TIME_WAIT pile-up across runs
+        setsockopt(c, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+        connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+        close(c);
+    }
+    acceptor.join();
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    close(listener);
+    return g_connections / secs;
+}
+
+std::set<uint32_t> loaded_programs()
+{
+    std::set<uint32_t> ids;
+    uint32_t id = 0;
+    while (bpf_prog_get_next_id(id, &id) == 0)
+        ids.insert(id);
+    return ids;
+}
+
+struct RunStats {
+    uint64_t run_time_ns = 0;
+    uint64_t run_cnt = 0;
+};
+
+RunStats stats_of(const std::set<uint32_t>& ids)
+{
+    RunStats s;
+    for (uint32_t id : ids) {
+        const int fd = bpf_prog_get_fd_by_id(id);
+        if (fd < 0)
+            continue;
+        bpf_prog_info info{};
+        uint32_t len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
+            s.run_time_ns += info.run_time_ns;
+            s.run_cnt += info.run_cnt;
+        }
+        close(fd);
+    }
+    return s;
+}
+
+// The do-nothing program, attached beside whatever is measured, so that
+// both are timed on the same hook hits of the same run: the difference
+// between the two cancels what the rest of the machine is doing.
+class Baseline {
+public:
+    Baseline()
+    {
+        skel_ = noop_bpf__open_and_load();
+        if (!skel_ || noop_bpf__attach(skel_) != 0)
+            return;
+        bpf_prog_info info{};
+        uint32_t len = sizeof(info);
+        bpf_obj_get_info_by_fd(bpf_program__fd(skel_->progs.noop_state_change), &info, &len);
+        id_ = info.id;
+    }
+    ~Baseline() { noop_bpf__destroy(skel_); }
+    std::set<uint32_t> ids() const { return id_ ? std::set<uint32_t>{id_} : std::set<uint32_t>{}; }
+
+private:
+    noop_bpf* skel_ = nullptr;
+    uint32_t id_ = 0;
+};
+
+// Runs the churn while `programs` and `baseline` are attached.
+void measure(Result& r, uint16_t port, const std::set<uint32_t>& programs, const Baseline* baseline)
+{
+    const std::set<uint32_t> base_ids = baseline ? baseline->ids() : std::set<uint32_t>{};
+    const RunStats before = stats_of(programs), base_before = stats_of(base_ids);
+    r.conns_per_sec = churn(port);
+    const RunStats after = stats_of(programs), base_after = stats_of(base_ids);
+    r.hits = after.run_cnt - before.run_cnt;
+    if (!programs.empty() && r.hits)
+        r.ns_per_hit = static_cast<double>(after.run_time_ns - before.run_time_ns) / static_cast<double>(r.hits);
+    if (const uint64_t n = base_after.run_cnt - base_before.run_cnt)
+        r.baseline_ns_per_hit = static_cast<double>(base_after.run_time_ns - base_before.run_time_ns) / n;
+}
+
+std::optional<double> peak_rss_mib(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stod(line.substr(6)) / 1024.0;
+    return std::nullopt;
+}
+
+// A contender that runs as its own process: started, waited for until
+// ready, measured, stopped by its pid.
+struct External {
+    pid_t pid = -1;
+    std::optional<double> ready_ms;
+    std::set<uint32_t> programs;
+};
+
+External start_selfconnect(const std::string& binary, const std::string& mode)
+{
+    External e;
+    const std::string name = "selfconnect-bench-" + std::to_string(getpid()) + mode;
+    const int notify = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path + 1, name.data(), name.size());
+    bind(notify, reinterpret_cast<sockaddr*>(&addr), static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size()));
+    const auto before = loaded_programs();
+    const auto start = Clock::now();
+    e.pid = fork();
+    if (e.pid == 0) {
+        const std::string env = "NOTIFY_SOCKET=@" + name;
+        putenv(const_cast<char*>(env.c_str()));
+        const int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        execl(binary.c_str(), binary.c_str(), "watch", "--json", "--attach-mode", mode.c_str(), nullptr);
+        _exit(127);
+    }
+    pollfd p{notify, POLLIN, 0};
+    if (poll(&p, 1, 10000) > 0) {
+        char buf[64];
+        recv(notify, buf, sizeof(buf), 0);
+        e.ready_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    }
+    close(notify);
+    for (uint32_t id : loaded_programs())
+        if (!before.count(id))
+            e.programs.insert(id);
+    return e;
+}
+
+// The same rule as selfconnect's, in bpftrace's words: ESTABLISHED with
+// local port == remote port and local address == remote address. bpftrace
+// 0.17 cannot cast the record's arrays, so the bytes are compared one by one.
+std::string bpftrace_program()
+{
+    auto same = [](const char* a, const char* b, int n) {
+        std::string s;
+        for (int i = 0; i < n; ++i)
+            s += std::string(i ? " && " : "") + "args->" + a + "[" + std::to_string(i) + "] == args->" + b + "[" +
+                 std::to_string(i) + "]";
+        return s;
+    };
+    return "tracepoint:sock:inet_sock_set_state /args->newstate == 1 && args->sport == args->dport && "
+           "((args->family == 2 && " + same("saddr", "daddr", 4) + ") || (args->family == 10 && " +
+           same("saddr_v6", "daddr_v6", 16) + "))/ { printf(\"%d %s %d\\n\", pid, comm, args->sport); }";
+}
+
+External start_bpftrace()
+{
+    External e;
+    int out[2];
+    if (pipe(out) != 0)
+        return e;
+    const auto before = loaded_programs();
+    const auto start = Clock::now();
+    e.pid = fork();
+    if (e.pid == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        close(out[0]);
+        const int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, STDERR_FILENO);
+        // The same rule as selfconnect's, in bpftrace's words: ESTABLISHED
+        // with local port == remote port and local address == remote address.
+        execlp("bpftrace", "bpftrace", "-e", bpftrace_program().c_str(), nullptr);
+        _exit(127);
+    }
+    close(out[1]);
+    pollfd p{out[0], POLLIN, 0};
+    if (poll(&p, 1, 30000) > 0) {  // "Attaching 1 probe..." once attached
+        char buf[256];
+        read(out[0], buf, sizeof(buf));
+        e.ready_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    }
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    // bpftrace says "Attaching" before it loads: wait for its program.
+    for (int i = 0; i < 200 && e.programs.empty(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        for (uint32_t id : loaded_programs())
+            if (!before.count(id))
+                e.programs.insert(id);
+    }
+    if (!e.programs.empty())
+        e.ready_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // attach follows load
+    return e;
+}
+
+void stop(External& e)
+{
+    if (e.pid <= 0)
+        return;
+    kill(e.pid, SIGINT);
+    int st;
+    waitpid(e.pid, &st, 0);
+    e.pid = -1;
+}
+
+// One measurement of contender `k` (in the order main() lists them). The
+// program attached first on a hook measures a few ns dearer than the one
+// attached after it, so runs alternate which of the two comes first.
+void run_contender(size_t k, Result& r, uint16_t port, const std::string& binary, bool baseline_first)
+{
+    std::optional<Baseline> baseline;
+    if (k != 0 && baseline_first)
+        baseline.emplace();
+    auto attach_baseline_now = [&] {
+        if (k != 0 && !baseline)
+            baseline.emplace();
+    };
+    switch (k) {
+    case 0:
+        measure(r, port, {}, nullptr);
+        return;
+    case 1: {
+        Baseline noop;  // a second do-nothing program: what "no difference" looks like
+        attach_baseline_now();
+        measure(r, port, noop.ids(), &*baseline);
+        return;
+    }
+    case 2:
+    case 3: {
+        External sc = start_selfconnect(binary, k == 2 ? "tp_btf" : "tracepoint");
+        attach_baseline_now();
+        r.ready_ms = sc.ready_ms;
+        measure(r, port, sc.programs, &*baseline);
+        r.rss_mib = peak_rss_mib(sc.pid);
+        stop(sc);
+        return;
+    }
+    default: {
+        External bt = start_bpftrace();
+        attach_baseline_now();
+        r.ready_ms = bt.ready_ms;
+        measure(r, port, bt.programs, &*baseline);
+        r.rss_mib = peak_rss_mib(bt.pid);
+        stop(bt);
+        return;
+    }
+    }
+}
+
+template <typename T>
+std::optional<T> median(std::vector<T> v)
+{
+    if (v.empty())
+        return std::nullopt;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+Result median_of(const std::vector<Result>& samples)
+{
+    Result m = samples.front();
+    std::vector<double> cps, ns, base, extra, extra_after, ready, rss;
+    std::vector<uint64_t> hits;
+    for (const auto& s : samples) {
+        cps.push_back(s.conns_per_sec);
+        hits.push_back(s.hits);
+        if (s.ns_per_hit) ns.push_back(*s.ns_per_hit);
+        if (s.baseline_ns_per_hit) base.push_back(*s.baseline_ns_per_hit);
+        if (s.ns_per_hit && s.baseline_ns_per_hit)
+            (s.baseline_first ? extra_after : extra).push_back(*s.ns_per_hit - *s.baseline_ns_per_hit);
+        if (s.ready_ms) ready.push_back(*s.ready_ms);
+        if (s.rss_mib) rss.push_back(*s.rss_mib);
+    }
+    m.conns_per_sec = *median(cps);
+    m.hits = *median(hits);
+    m.ns_per_hit = median(ns);
+    m.baseline_ns_per_hit = median(base);
+    // The median within each attach order, averaged over the two orders.
+    if (auto a = median(extra), b = median(extra_after); a && b)
+        m.extra_ns_per_hit = (*a + *b) / 2;
+    m.ready_ms = median(ready);
+    m.rss_mib = median(rss);
+    return m;
+}
+
+void print_table(const std::vector<Result>& rows)
+{
+    std::printf("\n| contender | server port | conn/s | ns per hook hit | do-nothing, same hits | extra ns per hit | "
+                "hook hits | ready (ms) | peak RSS (MiB) |\n");
+    std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (const auto& r : rows) {
+        auto opt = [](const std::optional<double>& v, const char* fmt) {
+            if (!v)
+                return std::string("-");
+            char buf[32];
+            std::snprintf(buf, sizeof(buf), fmt, *v);
+            return std::string(buf);
+        };
+        std::printf("| %s | %s | %.0f | %s | %s | %s | %llu | %s | %s |\n", r.contender.c_str(), r.port_case.c_str(),
+                    r.conns_per_sec, opt(r.ns_per_hit, "%.1f").c_str(), opt(r.baseline_ns_per_hit, "%.1f").c_str(),
+                    opt(r.extra_ns_per_hit, "%+.1f").c_str(), static_cast<unsigned long long>(r.hits),
+                    opt(r.ready_ms, "%.1f").c_str(), opt(r.rss_mib, "%.1f").c_str());
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    if (argc < 2) {
+        std::fprintf(stderr, "usage: selfconnect-bench PATH-TO-selfconnect [connections [repetitions [contenders]]]\n");
+        return 2;
+    }
+    const std::string binary = argv[1];
+    if (argc > 2)
+        g_connections = std::atoi(argv[2]);
+    if (geteuid() != 0 || !setup_namespace()) {
+        std::fprintf(stderr, "selfconnect-bench: needs root (it makes its own network namespace)\n");
+        return 2;
+    }
+    libbpf_set_print([](libbpf_print_level, const char*, va_list) { return 0; });
+    const int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);  // on while open
+    if (stats_fd < 0) {
+        std::fprintf(stderr, "selfconnect-bench: cannot enable bpf_stats\n");
+        return 2;
+    }
+    const bool have_bpftrace = std::system("command -v bpftrace >/dev/null 2>&1") == 0;
+    if (argc > 3)
+        g_reps = std::max(1, std::atoi(argv[3]));
+
+    // Every contender runs `reps` times, interleaved with the others, and
+    // each figure is the median: this machine is shared and noisy. An even
+    // number of runs lets the attach order alternate evenly.
+    const std::pair<uint16_t, const char*> cases[] = {{kPortOutside, "outside range"}, {kPortInside, "inside range"}};
+    std::vector<std::string> contenders{"nothing attached", "a second do-nothing program", "selfconnect watch (tp_btf)",
+                                        "selfconnect watch (tracepoint)"};
+    if (have_bpftrace)
+        contenders.push_back("bpftrace one-liner");
+    // Optional 4th argument: which contenders to run, e.g. "1,2" (for quick
+    // comparisons while changing the BPF side).
+    std::set<size_t> only;
+    if (argc > 4)
+        for (const char* p = argv[4]; *p; ++p)
+            if (*p >= '0' && *p <= '9')
+                only.insert(static_cast<size_t>(*p - '0'));
+    std::vector<std::vector<Result>> runs(std::size(cases) * contenders.size());
+    churn(kPortOutside);  // warm up caches and the slab before anything is measured
+    for (int rep = 0; rep < g_reps; ++rep) {
+        for (size_t c = 0; c < std::size(cases); ++c) {
+            const auto [port, label] = cases[c];
+            for (size_t k = 0; k < contenders.size(); ++k) {
+                if (!only.empty() && !only.count(k))
+                    continue;
+                Result r{contenders[k], label};
+                r.baseline_first = rep % 2 == 1;
+                run_contender(k, r, port, binary, rep % 2 == 1);
+                runs[c * contenders.size() + k].push_back(r);
+            }
+        }
+    }
+    std::vector<Result> rows;
+    for (const auto& samples : runs)
+        if (!samples.empty())
+            rows.push_back(median_of(samples));
+    close(stats_fd);
+    std::printf("median of %d runs of %d loopback connections each, in a private network namespace; kernel %s\n",
+                g_reps, g_connections,
+                [] {
+                    static char release[128] = "?";
+                    std::ifstream("/proc/sys/kernel/osrelease").getline(release, sizeof(release));
+                    return release;
+                }());
+    print_table(rows);
+    return 0;
+}
