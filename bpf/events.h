@@ -40,7 +40,7 @@ enum sc_owner_source {
  * cheap helpers give: the rest (comm, uid, cgroup) is read from the task
  * when, rarely, there is something to report. */
 struct sc_owner {
-	__u64 sock_key;  /* the slot's key: socket inode (tp_btf) or address */
+	__u64 sock_key;  /* the slot's key: the socket's address */
 	__u64 task;      /* the caller's task_struct address */
 	__u32 tgid;      /* process id */
 	__u32 tid;       /* thread id */

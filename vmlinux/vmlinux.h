@@ -93,18 +93,6 @@ struct sock_common {
 	struct in6_addr skc_v6_rcv_saddr;
 };
 
-struct inode {
-	unsigned long i_ino;
-};
-
-struct file {
-	struct inode *f_inode;
-};
-
-struct socket {
-	struct file *file;
-};
-
 typedef struct {
 	unsigned int val;
 } kuid_t;
@@ -134,7 +122,6 @@ struct task_struct {
 
 struct sock {
 	struct sock_common __sk_common;
-	struct socket *sk_socket;
 	__u16 sk_protocol; /* a plain field since 5.6, the kernel floor is 5.8 */
 	int sk_err;
 };
