@@ -20,19 +20,6 @@ namespace selfconnect::testing {
 
 namespace {
 
-bool bring_loopback_up()
-{
-    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    ifreq ifr{};
-    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-    if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0)
-        return false;
-    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-    const bool ok = ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
-    close(fd);
-    return ok;
-}
-
 // Rate-limits lo and fills the bucket, so later packets wait in the qdisc.
 bool slow_down_loopback()
 {
@@ -148,6 +135,19 @@ uint16_t unique_port(int index)
     // Even ports between 20000 and 29998: outside the default ephemeral range,
     // so no unrelated client on the host is handed one of them.
     return static_cast<uint16_t>(20000 + ((getpid() * 64 + index * 2) % 10000) / 2 * 2);
+}
+
+bool bring_loopback_up()
+{
+    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0)
+        return false;
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+    const bool ok = ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+    close(fd);
+    return ok;
 }
 
 bool enter_fresh_netns() { return unshare(CLONE_NEWNET) == 0 && bring_loopback_up(); }

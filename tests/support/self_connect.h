@@ -39,6 +39,9 @@ uint32_t netns_inode_of_self();
 // unshare(CLONE_NEWNET) and bring lo up; for use in a forked child.
 bool enter_fresh_netns();
 
+// Sets lo up in the current network namespace.
+bool bring_loopback_up();
+
 // A port no test of this run shares: derived from the pid, above 20000.
 uint16_t unique_port(int index);
 

@@ -1,0 +1,29 @@
+#!/bin/sh
+# PID 1 of the kernel-matrix VM: run the detector in each attach mode against
+# real self-connects, print its JSON between markers, power off.
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+echo "VM-KERNEL $(uname -r)"
+/bin/vm-self-connects lo-up || echo "VM-ERROR lo"
+for mode in auto tracepoint; do
+  echo "VM-BEGIN $mode"
+  /bin/selfconnect watch --json --count 3 --port 20202 --attach-mode "$mode" >/tmp/out 2>/tmp/err &
+  pid=$!
+  i=0
+  while ! grep -q ready /tmp/err 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+  sed 's/^/VM-STDERR /' /tmp/err
+  /bin/vm-self-connects 20202 | sed 's/^/VM-LOG /'
+  i=0
+  while kill -0 $pid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  kill $pid 2>/dev/null
+  wait $pid
+  echo "VM-EXIT $mode $?"
+  sed 's/^/VM-JSON /' /tmp/out
+  sed 's/^/VM-STDERR /' /tmp/err | tail -n +2
+  echo "VM-END $mode"
+done
+poweroff -f
