@@ -23,6 +23,7 @@ enum sc_event_kind {
 	/* A self-connected socket closed. */
 	SC_EVENT_SELF_CONNECT_CLOSED = 3,
 };
+#define SC_EVENT_KINDS 4 /* array size for per-kind counters */
 
 enum sc_owner_source {
 	/* pid/comm captured when the socket entered SYN_SENT, i.e. inside

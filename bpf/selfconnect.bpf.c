@@ -40,10 +40,11 @@ struct {
 	__uint(max_entries, 256 * 1024); /* the loader may resize it */
 } events SEC(".maps");
 
-/* Events that found the ring buffer full: reported, never dropped silently. */
+/* Events that found the ring buffer full, per kind (enum sc_event_kind):
+ * reported, never dropped silently. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, SC_EVENT_KINDS);
 	__type(key, __u32);
 	__type(value, __u64);
 } lost_events SEC(".maps");
@@ -242,10 +243,10 @@ static __always_inline void remember_owner(const struct transition *t)
 	o->tid = (__u32)id;
 }
 
-static __always_inline void count_lost(void)
+static __always_inline void count_lost(__u8 kind)
 {
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&lost_events, &zero);
+	__u32 index = kind;
+	__u64 *n = bpf_map_lookup_elem(&lost_events, &index);
 
 	if (n)
 		*n += 1;
@@ -329,7 +330,7 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count_lost();
+		count_lost(kind);
 		return 0;
 	}
 	e->mono_ns = bpf_ktime_get_ns();

@@ -103,19 +103,20 @@ Detector::~Detector() = default;
 
 int Detector::events_map_fd() const { return bpf_map__fd(skel_->maps.events); }
 
-uint64_t Detector::lost_events() const
+std::array<uint64_t, SC_EVENT_KINDS> Detector::lost_events() const
 {
+    std::array<uint64_t, SC_EVENT_KINDS> totals{};
     const int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0)
-        return 0;
+        return totals;
     std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
-    const uint32_t key = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.lost_events), &key, per_cpu.data()) != 0)
-        return 0;
-    uint64_t total = 0;
-    for (uint64_t v : per_cpu)
-        total += v;
-    return total;
+    for (uint32_t kind = 0; kind < SC_EVENT_KINDS; ++kind) {
+        if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.lost_events), &kind, per_cpu.data()) != 0)
+            continue;
+        for (uint64_t v : per_cpu)
+            totals[kind] += v;
+    }
+    return totals;
 }
 
 void Detector::detach()

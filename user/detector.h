@@ -3,12 +3,14 @@
 // one sentence a user can act on (DetectorError). Destruction detaches.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
 #include "attach_mode.h"
+#include "events.h"
 
 struct selfconnect_bpf;
 
@@ -35,8 +37,9 @@ public:
 
     AttachMode attach_mode() const { return mode_; }
     int events_map_fd() const;
-    // Events the kernel could not queue because the ring buffer was full.
-    uint64_t lost_events() const;
+    // Events the kernel could not queue because the ring buffer was full,
+    // by kind (index: enum sc_event_kind).
+    std::array<uint64_t, SC_EVENT_KINDS> lost_events() const;
     // Stops new events; idempotent. The ring buffer can still be drained.
     void detach();
 

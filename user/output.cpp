@@ -36,18 +36,23 @@ void TextSink::write(const Record& r) { out_.write_line(to_text(r)); }
 
 void JsonSink::write(const Record& r) { out_.write_line(json_line(to_json(r))); }
 
-void TextSink::write_lost(std::chrono::system_clock::time_point when, uint64_t count, uint64_t total)
+void TextSink::write_lost(const LostEvents& l)
 {
-    out_.write_line(format_rfc3339_utc(when) + " LOST " + std::to_string(count) +
-                    " events: the kernel's ring buffer was full (" + std::to_string(total) + " lost in all)");
+    out_.write_line(format_rfc3339_utc(l.when) + " LOST " + std::to_string(l.count) +
+                    " events: the kernel's ring buffer was full (in all: " + std::to_string(l.self_connects) +
+                    " self-connects, " + std::to_string(l.closes) + " closes, " + std::to_string(l.refusals) +
+                    " refusals)");
 }
 
-void JsonSink::write_lost(std::chrono::system_clock::time_point when, uint64_t count, uint64_t total)
+void JsonSink::write_lost(const LostEvents& l)
 {
     out_.write_line(json_line({{"type", "events_lost"},
-                               {"time", format_rfc3339_utc(when)},
-                               {"count", count},
-                               {"total", total},
+                               {"time", format_rfc3339_utc(l.when)},
+                               {"count", l.count},
+                               {"total", l.total},
+                               {"self_connects", l.self_connects},
+                               {"self_connect_closes", l.closes},
+                               {"refusals", l.refusals},
                                {"where", "kernel"}}));
 }
 

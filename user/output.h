@@ -25,19 +25,29 @@ private:
     int fd_;
 };
 
+// Events the kernel dropped because its ring buffer was full: how many since
+// the last report, and in all, by kind.
+struct LostEvents {
+    std::chrono::system_clock::time_point when;
+    uint64_t count = 0;
+    uint64_t total = 0;
+    uint64_t self_connects = 0;  // in all, by kind
+    uint64_t closes = 0;
+    uint64_t refusals = 0;
+};
+
 class RecordSink {
 public:
     virtual ~RecordSink() = default;
     virtual void write(const Record& r) = 0;
-    // `count` more events were lost in the kernel (ring buffer full), `total` so far.
-    virtual void write_lost(std::chrono::system_clock::time_point when, uint64_t count, uint64_t total) = 0;
+    virtual void write_lost(const LostEvents& lost) = 0;
 };
 
 class TextSink final : public RecordSink {
 public:
     explicit TextSink(LineWriter& out) : out_(out) {}
     void write(const Record& r) override;
-    void write_lost(std::chrono::system_clock::time_point when, uint64_t count, uint64_t total) override;
+    void write_lost(const LostEvents& lost) override;
 
 private:
     LineWriter& out_;
@@ -47,7 +57,7 @@ class JsonSink final : public RecordSink {
 public:
     explicit JsonSink(LineWriter& out) : out_(out) {}
     void write(const Record& r) override;
-    void write_lost(std::chrono::system_clock::time_point when, uint64_t count, uint64_t total) override;
+    void write_lost(const LostEvents& lost) override;
 
 private:
     LineWriter& out_;

@@ -133,18 +133,26 @@ public:
     LossReporter(const Detector& d, RecordSink& sink) : detector_(d), sink_(sink) {}
     void poll()
     {
-        const uint64_t total = detector_.lost_events();
-        if (total > reported_) {
-            sink_.write_lost(std::chrono::system_clock::now(), total - reported_, total);
-            reported_ = total;
-        }
+        const auto by_kind = detector_.lost_events();
+        uint64_t total = 0;
+        for (uint64_t n : by_kind)
+            total += n;
+        if (total <= reported_.total)
+            return;
+        reported_.when = std::chrono::system_clock::now();
+        reported_.count = total - reported_.total;
+        reported_.total = total;
+        reported_.self_connects = by_kind[SC_EVENT_SELF_CONNECT];
+        reported_.closes = by_kind[SC_EVENT_SELF_CONNECT_CLOSED];
+        reported_.refusals = by_kind[SC_EVENT_CONNECT_REFUSED];
+        sink_.write_lost(reported_);
     }
-    uint64_t total() const { return reported_; }
+    const LostEvents& totals() const { return reported_; }
 
 private:
     const Detector& detector_;
     RecordSink& sink_;
-    uint64_t reported_ = 0;
+    LostEvents reported_;
 };
 
 }  // namespace
@@ -170,7 +178,7 @@ int run_watch(const WatchOptions& o)
     LineWriter out(STDOUT_FILENO);
     auto sink = make_sink(o.json, out);
     WatchSession session(o, *sink);
-    uint64_t lost_total = 0;
+    LostEvents lost;
     try {
         Detector detector(config);
         RingBufferReader reader(detector.events_map_fd(), [&](const sc_event& e) { session.handle(e); });
@@ -217,17 +225,22 @@ int run_watch(const WatchOptions& o)
         } catch (const OutputClosed&) {
             return 0;  // the reader went away (| head -1): a quiet, normal end
         }
-        lost_total = losses.total();
+        lost = losses.totals();
     } catch (const DetectorError& e) {
         return fail(e.what());
     } catch (const std::exception& e) {
         return fail(e.what());
     }
 
-    std::fprintf(stderr, "selfconnect: %llu self-connects detected, %llu retry-loop warnings, %llu events lost\n",
+    // Self-connects lost in the kernel were seen by no filter: with --pid or
+    // --comm they may belong to other processes.
+    std::fprintf(stderr,
+                 "selfconnect: %llu self-connects detected, %llu retry-loop warnings, %llu events lost "
+                 "(%llu self-connects, %llu closes, %llu refusals)\n",
                  static_cast<unsigned long long>(session.detections()),
                  static_cast<unsigned long long>(session.retry_loop_warnings()),
-                 static_cast<unsigned long long>(lost_total));
+                 static_cast<unsigned long long>(lost.total), static_cast<unsigned long long>(lost.self_connects),
+                 static_cast<unsigned long long>(lost.closes), static_cast<unsigned long long>(lost.refusals));
     return 0;
 }
 
