@@ -17,4 +17,14 @@ std::optional<std::string> missing_load_capabilities();
 // CAP_NET_ADMIN, needed by --kill (SOCK_DESTROY).
 std::optional<std::string> missing_kill_capabilities();
 
+// After loading and attaching: keeps only `keep` (capability numbers) in
+// every set (effective, permitted, inheritable, ambient, bounding) and sets
+// no_new_privs. Returns an error sentence, or nothing.
+std::optional<std::string> drop_capabilities_except(const std::vector<int>& keep);
+
+// What --kill needs for as long as it runs: SOCK_DESTROY (CAP_NET_ADMIN),
+// entering another network namespace (CAP_SYS_ADMIN) and opening other
+// users' /proc/PID/ns/net (CAP_SYS_PTRACE).
+std::vector<int> capabilities_for_kill();
+
 }  // namespace selfconnect

@@ -195,6 +195,10 @@ int run_watch(const WatchOptions& o)
             epoll_ctl(poller.get(), EPOLL_CTL_ADD, fd, &ev);
         }
 
+        // Attached: from here on only --kill needs any privilege.
+        if (auto err = drop_capabilities_except(o.kill ? capabilities_for_kill() : std::vector<int>{}))
+            return fail(*err);
+
         std::string notify_error;
         if (!notify_service_manager("READY=1", notify_error))
             std::fprintf(stderr, "selfconnect: %s\n", notify_error.c_str());

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <sstream>
 #include <thread>
 #include <nlohmann/json.hpp>
@@ -175,4 +176,42 @@ TEST(WatchCli, AReaderThatGoesAwayEndsItQuietly)
     EXPECT_EQ(err.find("error"), std::string::npos) << err;
     EXPECT_EQ(err.find("Broken pipe"), std::string::npos) << err;
     EXPECT_EQ(count_lines(err), 1) << err;  // only the ready line
+}
+
+namespace {
+
+std::string status_field(pid_t pid, const std::string& name)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(name + ":", 0) == 0)
+            return line.substr(line.find_first_not_of(" \t", name.size() + 1));
+    return {};
+}
+
+}  // namespace
+
+TEST(WatchCli, OnceAttachedItKeepsNoCapabilityItDoesNotNeed)
+{
+    REQUIRE_ROOT();
+    {
+        WatchProcess watch({"watch", "--port", std::to_string(unique_port(25))});
+        ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+        for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+            EXPECT_EQ(status_field(watch.pid(), set), "0000000000000000") << set;
+        EXPECT_EQ(status_field(watch.pid(), "NoNewPrivs"), "1");
+        watch.signal(SIGINT);
+        EXPECT_EQ(watch.wait_exit(), 0);
+    }
+    {
+        // --kill keeps CAP_NET_ADMIN (12), CAP_SYS_PTRACE (19), CAP_SYS_ADMIN (21).
+        WatchProcess watch({"watch", "--kill", "--port", std::to_string(unique_port(26))});
+        ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+        EXPECT_EQ(status_field(watch.pid(), "CapEff"), "0000000000281000");
+        EXPECT_EQ(status_field(watch.pid(), "CapPrm"), "0000000000281000");
+        EXPECT_EQ(status_field(watch.pid(), "CapBnd"), "0000000000281000");
+        EXPECT_EQ(status_field(watch.pid(), "NoNewPrivs"), "1");
+        watch.signal(SIGINT);
+        EXPECT_EQ(watch.wait_exit(), 0);
+    }
 }
