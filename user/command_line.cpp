@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "metrics.h"
 #include "version.h"
 
 namespace selfconnect {
@@ -164,6 +165,27 @@ Command parse_command_line(const std::vector<std::string>& args)
     std::optional<double> window;
     add_checked_seconds(*watch, "--retry-window", window, "The retry_loop window in seconds (default 10)");
     watch->add_flag("--kill", w.kill, "Destroy each self-connected socket found (needs CAP_NET_ADMIN)");
+    watch
+        ->add_option_function<std::string>(
+            "--metrics",
+            [&w](const std::string& s) {
+                if (!parse_listen_address(s))
+                    throw CLI::ValidationError("--metrics", "must be ADDRESS:PORT (127.0.0.1:9464, [::1]:9464, :9464), not '" +
+                                                                s + "'");
+                w.metrics = s;
+            },
+            "Serve Prometheus metrics at http://ADDRESS:PORT/metrics")
+        ->type_name("ADDRESS:PORT");
+    watch
+        ->add_option_function<std::string>(
+            "--output",
+            [&w](const std::string& s) {
+                if (s.empty())
+                    throw CLI::ValidationError("--output", "needs a file name");
+                w.output = s;
+            },
+            "Append records to FILE instead of stdout; reopen it on SIGHUP (log rotation)")
+        ->type_name("FILE");
     watch->add_flag("--verbose", w.verbose, "Show libbpf's log");
 
     AuditOptions& a = cmd.audit;

@@ -25,6 +25,8 @@ struct WatchOptions {
     double retry_window_seconds = 10.0;
     bool kill = false;
     bool verbose = false;
+    std::optional<std::string> metrics;  // ADDRESS:PORT, validated
+    std::optional<std::string> output;   // a file to append NDJSON to
 };
 
 struct AuditOptions {

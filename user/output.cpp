@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "text_format.h"
@@ -23,6 +24,22 @@ void LineWriter::write_line(const std::string& line)
         }
         done += static_cast<size_t>(n);
     }
+}
+
+OutputFile::OutputFile(std::string path, LineWriter& writer) : path_(std::move(path)), writer_(writer)
+{
+    if (auto err = reopen())
+        throw std::runtime_error(*err);
+}
+
+std::optional<std::string> OutputFile::reopen()
+{
+    UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+    if (!fd)
+        return "cannot open " + path_ + ": " + strerror(errno);
+    writer_.redirect(fd.get());
+    fd_ = std::move(fd);
+    return std::nullopt;
 }
 
 std::string json_line(const nlohmann::json& j)

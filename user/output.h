@@ -3,10 +3,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include "record.h"
+#include "unique_fd.h"
 
 namespace selfconnect {
 
@@ -20,9 +22,26 @@ public:
     explicit LineWriter(int fd) : fd_(fd) {}
     // Writes line + '\n'. Throws OutputClosed on EPIPE, runtime_error else.
     void write_line(const std::string& line);
+    // Later lines go to `fd` (after a reopen); the caller owns it.
+    void redirect(int fd) { fd_ = fd; }
 
 private:
     int fd_;
+};
+
+// --output FILE: records appended to a file that logrotate may move away.
+// reopen() (on SIGHUP) opens the name again; lines are whole writes, made
+// on the same thread, so none is split or lost across the switch.
+class OutputFile {
+public:
+    OutputFile(std::string path, LineWriter& writer);
+    // Returns an error sentence, or nothing; on error the old file stays.
+    std::optional<std::string> reopen();
+
+private:
+    std::string path_;
+    LineWriter& writer_;
+    UniqueFd fd_;
 };
 
 // Events the kernel dropped because its ring buffer was full: how many since

@@ -11,9 +11,12 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
+#include <sys/socket.h>
 
 #include "cgroup_paths.h"
 #include "detector.h"
+#include "metrics.h"
 #include "output.h"
 #include "privileges.h"
 #include "retry_loop_detector.h"
@@ -35,8 +38,8 @@ int fail(const std::string& sentence)
 // Everything that happens to one event after it leaves the ring buffer.
 class WatchSession {
 public:
-    WatchSession(const WatchOptions& o, RecordSink& sink)
-        : options_(o), sink_(sink), retry_loops_(o.retry_threshold, o.retry_window_seconds)
+    WatchSession(const WatchOptions& o, RecordSink& sink, Metrics& metrics)
+        : options_(o), sink_(sink), metrics_(metrics), retry_loops_(o.retry_threshold, o.retry_window_seconds)
     {
     }
 
@@ -53,17 +56,20 @@ public:
             lifetimes_.on_established(r);
             if (options_.kill)
                 apply_kill(r);
-            sink_.write(r);
+            ++(r.family == AF_INET6 ? metrics_.self_connects_ipv6 : metrics_.self_connects_ipv4);
             ++detections_;
+            sink_.write(r);
             break;
         case RecordType::SelfConnectClosed:
             r.lifetime_seconds = lifetimes_.on_closed(r);
+            ++metrics_.self_connects_closed;
             sink_.write(r);
             break;
         case RecordType::ConnectRefused:
             if (auto loop = retry_loops_.on_refused(r)) {
-                sink_.write(*loop);
                 ++retry_loop_warnings_;
+                ++metrics_.retry_loop_warnings;
+                sink_.write(*loop);
             }
             break;
         default:
@@ -88,6 +94,7 @@ private:
     void apply_kill(Record& r)
     {
         const KillResult k = killer_.destroy(r);
+        ++(k.ok ? metrics_.kills_ok : metrics_.kills_failed);
         r.killed = k.ok;
         if (!k.ok)
             r.kill_error = k.error;
@@ -95,6 +102,7 @@ private:
 
     const WatchOptions& options_;
     RecordSink& sink_;
+    Metrics& metrics_;
     CgroupPaths cgroups_;
     SelfConnectLifetimes lifetimes_;
     RetryLoopDetector retry_loops_;
@@ -102,6 +110,13 @@ private:
     uint64_t detections_ = 0;
     uint64_t retry_loop_warnings_ = 0;
 };
+
+// Which signal is waiting on the signalfd, or 0.
+int take_signal(int fd)
+{
+    signalfd_siginfo info{};
+    return read(fd, &info, sizeof(info)) == sizeof(info) ? static_cast<int>(info.ssi_signo) : 0;
+}
 
 // Signals arrive as readable data on a descriptor, in the same poll as the
 // ring buffer, so a stop is handled between events, never inside one.
@@ -111,6 +126,7 @@ UniqueFd block_stop_signals()
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);  // reopen --output (log rotation)
     sigprocmask(SIG_BLOCK, &set, nullptr);
     return UniqueFd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
 }
@@ -130,7 +146,7 @@ UniqueFd deadline_timer(double seconds)
 // Reports kernel-side losses as records, as they grow.
 class LossReporter {
 public:
-    LossReporter(const Detector& d, RecordSink& sink) : detector_(d), sink_(sink) {}
+    LossReporter(const Detector& d, RecordSink& sink, Metrics& metrics) : detector_(d), sink_(sink), metrics_(metrics) {}
     void poll()
     {
         const auto by_kind = detector_.lost_events();
@@ -145,6 +161,9 @@ public:
         reported_.self_connects = by_kind[SC_EVENT_SELF_CONNECT];
         reported_.closes = by_kind[SC_EVENT_SELF_CONNECT_CLOSED];
         reported_.refusals = by_kind[SC_EVENT_CONNECT_REFUSED];
+        metrics_.lost_kernel_self_connects = reported_.self_connects;
+        metrics_.lost_kernel_closes = reported_.closes;
+        metrics_.lost_kernel_refusals = reported_.refusals;
         sink_.write_lost(reported_);
     }
     const LostEvents& totals() const { return reported_; }
@@ -152,6 +171,7 @@ public:
 private:
     const Detector& detector_;
     RecordSink& sink_;
+    Metrics& metrics_;
     LostEvents reported_;
 };
 
@@ -177,12 +197,21 @@ int run_watch(const WatchOptions& o)
 
     LineWriter out(STDOUT_FILENO);
     auto sink = make_sink(o.json, out);
-    WatchSession session(o, *sink);
+    Metrics metrics;
+    WatchSession session(o, *sink, metrics);
     LostEvents lost;
     try {
+        std::optional<OutputFile> output_file;
+        if (o.output)
+            output_file.emplace(*o.output, out);
+        // Bound before capabilities are dropped: a low port stays possible.
+        std::optional<MetricsServer> metrics_server;
         Detector detector(config);
+        metrics.attach_mode = attach_mode_name(detector.attach_mode());
+        if (o.metrics)
+            metrics_server.emplace(*parse_listen_address(*o.metrics), metrics);
         RingBufferReader reader(detector.events_map_fd(), [&](const sc_event& e) { session.handle(e); });
-        LossReporter losses(detector, *sink);
+        LossReporter losses(detector, *sink, metrics);
 
         UniqueFd deadline = o.duration_seconds ? deadline_timer(*o.duration_seconds) : UniqueFd();
         UniqueFd poller(epoll_create1(EPOLL_CLOEXEC));
@@ -214,11 +243,18 @@ int run_watch(const WatchOptions& o)
                     throw std::runtime_error(std::string("epoll_wait: ") + strerror(errno));
                 for (int i = 0; i < n; ++i) {
                     const int fd = events[i].data.fd;
-                    if (fd == reader.epoll_fd())
+                    if (fd == reader.epoll_fd()) {
                         reader.consume();
-                    else
-                        stop = true;  // a stop signal or the deadline
+                    } else if (fd == signals.get() && take_signal(fd) == SIGHUP) {
+                        if (!output_file)
+                            continue;
+                        if (auto err = output_file->reopen())
+                            std::fprintf(stderr, "selfconnect: %s (still writing to the old file)\n", err->c_str());
+                    } else {
+                        stop = true;  // SIGINT, SIGTERM or the deadline
+                    }
                 }
+                metrics.lost_userspace = reader.malformed();
                 losses.poll();
             }
             // Detach first so the drain below ends and the summary is final.

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 
@@ -220,6 +221,53 @@ RunResult run_command(const std::vector<std::string>& argv, std::chrono::millise
     close(err_fd);
     r.status = decode_status(st).value_or(-1);
     return r;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv)
+{
+    pid_ = fork();
+    if (pid_ == 0) {
+        const int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, STDIN_FILENO);
+        dup2(devnull, STDOUT_FILENO);
+        dup2(devnull, STDERR_FILENO);
+        std::vector<char*> cargv;
+        for (const auto& a : argv)
+            cargv.push_back(const_cast<char*>(a.c_str()));
+        cargv.push_back(nullptr);
+        execvp(cargv[0], cargv.data());
+        _exit(127);
+    }
+}
+
+BackgroundProcess::~BackgroundProcess()
+{
+    if (pid_ <= 0)
+        return;
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+        int st;
+        if (waitpid(pid_, &st, WNOHANG) == pid_)
+            return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    kill(pid_, SIGKILL);
+    int st;
+    waitpid(pid_, &st, 0);
+}
+
+TempDir::TempDir()
+{
+    char tmpl[] = "/tmp/selfconnect-test-XXXXXX";
+    if (!mkdtemp(tmpl))
+        throw std::runtime_error("mkdtemp");
+    path_ = tmpl;
+}
+
+TempDir::~TempDir()
+{
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace selfconnect::testing

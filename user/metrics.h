@@ -1,0 +1,54 @@
+// What `watch --metrics ADDRESS:PORT` serves at /metrics, in Prometheus'
+// text format. Counters are written by the watch loop and read by the
+// server's thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace selfconnect {
+
+struct Metrics {
+    std::atomic<uint64_t> self_connects_ipv4{0};
+    std::atomic<uint64_t> self_connects_ipv6{0};
+    std::atomic<uint64_t> self_connects_closed{0};
+    std::atomic<uint64_t> retry_loop_warnings{0};
+    std::atomic<uint64_t> kills_ok{0};
+    std::atomic<uint64_t> kills_failed{0};
+    std::atomic<uint64_t> lost_kernel_self_connects{0};
+    std::atomic<uint64_t> lost_kernel_closes{0};
+    std::atomic<uint64_t> lost_kernel_refusals{0};
+    std::atomic<uint64_t> lost_userspace{0};  // ring samples that could not be decoded
+    std::string attach_mode;                  // set once, before serving
+};
+
+std::string render_prometheus(const Metrics& m);
+
+struct ListenAddress {
+    std::string host;  // "127.0.0.1", "::1", "0.0.0.0"
+    uint16_t port = 0;
+};
+
+// "127.0.0.1:9464", "[::1]:9464", ":9464" (every address). Nothing if malformed.
+std::optional<ListenAddress> parse_listen_address(const std::string& text);
+
+// Serves /metrics on its own thread. The socket is bound in the constructor,
+// so a privileged port can be taken before capabilities are dropped.
+class MetricsServer {
+public:
+    MetricsServer(const ListenAddress& where, const Metrics& metrics);
+    ~MetricsServer();
+    MetricsServer(const MetricsServer&) = delete;
+    MetricsServer& operator=(const MetricsServer&) = delete;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    std::thread thread_;
+};
+
+}  // namespace selfconnect
