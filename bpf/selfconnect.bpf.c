@@ -190,14 +190,14 @@ static __always_inline bool in_ephemeral_range(const struct transition *t,
 
 /* Could this connect() be handed its destination as its source? Only when
  * it targets its own address, and either it is bound to that very port or
- * the kernel will pick a port from the range that holds the destination. */
+ * the kernel will pick a port from the range that holds the destination.
+ * The range is tested first: most connects, remote or not, go to a port
+ * outside it, and two loads decide that. */
 static __always_inline bool may_meet_itself(const struct transition *t)
 {
-	if (t->sport && t->sport != t->dport)
-		return false;
-	if (!same_address(t))
-		return false;
-	return t->sport == t->dport || in_ephemeral_range(t, t->dport);
+	if (t->sport)
+		return t->sport == t->dport && same_address(t);
+	return in_ephemeral_range(t, t->dport) && same_address(t);
 }
 
 /* A number that names the socket from connect() to its handshake's end:
@@ -410,7 +410,16 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 
 		if ((ports >> 16) != bpf_ntohs((__u16)ports))
 			return 0;
-	} else if (newstate != TCP_SYN_SENT && newstate != TCP_CLOSE) {
+	} else if (newstate == TCP_SYN_SENT) {
+		/* Most connects go to a port outside the ephemeral range: decide
+		 * that here, without the call. Bound sockets go on. */
+		__u32 ports = sk->__sk_common.skc_portpair;
+		struct transition t = { .sk = sk, .btf = true };
+
+		if (!(ports >> 16) &&
+		    !in_ephemeral_range(&t, bpf_ntohs((__u16)ports)))
+			return 0;
+	} else if (newstate != TCP_CLOSE) {
 		return 0;
 	}
 	return on_rare_transition_btf(sk, oldstate, newstate);

@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "unique_fd.h"
+
 namespace selfconnect {
 
 struct Metrics {
@@ -36,8 +38,12 @@ struct ListenAddress {
 // "127.0.0.1:9464", "[::1]:9464", ":9464" (every address). Nothing if malformed.
 std::optional<ListenAddress> parse_listen_address(const std::string& text);
 
-// Serves /metrics on its own thread. The socket is bound in the constructor,
-// so a privileged port can be taken before capabilities are dropped.
+// Serves GET /metrics on its own thread, one short HTTP/1.1 exchange per
+// connection (what a Prometheus scrape is). Written here rather than taken
+// from Debian's cpp-httplib, which is built with OpenSSL: linking it added
+// ~4 MiB to the daemon's resident memory, metrics or not. The socket is
+// bound in the constructor, so a privileged port can be taken before
+// capabilities are dropped.
 class MetricsServer {
 public:
     MetricsServer(const ListenAddress& where, const Metrics& metrics);
@@ -46,9 +52,17 @@ public:
     MetricsServer& operator=(const MetricsServer&) = delete;
 
 private:
-    struct Impl;
-    std::unique_ptr<Impl> impl_;
+    void serve();
+    void answer(int client);
+
+    const Metrics& metrics_;
+    UniqueFd listener_;
+    UniqueFd wake_;  // eventfd: tells serve() to stop
     std::thread thread_;
 };
+
+// The HTTP response for one request head: 200 with the metrics for
+// "GET /metrics", 404 for another path, 405 for another method, 400 else.
+std::string http_response_for(const std::string& request_head, const Metrics& m);
 
 }  // namespace selfconnect

@@ -33,3 +33,20 @@ TEST(Metrics, ListenAddressesTakeTheUsualForms)
     EXPECT_FALSE(parse_listen_address("127.0.0.1:65536"));
     EXPECT_FALSE(parse_listen_address("127.0.0.1:http"));
 }
+
+TEST(MetricsHttp, AScrapeGetsTheMetricsAndAnythingElseAClearNo)
+{
+    Metrics m;
+    m.attach_mode = "tp_btf";
+    const std::string ok = http_response_for("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", m);
+    EXPECT_EQ(ok.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+    const std::string body = ok.substr(ok.find("\r\n\r\n") + 4);
+    EXPECT_EQ(body, render_prometheus(m));
+    EXPECT_NE(ok.find("Content-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos);
+    EXPECT_EQ(http_response_for("GET /metrics?x=1 HTTP/1.0\r\n\r\n", m).rfind("HTTP/1.1 200", 0), 0u);
+    const std::string head = http_response_for("HEAD /metrics HTTP/1.1\r\n\r\n", m);
+    EXPECT_EQ(head.substr(head.find("\r\n\r\n") + 4), "");
+    EXPECT_EQ(http_response_for("GET / HTTP/1.1\r\n\r\n", m).rfind("HTTP/1.1 404", 0), 0u);
+    EXPECT_EQ(http_response_for("POST /metrics HTTP/1.1\r\n\r\n", m).rfind("HTTP/1.1 405", 0), 0u);
+    EXPECT_EQ(http_response_for("garbage\r\n\r\n", m).rfind("HTTP/1.1 400", 0), 0u);
+}
