@@ -9,21 +9,25 @@ echo "VM-KERNEL $(uname -r)"
 /bin/vm-self-connects lo-up || echo "VM-ERROR lo"
 for mode in auto tracepoint; do
   echo "VM-BEGIN $mode"
-  /bin/selfconnect watch --json --count 3 --port 20202 --attach-mode "$mode" >/tmp/out 2>/tmp/err &
+  # Files of this pass only, empty before the watcher starts: the wait below
+  # must never see the previous pass's "ready".
+  out=/tmp/out.$mode err=/tmp/err.$mode
+  : >"$out"; : >"$err"
+  /bin/selfconnect watch --json --count 3 --port 20202 --attach-mode "$mode" >"$out" 2>"$err" &
   pid=$!
   i=0
-  while ! grep -q ready /tmp/err 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
+  while ! grep -q ready "$err" 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
     sleep 0.1; i=$((i + 1))
   done
-  sed 's/^/VM-STDERR /' /tmp/err
+  sed 's/^/VM-STDERR /' "$err"
   /bin/vm-self-connects 20202 | sed 's/^/VM-LOG /'
   i=0
   while kill -0 $pid 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
   kill $pid 2>/dev/null
   wait $pid
   echo "VM-EXIT $mode $?"
-  sed 's/^/VM-JSON /' /tmp/out
-  sed 's/^/VM-STDERR /' /tmp/err | tail -n +2
+  sed 's/^/VM-JSON /' "$out"
+  sed 's/^/VM-STDERR /' "$err" | tail -n +2
   echo "VM-END $mode"
 done
 poweroff -f
