@@ -127,8 +127,6 @@ nlohmann::json to_json(const Record& r)
         j["refusals"] = *r.refusals;
     if (r.window_seconds)
         j["window_seconds"] = *r.window_seconds;
-    if (r.age_seconds)
-        j["age_seconds"] = *r.age_seconds;
     if (r.type == RecordType::ListenerAtRisk)
         j["connect_tries_first"] = r.port % 2 == r.range_lo % 2;
     if (r.fix)

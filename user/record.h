@@ -53,7 +53,6 @@ struct Record {
     std::optional<double> window_seconds;    // retry_loop
     std::optional<bool> killed;              // --kill
     std::optional<std::string> kill_error;
-    std::optional<double> age_seconds;       // audit
     std::optional<std::string> fix;          // audit: the sysctl line that protects this port
 
     bool in_ephemeral_range() const { return port >= range_lo && port <= range_hi; }

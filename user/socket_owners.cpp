@@ -1,6 +1,5 @@
 #include "socket_owners.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -52,19 +51,6 @@ std::unordered_map<uint32_t, SocketHolder> socket_holders()
         }
     }
     return holders;
-}
-
-uint32_t process_in_netns(uint32_t inode)
-{
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    for (fs::directory_iterator proc("/proc", ec), end; !ec && proc != end; proc.increment(ec)) {
-        const std::string pid = proc->path().filename();
-        struct stat st{};
-        if (is_pid(pid) && stat((proc->path() / "ns/net").c_str(), &st) == 0 && st.st_ino == inode)
-            return static_cast<uint32_t>(std::stoul(pid));
-    }
-    return 0;
 }
 
 }  // namespace selfconnect

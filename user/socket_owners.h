@@ -15,7 +15,4 @@ struct SocketHolder {
 // Socket inode -> the first process found holding it.
 std::unordered_map<uint32_t, SocketHolder> socket_holders();
 
-// A process that lives in the network namespace `inode`, for nsenter; 0 if none.
-uint32_t process_in_netns(uint32_t inode);
-
 }  // namespace selfconnect

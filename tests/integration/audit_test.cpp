@@ -69,25 +69,7 @@ TEST(Audit, KillMakesTheOwnersBlockedReceiveFailAndASecondAuditFindsNothing)
     REQUIRE_ROOT();
     const uint16_t port = unique_port(31);
     // A child that self-connects and then blocks in recv().
-    int report[2];
-    ASSERT_EQ(pipe(report), 0);
-    const pid_t child = fork();
-    if (child == 0) {
-        close(report[0]);
-        prctl(PR_SET_NAME, "sc-blocked");
-        const int fd = socket(AF_INET, SOCK_STREAM, 0);
-        const int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        sockaddr_in a{AF_INET, htons(port), {htonl(INADDR_LOOPBACK)}, {}};
-        if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)))
-            _exit(10);
-        char c;
-        const ssize_t n = recv(fd, &c, 1, 0);
-        const int err = n < 0 ? errno : 0;
-        (void)!write(report[1], &err, sizeof(err));
-        _exit(0);
-    }
-    close(report[1]);
+    StuckClient child = start_stuck_client(port, "sc-blocked");
     std::this_thread::sleep_for(300ms);
 
     const RunResult killed = run_command({selfconnect_binary(), "audit", "--json", "--kill"});
@@ -97,11 +79,7 @@ TEST(Audit, KillMakesTheOwnersBlockedReceiveFailAndASecondAuditFindsNothing)
     ASSERT_NE(rec, nullptr) << killed.out;
     EXPECT_EQ((*rec)["killed"], true);
 
-    int err = 0;
-    ASSERT_EQ(read(report[0], &err, sizeof(err)), static_cast<ssize_t>(sizeof(err)));
-    EXPECT_EQ(err, ECONNABORTED);
-    close(report[0]);
-    wait_child(child);
+    EXPECT_EQ(wait_recv_error(child), ECONNABORTED);
 
     const RunResult again = run_command({selfconnect_binary(), "audit", "--json"});
     const auto again_records = audit_records(again);

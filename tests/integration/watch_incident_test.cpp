@@ -41,35 +41,13 @@ TEST(WatchIncident, KillDestroysTheSelfConnectAndItsOwnersReceiveFails)
     WatchProcess watch({"watch", "--json", "--kill", "--port", std::to_string(port)});
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
 
-    int report[2];
-    ASSERT_EQ(pipe(report), 0);
-    const pid_t child = fork();
-    if (child == 0) {
-        close(report[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        prctl(PR_SET_NAME, "sc-stuck");
-        const int fd = socket(AF_INET, SOCK_STREAM, 0);
-        const int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        sockaddr_in a{AF_INET, htons(port), {htonl(INADDR_LOOPBACK)}, {}};
-        if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)))
-            _exit(10);
-        char c;
-        const int err = recv(fd, &c, 1, 0) < 0 ? errno : 0;  // a stuck client, waiting on itself
-        (void)!write(report[1], &err, sizeof(err));
-        _exit(0);
-    }
-    close(report[1]);
+    StuckClient child = start_stuck_client(port, "sc-stuck");  // waits on itself in recv()
 
     const auto rec = next_record(watch, "self_connect");
     ASSERT_TRUE(rec);
-    EXPECT_EQ((*rec)["pid"], child);
+    EXPECT_EQ((*rec)["pid"], child.pid);
     EXPECT_EQ((*rec)["killed"], true) << rec->dump();
-    int err = 0;
-    ASSERT_EQ(read(report[0], &err, sizeof(err)), static_cast<ssize_t>(sizeof(err)));
-    EXPECT_EQ(err, ECONNABORTED);
-    close(report[0]);
-    wait_child(child);
+    EXPECT_EQ(wait_recv_error(child), ECONNABORTED);
     watch.signal(SIGINT);
     EXPECT_EQ(watch.wait_exit(), 0);
 }

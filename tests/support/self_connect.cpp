@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -148,6 +149,45 @@ bool bring_loopback_up()
     const bool ok = ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
     close(fd);
     return ok;
+}
+
+StuckClient start_stuck_client(uint16_t port, const std::string& comm)
+{
+    int report[2];
+    if (pipe(report) != 0)
+        throw std::runtime_error("pipe");
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(report[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        prctl(PR_SET_NAME, comm.c_str());
+        const int fd = socket(AF_INET, SOCK_STREAM, 0);
+        const int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)))
+            _exit(10);
+        char c;
+        const int err = recv(fd, &c, 1, 0) < 0 ? errno : 0;
+        (void)!write(report[1], &err, sizeof(err));
+        _exit(0);
+    }
+    close(report[1]);
+    return {pid, report[0]};
+}
+
+int wait_recv_error(StuckClient& client)
+{
+    int err = -1;
+    if (read(client.report_fd, &err, sizeof(err)) != static_cast<ssize_t>(sizeof(err)))
+        err = -1;
+    close(client.report_fd);
+    client.report_fd = -1;
+    wait_child(client.pid);
+    return err;
 }
 
 bool enter_fresh_netns() { return unshare(CLONE_NEWNET) == 0 && bring_loopback_up(); }

@@ -34,6 +34,17 @@ SelfConnectChild start_self_connects(const SelfConnectPlan& plan);
 // Exit status of the child: 0 when every connect met itself.
 int wait_child(pid_t pid);
 
+// A client stuck on itself: it self-connects on 127.0.0.1:port, then blocks
+// in recv() until something destroys the socket.
+struct StuckClient {
+    pid_t pid = -1;
+    int report_fd = -1;  // carries the errno its recv() ended with
+};
+StuckClient start_stuck_client(uint16_t port, const std::string& comm);
+// The errno the stuck client's recv() failed with (0 if it returned data or
+// end of file), or -1 if it died first. Reaps the child.
+int wait_recv_error(StuckClient& client);
+
 uint32_t netns_inode_of_self();
 
 // unshare(CLONE_NEWNET) and bring lo up; for use in a forked child.

@@ -35,6 +35,17 @@ std::optional<int> decode_status(int status)
     return std::nullopt;
 }
 
+// In a forked child: replaces it with argv, or exits 127.
+[[noreturn]] void exec_argv(const std::vector<std::string>& argv)
+{
+    std::vector<char*> cargv;
+    for (const auto& a : argv)
+        cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    execvp(cargv[0], cargv.data());
+    _exit(127);
+}
+
 pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env, int& out_fd,
             int& err_fd)
 {
@@ -49,12 +60,7 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
         dup2(devnull, STDIN_FILENO);
         for (const auto& e : extra_env)
             putenv(const_cast<char*>(e.c_str()));
-        std::vector<char*> cargv;
-        for (const auto& a : argv)
-            cargv.push_back(const_cast<char*>(a.c_str()));
-        cargv.push_back(nullptr);
-        execvp(cargv[0], cargv.data());
-        _exit(127);
+        exec_argv(argv);
     }
     close(out[1]);
     close(err[1]);
@@ -231,12 +237,7 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv)
         dup2(devnull, STDIN_FILENO);
         dup2(devnull, STDOUT_FILENO);
         dup2(devnull, STDERR_FILENO);
-        std::vector<char*> cargv;
-        for (const auto& a : argv)
-            cargv.push_back(const_cast<char*>(a.c_str()));
-        cargv.push_back(nullptr);
-        execvp(cargv[0], cargv.data());
-        _exit(127);
+        exec_argv(argv);
     }
 }
 

@@ -37,7 +37,6 @@ public:
     std::string stderr_text();
     // Stops reading stdout: the child's next write gets EPIPE.
     void close_stdout();
-    int stdout_fd() const { return out_fd_; }
 
 private:
     void drain_stderr();
