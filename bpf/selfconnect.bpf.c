@@ -394,6 +394,13 @@ static __noinline int on_rare_transition_btf(const struct sock *sk, int oldstate
 		.dport = bpf_ntohs((__u16)ports),
 		.btf = true,
 	};
+
+	/* A socket that was not bound explicitly has given its port back by
+	 * the time CLOSE is traced (skc_num is 0): the port it was connected
+	 * from survives in inet_sport, which lies past struct sock, where the
+	 * verifier lets only a probe read go. */
+	if (newstate == TCP_CLOSE && oldstate != TCP_SYN_SENT && !t.sport)
+		t.sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	return on_transition(&t);
 }
 
@@ -408,8 +415,20 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 	    (newstate == TCP_CLOSE && oldstate != TCP_SYN_SENT)) {
 		__u32 ports = sk->__sk_common.skc_portpair;
 
-		if ((ports >> 16) != bpf_ntohs((__u16)ports))
-			return 0;
+		if ((ports >> 16) != bpf_ntohs((__u16)ports)) {
+			/* A closing socket whose port was given back (skc_num
+			 * 0, see on_rare_transition_btf) goes on if its two
+			 * IPv4 addresses match, or if it is IPv6. Same cache
+			 * line as the ports. */
+			__u64 pair;
+
+			if ((ports >> 16) || newstate != TCP_CLOSE)
+				return 0;
+			pair = sk->__sk_common.skc_addrpair;
+			if ((__u32)pair != (__u32)(pair >> 32) &&
+			    sk->__sk_common.skc_family != AF_INET6)
+				return 0;
+		}
 	} else if (newstate == TCP_SYN_SENT) {
 		/* Most connects go to a port outside the ephemeral range: decide
 		 * that here, without the call. Bound sockets go on. */

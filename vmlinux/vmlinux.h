@@ -10,6 +10,7 @@
  *
  * Sources (all checked against 5.10, 6.1, 6.12 and 6.18):
  *   include/net/sock.h          struct sock_common, struct sock
+ *   include/net/inet_sock.h     struct inet_sock
  *   include/net/netns/ipv4.h    struct netns_ipv4, struct local_ports
  *   include/linux/ns_common.h   struct ns_common
  *   include/trace/events/sock.h the inet_sock_set_state tracepoint record
@@ -124,6 +125,14 @@ struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol; /* a plain field since 5.6, the kernel floor is 5.8 */
 	int sk_err;
+};
+
+/* The source port as the socket was connected with. skc_num is zeroed when
+ * a socket that was not bound explicitly gives its port back on close
+ * (inet_put_port), before the CLOSE transition is traced; inet_sport is not. */
+struct inet_sock {
+	struct sock sk;
+	__be16 inet_sport;
 };
 
 #pragma clang attribute pop

@@ -14,6 +14,7 @@
 
 #include "self_connect.h"
 #include "watch_process.h"
+#include "watch_records.h"
 
 using nlohmann::json;
 using namespace selfconnect::testing;
@@ -21,29 +22,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The attach mode under test: the suite runs once per mode (see CMakeLists).
-std::string attach_mode()
-{
-    const char* m = std::getenv("SELFCONNECT_TEST_ATTACH_MODE");
-    return m ? m : "auto";
-}
-
 std::vector<std::string> watch_args(uint16_t port, std::vector<std::string> more = {})
 {
-    std::vector<std::string> args{"watch", "--json", "--port", std::to_string(port), "--attach-mode", attach_mode()};
+    std::vector<std::string> args{"watch", "--json", "--port", std::to_string(port), "--attach-mode",
+                                  attach_mode_under_test()};
     args.insert(args.end(), more.begin(), more.end());
     return args;
-}
-
-std::vector<json> records_of_type(const std::vector<std::string>& lines, const std::string& type)
-{
-    std::vector<json> out;
-    for (const auto& l : lines) {
-        json j = json::parse(l);  // every line must be valid JSON
-        if (j["type"] == type)
-            out.push_back(j);
-    }
-    return out;
 }
 
 void expect_clean_exit(WatchProcess& w)
