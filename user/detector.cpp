@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bpf_probe.h"
 #include "selfconnect.skel.h"
 
 namespace selfconnect {
@@ -45,9 +46,7 @@ std::string check_kernel_support()
     if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
         return "this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): "
                "selfconnect needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8 or newer)";
-    if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) != 1)
-        return "this kernel has no BPF ring buffer (needs Linux 5.8 or newer)";
-    return {};
+    return probe_ring_buffer();
 }
 
 Detector::Detector(const DetectorConfig& config)
