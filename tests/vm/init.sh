@@ -1,12 +1,25 @@
 #!/bin/sh
 # PID 1 of the kernel-matrix VM: run the detector in each attach mode against
-# real self-connects, print its JSON between markers, power off.
+# real self-connects, print its JSON between markers, power off. With
+# sc_steps=noop or sc_steps=none on the kernel command line it makes the same
+# self-connects with only the do-nothing program on the classic tracepoint,
+# or with nothing attached: the controls for a fault seen in a VM.
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 echo "VM-KERNEL $(uname -r)"
 /bin/vm-self-connects lo-up || echo "VM-ERROR lo"
+steps=$(sed -n 's/.*sc_steps=\([a-z]*\).*/\1/p' /proc/cmdline)
+case "$steps" in
+  noop|none)
+    echo "VM-BEGIN $steps"
+    if [ "$steps" = noop ]; then /bin/vm-self-connects 20202 noop-tracepoint; else /bin/vm-self-connects 20202; fi |
+      sed 's/^/VM-LOG /'
+    echo "VM-END $steps"
+    poweroff -f
+    ;;
+esac
 for mode in auto tracepoint; do
   echo "VM-BEGIN $mode"
   # Files of this pass only, empty before the watcher starts: the wait below
