@@ -118,6 +118,17 @@ std::array<uint64_t, SC_EVENT_KINDS> Detector::lost_events() const
     return totals;
 }
 
+uint64_t Detector::skipped_runs() const
+{
+    const bpf_program* prog =
+        mode_ == AttachMode::TpBtf ? skel_->progs.on_state_change_btf : skel_->progs.on_state_change_tp;
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0)
+        return 0;
+    return info.recursion_misses;
+}
+
 void Detector::detach()
 {
     if (!attached_)

@@ -40,6 +40,10 @@ public:
     // Events the kernel could not queue because the ring buffer was full,
     // by kind (index: enum sc_event_kind).
     std::array<uint64_t, SC_EVENT_KINDS> lost_events() const;
+    // Runs of the program that the kernel skipped because a BPF program was
+    // already running on that CPU (the hook fired in an interrupt that came
+    // during one). Counted by kernels since 5.12; 0 on older ones.
+    uint64_t skipped_runs() const;
     // Stops new events; idempotent. The ring buffer can still be drained.
     void detach();
 

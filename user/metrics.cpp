@@ -53,6 +53,7 @@ std::string render_prometheus(const Metrics& m)
     sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"self_connect_closed\"", m.lost_kernel_closes);
     sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"connect_refused\"", m.lost_kernel_refusals);
     sample(out, "selfconnect_events_lost_total", "where=\"userspace\",kind=\"any\"", m.lost_userspace);
+    sample(out, "selfconnect_events_lost_total", "where=\"kernel_skipped\",kind=\"unknown\"", m.skipped_kernel_runs);
     family(out, "selfconnect_attach_mode", "gauge", "How the program is attached to inet_sock_set_state.");
     sample(out, "selfconnect_attach_mode", "mode=\"" + m.attach_mode + "\"", 1);
     family(out, "selfconnect_build_info", "gauge", "The running build.");

@@ -24,7 +24,8 @@ struct Metrics {
     std::atomic<uint64_t> lost_kernel_self_connects{0};
     std::atomic<uint64_t> lost_kernel_closes{0};
     std::atomic<uint64_t> lost_kernel_refusals{0};
-    std::atomic<uint64_t> lost_userspace{0};  // ring samples that could not be decoded
+    std::atomic<uint64_t> lost_userspace{0};
+    std::atomic<uint64_t> skipped_kernel_runs{0};  // runs the kernel skipped (nested BPF)  // ring samples that could not be decoded
     std::string attach_mode;                  // set once, before serving
 };
 

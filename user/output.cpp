@@ -55,6 +55,12 @@ void JsonSink::write(const Record& r) { out_.write_line(json_line(to_json(r))); 
 
 void TextSink::write_lost(const LostEvents& l)
 {
+    if (l.skipped_runs) {
+        out_.write_line(format_rfc3339_utc(l.when) + " LOST " + std::to_string(l.count) +
+                        " runs of the program: the kernel skipped them while another BPF program ran on that CPU "
+                        "(in all: " + std::to_string(l.total) + ")");
+        return;
+    }
     out_.write_line(format_rfc3339_utc(l.when) + " LOST " + std::to_string(l.count) +
                     " events: the kernel's ring buffer was full (in all: " + std::to_string(l.self_connects) +
                     " self-connects, " + std::to_string(l.closes) + " closes, " + std::to_string(l.refusals) +
@@ -63,6 +69,14 @@ void TextSink::write_lost(const LostEvents& l)
 
 void JsonSink::write_lost(const LostEvents& l)
 {
+    if (l.skipped_runs) {
+        out_.write_line(json_line({{"type", "events_lost"},
+                                   {"time", format_rfc3339_utc(l.when)},
+                                   {"count", l.count},
+                                   {"total", l.total},
+                                   {"where", "kernel_skipped"}}));
+        return;
+    }
     out_.write_line(json_line({{"type", "events_lost"},
                                {"time", format_rfc3339_utc(l.when)},
                                {"count", l.count},

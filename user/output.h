@@ -45,7 +45,9 @@ private:
 };
 
 // Events the kernel dropped because its ring buffer was full: how many since
-// the last report, and in all, by kind.
+// the last report, and in all, by kind. Or, with `skipped_runs`, runs of the
+// program that the kernel skipped (the hook fired while a BPF program was
+// already running on that CPU): what each would have reported is unknown.
 struct LostEvents {
     std::chrono::system_clock::time_point when;
     uint64_t count = 0;
@@ -53,6 +55,7 @@ struct LostEvents {
     uint64_t self_connects = 0;  // in all, by kind
     uint64_t closes = 0;
     uint64_t refusals = 0;
+    bool skipped_runs = false;
 };
 
 class RecordSink {

@@ -149,6 +149,7 @@ public:
     LossReporter(const Detector& d, RecordSink& sink, Metrics& metrics) : detector_(d), sink_(sink), metrics_(metrics) {}
     void poll()
     {
+        poll_skipped();
         const auto by_kind = detector_.lost_events();
         uint64_t total = 0;
         for (uint64_t n : by_kind)
@@ -167,12 +168,27 @@ public:
         sink_.write_lost(reported_);
     }
     const LostEvents& totals() const { return reported_; }
+    uint64_t skipped_runs() const { return skipped_.total; }
 
 private:
+    void poll_skipped()
+    {
+        const uint64_t total = detector_.skipped_runs();
+        if (total <= skipped_.total)
+            return;
+        skipped_.when = std::chrono::system_clock::now();
+        skipped_.count = total - skipped_.total;
+        skipped_.total = total;
+        skipped_.skipped_runs = true;
+        metrics_.skipped_kernel_runs = total;
+        sink_.write_lost(skipped_);
+    }
+
     const Detector& detector_;
     RecordSink& sink_;
     Metrics& metrics_;
     LostEvents reported_;
+    LostEvents skipped_;
 };
 
 }  // namespace
@@ -200,6 +216,7 @@ int run_watch(const WatchOptions& o)
     Metrics metrics;
     WatchSession session(o, *sink, metrics);
     LostEvents lost;
+    uint64_t skipped_runs = 0;
     try {
         std::optional<OutputFile> output_file;
         if (o.output)
@@ -266,6 +283,7 @@ int run_watch(const WatchOptions& o)
             return 0;  // the reader went away (| head -1): a quiet, normal end
         }
         lost = losses.totals();
+        skipped_runs = losses.skipped_runs();
     } catch (const DetectorError& e) {
         return fail(e.what());
     } catch (const std::exception& e) {
@@ -276,11 +294,12 @@ int run_watch(const WatchOptions& o)
     // --comm they may belong to other processes.
     std::fprintf(stderr,
                  "selfconnect: %llu self-connects detected, %llu retry-loop warnings, %llu events lost "
-                 "(%llu self-connects, %llu closes, %llu refusals)\n",
+                 "(%llu self-connects, %llu closes, %llu refusals), %llu runs skipped by the kernel\n",
                  static_cast<unsigned long long>(session.detections()),
                  static_cast<unsigned long long>(session.retry_loop_warnings()),
                  static_cast<unsigned long long>(lost.total), static_cast<unsigned long long>(lost.self_connects),
-                 static_cast<unsigned long long>(lost.closes), static_cast<unsigned long long>(lost.refusals));
+                 static_cast<unsigned long long>(lost.closes), static_cast<unsigned long long>(lost.refusals),
+                 static_cast<unsigned long long>(skipped_runs));
     return 0;
 }
 
