@@ -223,8 +223,16 @@ TEST(WatchDetection, AHandshakeCompletedInSoftirqIsStillAttributedToTheProcessTh
     // The connect really waited behind the queue.
     EXPECT_GT(std::chrono::steady_clock::now() - started, 200ms);
 
-    const auto found = records_of_type(watch.lines_until_quiet(1s), "self_connect");
-    ASSERT_EQ(found.size(), 1u);
+    const auto lines = watch.lines_until_quiet(1s);
+    const auto found = records_of_type(lines, "self_connect");
+    if (found.size() != 1u) {
+        watch.signal(SIGINT);
+        watch.wait_exit(10s);
+        std::string all;
+        for (const auto& l : lines)
+            all += l + "\n";
+        FAIL() << found.size() << " self_connect records; every line:\n" << all << "stderr:\n" << watch.stderr_text();
+    }
     EXPECT_EQ(found[0]["pid"], child.pid);
     EXPECT_EQ(found[0]["comm"], "sc-slow-lo");
     EXPECT_EQ(found[0]["netns"], child.netns);
