@@ -45,6 +45,8 @@ struct sc_owner {
 	__u64 task;      /* the caller's task_struct address */
 	__u32 tgid;      /* process id */
 	__u32 tid;       /* thread id */
+	__u32 counted;   /* its self-connect is in open_self_connects */
+	__u32 pad;
 };
 
 struct sc_event {
@@ -67,7 +69,7 @@ struct sc_event {
 };
 
 #define SC_EVENT_SIZE 80
-#define SC_OWNER_SIZE 24
+#define SC_OWNER_SIZE 32
 
 #ifdef __cplusplus
 static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");

@@ -1,15 +1,5 @@
 #include "metrics.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include <stdexcept>
 
 #include "version.h"
@@ -54,6 +44,7 @@ std::string render_prometheus(const Metrics& m)
     sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"connect_refused\"", m.lost_kernel_refusals);
     sample(out, "selfconnect_events_lost_total", "where=\"userspace\",kind=\"any\"", m.lost_userspace);
     sample(out, "selfconnect_events_lost_total", "where=\"kernel_skipped\",kind=\"unknown\"", m.skipped_kernel_runs);
+    sample(out, "selfconnect_events_lost_total", "where=\"output\",kind=\"any\"", m.lost_output);
     family(out, "selfconnect_attach_mode", "gauge", "How the program is attached to inet_sock_set_state.");
     sample(out, "selfconnect_attach_mode", "mode=\"" + m.attach_mode + "\"", 1);
     family(out, "selfconnect_build_info", "gauge", "The running build.");
@@ -105,82 +96,6 @@ std::string http_response_for(const std::string& head, const Metrics& m)
     if (method == "HEAD")
         response.resize(response.find("\r\n\r\n") + 4);
     return response;
-}
-
-MetricsServer::MetricsServer(const ListenAddress& where, const Metrics& metrics) : metrics_(metrics)
-{
-    sockaddr_storage addr{};
-    socklen_t len = 0;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    if (inet_pton(AF_INET, where.host.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(where.port);
-        len = sizeof(*v4);
-    } else if (inet_pton(AF_INET6, where.host.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(where.port);
-        len = sizeof(*v6);
-    } else {
-        throw std::runtime_error("--metrics: '" + where.host + "' is not an IP address");
-    }
-    listener_.reset(socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    const int one = 1;
-    setsockopt(listener_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (!listener_ || bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        listen(listener_.get(), 16) != 0)
-        throw std::runtime_error("cannot serve metrics on " + where.host + ":" + std::to_string(where.port) + ": " +
-                                 strerror(errno));
-    wake_.reset(eventfd(0, EFD_CLOEXEC));
-    thread_ = std::thread([this] { serve(); });
-}
-
-MetricsServer::~MetricsServer()
-{
-    const uint64_t one = 1;
-    (void)!write(wake_.get(), &one, sizeof(one));
-    thread_.join();
-}
-
-void MetricsServer::serve()
-{
-    for (;;) {
-        pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-        if (poll(fds, 2, -1) < 0 && errno != EINTR)
-            return;
-        if (fds[1].revents)
-            return;
-        if (!(fds[0].revents & POLLIN))
-            continue;
-        UniqueFd client(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (client)
-            answer(client.get());
-    }
-}
-
-void MetricsServer::answer(int client)
-{
-    // A scrape sends a short head; a slow or oversized one is dropped so that
-    // no client can hold the server.
-    const timeval timeout{2, 0};
-    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-    setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-    std::string head;
-    char buf[1024];
-    while (head.find("\r\n\r\n") == std::string::npos && head.size() < 8192) {
-        const ssize_t n = recv(client, buf, sizeof(buf), 0);
-        if (n <= 0)
-            return;
-        head.append(buf, static_cast<size_t>(n));
-    }
-    const std::string response = http_response_for(head, metrics_);
-    size_t sent = 0;
-    while (sent < response.size()) {
-        const ssize_t n = send(client, response.data() + sent, response.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0)
-            return;
-        sent += static_cast<size_t>(n);
-    }
 }
 
 }  // namespace selfconnect

@@ -5,12 +5,8 @@
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
-#include <thread>
-
-#include "unique_fd.h"
 
 namespace selfconnect {
 
@@ -24,8 +20,9 @@ struct Metrics {
     std::atomic<uint64_t> lost_kernel_self_connects{0};
     std::atomic<uint64_t> lost_kernel_closes{0};
     std::atomic<uint64_t> lost_kernel_refusals{0};
-    std::atomic<uint64_t> lost_userspace{0};
-    std::atomic<uint64_t> skipped_kernel_runs{0};  // runs the kernel skipped (nested BPF)  // ring samples that could not be decoded
+    std::atomic<uint64_t> lost_userspace{0};       // ring samples that could not be decoded
+    std::atomic<uint64_t> skipped_kernel_runs{0};  // runs the kernel skipped (nested BPF)
+    std::atomic<uint64_t> lost_output{0};          // records that could not be written
     std::string attach_mode;                  // set once, before serving
 };
 
@@ -38,29 +35,6 @@ struct ListenAddress {
 
 // "127.0.0.1:9464", "[::1]:9464", ":9464" (every address). Nothing if malformed.
 std::optional<ListenAddress> parse_listen_address(const std::string& text);
-
-// Serves GET /metrics on its own thread, one short HTTP/1.1 exchange per
-// connection (what a Prometheus scrape is). Written here rather than taken
-// from Debian's cpp-httplib, which is built with OpenSSL: linking it added
-// ~4 MiB to the daemon's resident memory, metrics or not. The socket is
-// bound in the constructor, so a privileged port can be taken before
-// capabilities are dropped.
-class MetricsServer {
-public:
-    MetricsServer(const ListenAddress& where, const Metrics& metrics);
-    ~MetricsServer();
-    MetricsServer(const MetricsServer&) = delete;
-    MetricsServer& operator=(const MetricsServer&) = delete;
-
-private:
-    void serve();
-    void answer(int client);
-
-    const Metrics& metrics_;
-    UniqueFd listener_;
-    UniqueFd wake_;  // eventfd: tells serve() to stop
-    std::thread thread_;
-};
 
 // The HTTP response for one request head: 200 with the metrics for
 // "GET /metrics", 404 for another path, 405 for another method, 400 else.

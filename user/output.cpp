@@ -1,9 +1,12 @@
 #include "output.h"
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "text_format.h"
 
@@ -11,19 +14,58 @@ namespace selfconnect {
 
 void LineWriter::write_line(const std::string& line)
 {
-    std::string buf = line + '\n';
+    if (lost_pending_ && notice_) {
+        if (int err = write_whole(notice_(lost_pending_, lost_total_) + '\n')) {
+            count_loss(err);
+            return;
+        }
+        std::fprintf(stderr, "selfconnect: writing output again; %llu records could not be written\n",
+                     static_cast<unsigned long long>(lost_pending_));
+        lost_pending_ = 0;
+    }
+    if (int err = write_whole(line + '\n'))
+        count_loss(err);
+}
+
+int LineWriter::write_whole(const std::string& buf)
+{
+    // Where this line starts, to cut a short write back to it. With
+    // O_APPEND that is the end of the file, else the current offset.
+    struct stat st{};
+    const bool regular = fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
+    const bool append = (fcntl(fd_, F_GETFL) & O_APPEND) != 0;
+    const off_t start = !regular ? 0 : append ? st.st_size : lseek(fd_, 0, SEEK_CUR);
     size_t done = 0;
     while (done < buf.size()) {
         const ssize_t n = ::write(fd_, buf.data() + done, buf.size() - done);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EPIPE)
-                throw OutputClosed();
-            throw std::runtime_error(std::string("cannot write output: ") + strerror(errno));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EPIPE)
+            throw OutputClosed();
+        if (n <= 0) {
+            const int err = n < 0 ? errno : EIO;
+            if (done && regular) {
+                (void)!ftruncate(fd_, start);
+                if (!append)
+                    lseek(fd_, start, SEEK_SET);
+            }
+            return err;
         }
         done += static_cast<size_t>(n);
     }
+    return 0;
+}
+
+void LineWriter::count_loss(int err)
+{
+    if (policy_ == OnWriteError::Throw)
+        throw std::runtime_error(std::string("cannot write output: ") + strerror(err));
+    if (!lost_pending_)
+        std::fprintf(stderr,
+                     "selfconnect: cannot write output: %s; records are counted as lost until it can again\n",
+                     strerror(err));
+    ++lost_pending_;
+    ++lost_total_;
 }
 
 OutputFile::OutputFile(std::string path, LineWriter& writer) : path_(std::move(path)), writer_(writer)
@@ -89,8 +131,20 @@ void JsonSink::write_lost(const LostEvents& l)
 
 std::unique_ptr<RecordSink> make_sink(bool json, LineWriter& out)
 {
-    if (json)
+    if (json) {
+        out.set_loss_notice([](uint64_t count, uint64_t total) {
+            return json_line({{"type", "events_lost"},
+                              {"time", format_rfc3339_utc(std::chrono::system_clock::now())},
+                              {"count", count},
+                              {"total", total},
+                              {"where", "output"}});
+        });
         return std::make_unique<JsonSink>(out);
+    }
+    out.set_loss_notice([](uint64_t count, uint64_t total) {
+        return format_rfc3339_utc(std::chrono::system_clock::now()) + " LOST " + std::to_string(count) +
+               " records: they could not be written (in all: " + std::to_string(total) + ")";
+    });
     return std::make_unique<TextSink>(out);
 }
 

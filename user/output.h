@@ -2,6 +2,8 @@
 // reader never sees half a line, flushed as it is written.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -17,16 +19,39 @@ struct OutputClosed : std::runtime_error {
     OutputClosed() : std::runtime_error("output closed") {}
 };
 
+// What a write that fails for another reason than EPIPE does.
+enum class OnWriteError {
+    Throw,         // runtime_error: a one-shot command (audit) ends with it
+    CountAndGoOn,  // the daemon (watch): the line is counted lost, later lines are tried
+};
+
+// Writes lines whole or not at all: a write to a file that ends short (a
+// full disk) is cut back, so a reader never sees half a line.
 class LineWriter {
 public:
-    explicit LineWriter(int fd) : fd_(fd) {}
-    // Writes line + '\n'. Throws OutputClosed on EPIPE, runtime_error else.
+    explicit LineWriter(int fd, OnWriteError policy = OnWriteError::Throw) : fd_(fd), policy_(policy) {}
+    // Writes line + '\n'. Throws OutputClosed on EPIPE; other failures as
+    // the policy says. After lines were lost, the first line written is the
+    // loss notice (see set_loss_notice), then the line itself.
     void write_line(const std::string& line);
     // Later lines go to `fd` (after a reopen); the caller owns it.
     void redirect(int fd) { fd_ = fd; }
+    // The line that tells a reader how many lines were lost: since the last
+    // notice, and in all.
+    using LossNotice = std::function<std::string(uint64_t count, uint64_t total)>;
+    void set_loss_notice(LossNotice notice) { notice_ = std::move(notice); }
+    uint64_t lost() const { return lost_total_; }
 
 private:
+    // 0, or the errno of a write that failed (the file is as it was before).
+    int write_whole(const std::string& buf);
+    void count_loss(int err);
+
     int fd_;
+    OnWriteError policy_;
+    LossNotice notice_;
+    uint64_t lost_total_ = 0;
+    uint64_t lost_pending_ = 0;  // lost since the last notice was written
 };
 
 // --output FILE: records appended to a file that logrotate may move away.

@@ -17,6 +17,7 @@
 #include "cgroup_paths.h"
 #include "detector.h"
 #include "metrics.h"
+#include "metrics_server.h"
 #include "output.h"
 #include "privileges.h"
 #include "retry_loop_detector.h"
@@ -211,7 +212,7 @@ int run_watch(const WatchOptions& o)
     config.ring_buffer_bytes = o.ring_buffer_bytes;
     config.verbose = o.verbose;
 
-    LineWriter out(STDOUT_FILENO);
+    LineWriter out(STDOUT_FILENO, OnWriteError::CountAndGoOn);
     auto sink = make_sink(o.json, out);
     Metrics metrics;
     WatchSession session(o, *sink, metrics);
@@ -272,6 +273,7 @@ int run_watch(const WatchOptions& o)
                     }
                 }
                 metrics.lost_userspace = reader.malformed();
+                metrics.lost_output = out.lost();
                 losses.poll();
             }
             // Detach first so the drain below ends and the summary is final.
@@ -294,12 +296,13 @@ int run_watch(const WatchOptions& o)
     // --comm they may belong to other processes.
     std::fprintf(stderr,
                  "selfconnect: %llu self-connects detected, %llu retry-loop warnings, %llu events lost "
-                 "(%llu self-connects, %llu closes, %llu refusals), %llu runs skipped by the kernel\n",
+                 "(%llu self-connects, %llu closes, %llu refusals), %llu runs skipped by the kernel, "
+                 "%llu records not written\n",
                  static_cast<unsigned long long>(session.detections()),
                  static_cast<unsigned long long>(session.retry_loop_warnings()),
                  static_cast<unsigned long long>(lost.total), static_cast<unsigned long long>(lost.self_connects),
                  static_cast<unsigned long long>(lost.closes), static_cast<unsigned long long>(lost.refusals),
-                 static_cast<unsigned long long>(skipped_runs));
+                 static_cast<unsigned long long>(skipped_runs), static_cast<unsigned long long>(out.lost()));
     return 0;
 }
 

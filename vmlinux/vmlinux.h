@@ -11,6 +11,7 @@
  * Sources (all checked against 5.10, 6.1, 6.12 and 6.18):
  *   include/net/sock.h          struct sock_common, struct sock
  *   include/net/inet_sock.h     struct inet_sock
+ *   include/net/inet_connection_sock.h, include/linux/tcp.h  (the path to it)
  *   include/net/netns/ipv4.h    struct netns_ipv4, struct local_ports
  *   include/linux/ns_common.h   struct ns_common
  *   include/trace/events/sock.h the inet_sock_set_state tracepoint record
@@ -129,10 +130,19 @@ struct sock {
 
 /* The source port as the socket was connected with. skc_num is zeroed when
  * a socket that was not bound explicitly gives its port back on close
- * (inet_put_port), before the CLOSE transition is traced; inet_sport is not. */
+ * (inet_put_port), before the CLOSE transition is traced; inet_sport is not.
+ * Reached from the struct tcp_sock that bpf_skc_to_tcp_sock() returns. */
 struct inet_sock {
 	struct sock sk;
 	__be16 inet_sport;
+};
+
+struct inet_connection_sock {
+	struct inet_sock icsk_inet;
+};
+
+struct tcp_sock {
+	struct inet_connection_sock inet_conn;
 };
 
 #pragma clang attribute pop
