@@ -74,7 +74,8 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
 
 std::string selfconnect_binary() { return SELFCONNECT_BINARY; }
 
-WatchProcess::WatchProcess(std::vector<std::string> args, std::vector<std::string> extra_env)
+WatchProcess::WatchProcess(std::vector<std::string> args, std::vector<std::string> extra_env,
+                           std::vector<std::string> wrapper)
 {
     static std::atomic<int> serial{0};
     const std::string name = "selfconnect-test-" + std::to_string(getpid()) + "-" + std::to_string(serial++);
@@ -87,6 +88,7 @@ WatchProcess::WatchProcess(std::vector<std::string> args, std::vector<std::strin
         throw std::runtime_error("bind notify socket");
     extra_env.push_back("NOTIFY_SOCKET=@" + name);
     args.insert(args.begin(), selfconnect_binary());
+    args.insert(args.begin(), wrapper.begin(), wrapper.end());
     pid_ = spawn(args, extra_env, out_fd_, err_fd_);
 }
 

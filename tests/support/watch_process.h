@@ -17,8 +17,11 @@ std::string selfconnect_binary();
 class WatchProcess {
 public:
     // Starts `selfconnect <args...>` with NOTIFY_SOCKET pointing at a socket
-    // of ours. `extra_env` entries are "NAME=value".
-    explicit WatchProcess(std::vector<std::string> args, std::vector<std::string> extra_env = {});
+    // of ours. `extra_env` entries are "NAME=value". A `wrapper` command
+    // runs first and must exec what follows it (`unshare -m sh -c '... &&
+    // exec "$0" "$@"'`), so that the pid stays the watcher's.
+    explicit WatchProcess(std::vector<std::string> args, std::vector<std::string> extra_env = {},
+                          std::vector<std::string> wrapper = {});
     ~WatchProcess();  // SIGKILLs the child if it still runs
     WatchProcess(const WatchProcess&) = delete;
     WatchProcess& operator=(const WatchProcess&) = delete;
