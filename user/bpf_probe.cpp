@@ -28,9 +28,9 @@ std::string explain_ring_buffer_probe(int err, int seccomp)
         // The capabilities were checked before: something else said no.
         if (seccomp == 2)
             return "bpf() was refused (" + std::string(strerror(err)) +
-                   ") by this process's seccomp filter: a container runtime's default profile allows bpf() "
-                   "only with CAP_SYS_ADMIN; run it with deploy/seccomp/selfconnect.json (Kubernetes: "
-                   "seccompProfile type Localhost) or add CAP_SYS_ADMIN";
+                   ") by this process's seccomp filter: some container runtimes' default profiles (podman's, "
+                   "CRI-O's) allow bpf() only with CAP_SYS_ADMIN; run it with deploy/seccomp/selfconnect.json "
+                   "(Kubernetes: seccompProfile type Localhost) or add CAP_SYS_ADMIN";
         return "bpf() was refused (" + std::string(strerror(err)) +
                ") although the needed capabilities are held: a Linux security module (lockdown, SELinux, "
                "AppArmor) or a user namespace's capabilities (a rootless container) do not count; run it "
