@@ -21,6 +21,7 @@
 
 #include "self_connect.h"
 #include "watch_process.h"
+#include "watch_records.h"
 
 using nlohmann::json;
 using namespace selfconnect::testing;
@@ -72,15 +73,6 @@ Exchange http_exchange(uint16_t port, const std::string& request)
 }
 
 const std::string kScrape = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\n\r\n";
-
-std::vector<std::string> read_lines(const std::string& path)
-{
-    std::vector<std::string> lines;
-    std::ifstream in(path);
-    for (std::string l; std::getline(in, l);)
-        lines.push_back(l);
-    return lines;
-}
 
 size_t count_of(const std::string& text, const std::string& what)
 {

@@ -15,6 +15,7 @@
 
 #include "self_connect.h"
 #include "watch_process.h"
+#include "watch_records.h"
 
 using nlohmann::json;
 using namespace selfconnect::testing;
@@ -36,15 +37,6 @@ std::string fetch(uint16_t port, const std::string& path)
     client.set_connection_timeout(2);
     auto res = client.Get(path.c_str());
     return res && res->status == 200 ? res->body : std::string();
-}
-
-std::vector<std::string> read_lines(const std::string& path)
-{
-    std::vector<std::string> lines;
-    std::ifstream in(path);
-    for (std::string l; std::getline(in, l);)
-        lines.push_back(l);
-    return lines;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "watch_records.h"
 
 #include <cstdlib>
+#include <fstream>
 
 namespace selfconnect::testing {
 
@@ -21,6 +22,15 @@ std::vector<json> records_of_type(const std::vector<std::string>& lines, const s
             out.push_back(j);
     }
     return out;
+}
+
+std::vector<std::string> read_lines(const std::string& path)
+{
+    std::vector<std::string> lines;
+    std::ifstream in(path);
+    for (std::string l; std::getline(in, l);)
+        lines.push_back(l);
+    return lines;
 }
 
 std::optional<json> wait_for_record(WatchProcess& watch, const std::string& type, std::chrono::milliseconds timeout,

@@ -19,6 +19,9 @@ std::string attach_mode_under_test();
 // Every line must be valid JSON; those of `type`, in order.
 std::vector<nlohmann::json> records_of_type(const std::vector<std::string>& lines, const std::string& type);
 
+// The lines of a file (--output's, say), without their newlines.
+std::vector<std::string> read_lines(const std::string& path);
+
 // Reads records until one of `type` arrives or `timeout` passes in all. Each
 // record read, the one returned included, is appended to `seen`.
 std::optional<nlohmann::json> wait_for_record(WatchProcess& watch, const std::string& type,
