@@ -268,18 +268,25 @@ static __always_inline void clear_owner(struct sc_event *e, __u8 source)
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 }
 
-/* The rare path: who connected. The task is read only if it still is the
- * thread that connected (same tid), so a task_struct freed and reused in
- * between is never believed. */
-static __always_inline void fill_owner(struct sc_event *e,
-				       const struct transition *t)
+/* The owner slot remembered for this socket at connect(), or NULL if the
+ * slot now holds another socket. */
+static __always_inline struct sc_owner *owner_of(const struct transition *t)
 {
 	__u64 key = sock_key(t);
 	__u32 slot = owner_slot(key);
 	struct sc_owner *o = bpf_map_lookup_elem(&connect_owners, &slot);
+
+	return o && o->sock_key == key ? o : NULL;
+}
+
+/* The rare path: who connected. The task is read only if it still is the
+ * thread that connected (same tid), so a task_struct freed and reused in
+ * between is never believed. */
+static __always_inline void fill_owner(struct sc_event *e, const struct sc_owner *o)
+{
 	const struct task_struct *task;
 
-	if (!o || o->sock_key != key) {
+	if (!o) {
 		e->tgid = 0;
 		e->tid = 0;
 		clear_owner(e, SC_OWNER_UNKNOWN);
@@ -326,18 +333,11 @@ static __always_inline bool port_reserved(struct net *net, __u16 port)
  * which were counted; one whose slot was reused is counted up and never
  * down, which only makes later closes dearer. Done before the ring buffer
  * is asked for room, so a full ring cannot make a close go unseen. */
-static __always_inline void track_open_self_connects(const struct transition *t, __u8 kind)
+static __always_inline void track_open_self_connects(struct sc_owner *o, __u8 kind)
 {
-	__u64 key;
-	__u32 slot;
-	struct sc_owner *o;
-
 	if (kind != SC_EVENT_SELF_CONNECT && kind != SC_EVENT_SELF_CONNECT_CLOSED)
 		return;
-	key = sock_key(t);
-	slot = owner_slot(key);
-	o = bpf_map_lookup_elem(&connect_owners, &slot);
-	if (!o || o->sock_key != key) {
+	if (!o) {
 		if (kind == SC_EVENT_SELF_CONNECT)
 			__sync_fetch_and_add(&open_self_connects, 1);
 		return;
@@ -356,6 +356,7 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 {
 	struct net *net = sock_net_of(t);
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
+	struct sc_owner *o;
 	struct sc_event *e;
 
 	/* The hook also serves DCCP on kernels that still have it. */
@@ -365,7 +366,9 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 		return 0;
 	if (filter_netns && netns != filter_netns)
 		return 0;
-	track_open_self_connects(t, kind);
+	/* One slot lookup serves the count and the owner. */
+	o = owner_of(t);
+	track_open_self_connects(o, kind);
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -380,7 +383,7 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 	ephemeral_range(t, net, &e->range_lo, &e->range_hi);
 	e->reserved = port_reserved(net, t->dport);
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	fill_owner(e, t);
+	fill_owner(e, o);
 	fill_address(e, t);
 	bpf_ringbuf_submit(e, 0);
 	return 0;

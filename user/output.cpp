@@ -95,56 +95,58 @@ void TextSink::write(const Record& r) { out_.write_line(to_text(r)); }
 
 void JsonSink::write(const Record& r) { out_.write_line(json_line(to_json(r))); }
 
-void TextSink::write_lost(const LostEvents& l)
+std::string lost_text(const LostEvents& l)
 {
-    if (l.skipped_runs) {
-        out_.write_line(format_rfc3339_utc(l.when) + " LOST " + std::to_string(l.count) +
-                        " runs of the program: the kernel skipped them while another BPF program ran on that CPU "
-                        "(in all: " + std::to_string(l.total) + ")");
-        return;
+    const std::string head = format_rfc3339_utc(l.when) + " LOST " + std::to_string(l.count);
+    const std::string in_all = " (in all: " + std::to_string(l.total) + ")";
+    switch (l.where) {
+    case LossPlace::KernelSkipped:
+        return head + " runs of the program: the kernel skipped them while another BPF program ran on that CPU" +
+               in_all;
+    case LossPlace::Output:
+        return head + " records: they could not be written" + in_all;
+    case LossPlace::KernelRing:
+        break;
     }
-    out_.write_line(format_rfc3339_utc(l.when) + " LOST " + std::to_string(l.count) +
-                    " events: the kernel's ring buffer was full (in all: " + std::to_string(l.self_connects) +
-                    " self-connects, " + std::to_string(l.closes) + " closes, " + std::to_string(l.refusals) +
-                    " refusals)");
+    return head + " events: the kernel's ring buffer was full (in all: " + std::to_string(l.self_connects) +
+           " self-connects, " + std::to_string(l.closes) + " closes, " + std::to_string(l.refusals) + " refusals)";
 }
 
-void JsonSink::write_lost(const LostEvents& l)
+nlohmann::json lost_json(const LostEvents& l)
 {
-    if (l.skipped_runs) {
-        out_.write_line(json_line({{"type", "events_lost"},
-                                   {"time", format_rfc3339_utc(l.when)},
-                                   {"count", l.count},
-                                   {"total", l.total},
-                                   {"where", "kernel_skipped"}}));
-        return;
+    nlohmann::json j{{"type", "events_lost"},
+                     {"time", format_rfc3339_utc(l.when)},
+                     {"count", l.count},
+                     {"total", l.total}};
+    switch (l.where) {
+    case LossPlace::KernelSkipped:
+        j["where"] = "kernel_skipped";
+        break;
+    case LossPlace::Output:
+        j["where"] = "output";
+        break;
+    case LossPlace::KernelRing:
+        j["where"] = "kernel";
+        j["self_connects"] = l.self_connects;
+        j["self_connect_closes"] = l.closes;
+        j["refusals"] = l.refusals;
+        break;
     }
-    out_.write_line(json_line({{"type", "events_lost"},
-                               {"time", format_rfc3339_utc(l.when)},
-                               {"count", l.count},
-                               {"total", l.total},
-                               {"self_connects", l.self_connects},
-                               {"self_connect_closes", l.closes},
-                               {"refusals", l.refusals},
-                               {"where", "kernel"}}));
+    return j;
 }
+
+void TextSink::write_lost(const LostEvents& l) { out_.write_line(lost_text(l)); }
+
+void JsonSink::write_lost(const LostEvents& l) { out_.write_line(json_line(lost_json(l))); }
 
 std::unique_ptr<RecordSink> make_sink(bool json, LineWriter& out)
 {
-    if (json) {
-        out.set_loss_notice([](uint64_t count, uint64_t total) {
-            return json_line({{"type", "events_lost"},
-                              {"time", format_rfc3339_utc(std::chrono::system_clock::now())},
-                              {"count", count},
-                              {"total", total},
-                              {"where", "output"}});
-        });
-        return std::make_unique<JsonSink>(out);
-    }
-    out.set_loss_notice([](uint64_t count, uint64_t total) {
-        return format_rfc3339_utc(std::chrono::system_clock::now()) + " LOST " + std::to_string(count) +
-               " records: they could not be written (in all: " + std::to_string(total) + ")";
+    out.set_loss_notice([json](uint64_t count, uint64_t total) {
+        const LostEvents l{std::chrono::system_clock::now(), LossPlace::Output, count, total};
+        return json ? json_line(lost_json(l)) : lost_text(l);
     });
+    if (json)
+        return std::make_unique<JsonSink>(out);
     return std::make_unique<TextSink>(out);
 }
 

@@ -69,19 +69,28 @@ private:
     UniqueFd fd_;
 };
 
-// Events the kernel dropped because its ring buffer was full: how many since
-// the last report, and in all, by kind. Or, with `skipped_runs`, runs of the
-// program that the kernel skipped (the hook fired while a BPF program was
-// already running on that CPU): what each would have reported is unknown.
+// Records lost, by where they were lost: how many since the last report,
+// and in all.
+enum class LossPlace {
+    KernelRing,     // the kernel's ring buffer was full (counted by kind too)
+    KernelSkipped,  // runs of the program the kernel skipped while a BPF program
+                    // ran on that CPU: what each would have reported is unknown
+    Output,         // records that could not be written
+};
+
 struct LostEvents {
     std::chrono::system_clock::time_point when;
+    LossPlace where = LossPlace::KernelRing;
     uint64_t count = 0;
     uint64_t total = 0;
-    uint64_t self_connects = 0;  // in all, by kind
+    uint64_t self_connects = 0;  // KernelRing only: in all, by kind
     uint64_t closes = 0;
     uint64_t refusals = 0;
-    bool skipped_runs = false;
 };
+
+// The one record for a loss, in each output form.
+std::string lost_text(const LostEvents& l);
+nlohmann::json lost_json(const LostEvents& l);
 
 class RecordSink {
 public:

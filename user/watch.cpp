@@ -180,7 +180,7 @@ private:
         skipped_.when = std::chrono::system_clock::now();
         skipped_.count = total - skipped_.total;
         skipped_.total = total;
-        skipped_.skipped_runs = true;
+        skipped_.where = LossPlace::KernelSkipped;
         metrics_.skipped_kernel_runs = total;
         sink_.write_lost(skipped_);
     }
