@@ -27,14 +27,22 @@ void LineWriter::write_line(const std::string& line)
         count_loss(err);
 }
 
+void LineWriter::redirect(int fd)
+{
+    // Asked once per descriptor: a pipe's lines then cost one write each.
+    struct stat st{};
+    fd_ = fd;
+    regular_ = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    append_ = (fcntl(fd, F_GETFL) & O_APPEND) != 0;
+}
+
 int LineWriter::write_whole(const std::string& buf)
 {
     // Where this line starts, to cut a short write back to it. With
     // O_APPEND that is the end of the file, else the current offset.
+    const bool regular = regular_, append = append_;
     struct stat st{};
-    const bool regular = fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
-    const bool append = (fcntl(fd_, F_GETFL) & O_APPEND) != 0;
-    const off_t start = !regular ? 0 : append ? st.st_size : lseek(fd_, 0, SEEK_CUR);
+    const off_t start = !regular ? 0 : append ? (fstat(fd_, &st) == 0 ? st.st_size : 0) : lseek(fd_, 0, SEEK_CUR);
     size_t done = 0;
     while (done < buf.size()) {
         const ssize_t n = ::write(fd_, buf.data() + done, buf.size() - done);

@@ -29,13 +29,13 @@ enum class OnWriteError {
 // full disk) is cut back, so a reader never sees half a line.
 class LineWriter {
 public:
-    explicit LineWriter(int fd, OnWriteError policy = OnWriteError::Throw) : fd_(fd), policy_(policy) {}
+    explicit LineWriter(int fd, OnWriteError policy = OnWriteError::Throw) : policy_(policy) { redirect(fd); }
     // Writes line + '\n'. Throws OutputClosed on EPIPE; other failures as
     // the policy says. After lines were lost, the first line written is the
     // loss notice (see set_loss_notice), then the line itself.
     void write_line(const std::string& line);
     // Later lines go to `fd` (after a reopen); the caller owns it.
-    void redirect(int fd) { fd_ = fd; }
+    void redirect(int fd);
     // The line that tells a reader how many lines were lost: since the last
     // notice, and in all.
     using LossNotice = std::function<std::string(uint64_t count, uint64_t total)>;
@@ -47,7 +47,9 @@ private:
     int write_whole(const std::string& buf);
     void count_loss(int err);
 
-    int fd_;
+    int fd_ = -1;
+    bool regular_ = false;  // a file, whose short writes can be cut back
+    bool append_ = false;   // opened O_APPEND: a line starts at the end
     OnWriteError policy_;
     LossNotice notice_;
     uint64_t lost_total_ = 0;
