@@ -22,8 +22,16 @@ enum sc_event_kind {
 	SC_EVENT_CONNECT_REFUSED = 2,
 	/* A self-connected socket closed. */
 	SC_EVENT_SELF_CONNECT_CLOSED = 3,
+	/* A socket started listening on a port of its namespace's ephemeral
+	 * range that is not reserved: a client can be handed that port. */
+	SC_EVENT_LISTEN = 4,
+	/* A listener on a port of the ephemeral range closed. */
+	SC_EVENT_LISTENER_CLOSED = 5,
+	/* bind() or listen() failed with EADDRINUSE: something holds the port
+	 * the caller (the owner) wanted. */
+	SC_EVENT_PORT_IN_USE = 6,
 };
-#define SC_EVENT_KINDS 4 /* array size for per-kind counters */
+#define SC_EVENT_KINDS 7 /* array size for per-kind counters */
 
 enum sc_owner_source {
 	/* pid/comm captured when the socket entered SYN_SENT, i.e. inside
@@ -35,6 +43,8 @@ enum sc_owner_source {
 	/* pid known, but the task had exited before the event: its name, uid
 	 * and cgroup could no longer be read. */
 	SC_OWNER_EXITED = 3,
+	/* The task the event happened in (bind(), listen()). */
+	SC_OWNER_CURRENT = 4,
 };
 
 /* Who called connect() on a socket that might meet itself. Only what two
@@ -68,15 +78,34 @@ struct sc_event {
 	char comm[SC_COMM_LEN];
 };
 
+/* What the holder iterator writes for each socket that holds the port it
+ * was asked about (see holder.bpf.c). */
+struct sc_holder {
+	__u64 inode;     /* the socket's inode: one socket, however many fds */
+	__u32 tgid;
+	__u32 uid;
+	__u16 family;
+	__u16 sport;     /* host byte order */
+	__u16 dport;     /* host byte order */
+	__u8 state;      /* TCP state */
+	__u8 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	char comm[SC_COMM_LEN];
+};
+
 #define SC_EVENT_SIZE 80
 #define SC_OWNER_SIZE 32
+#define SC_HOLDER_SIZE 72
 
 #ifdef __cplusplus
 static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
 static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
+static_assert(sizeof(struct sc_holder) == SC_HOLDER_SIZE, "sc_holder layout");
 #else
 _Static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
 _Static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
+_Static_assert(sizeof(struct sc_holder) == SC_HOLDER_SIZE, "sc_holder layout");
 #endif
 
 #endif /* SELFCONNECT_EVENTS_H */

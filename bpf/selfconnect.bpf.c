@@ -17,12 +17,14 @@
 
 #define AF_INET 2
 #define AF_INET6 10
+#define EADDRINUSE 98
 #define ECONNREFUSED 111
 #define IPPROTO_TCP 6
 
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
+#define TCP_LISTEN 10
 
 /* Power of two; a slot is reused only when two sockets that both connect
  * to their own address on an ephemeral port are in flight at once and hash
@@ -41,6 +43,11 @@ __s64 open_self_connects = 0;
  * checked only after a self-connect is found, never on the hot path. */
 const volatile __u16 filter_port = 0;
 const volatile __u32 filter_netns = 0;
+
+/* Set by the loader when the bind() and listen() syscall hooks below are
+ * attached: a listener is then reported when listen() returns, so a listen()
+ * that failed is never mistaken for a listener. */
+const volatile bool syscall_hooks = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -73,6 +80,23 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sc_owner);
 } connect_owners SEC(".maps");
+
+/* bind() and listen() calls in flight, by thread: the user's sockaddr
+ * (bind) or the socket (listen), kept from entry to return. Only these two
+ * syscalls pay for them. LRU: an entry whose return was never seen ages out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} bind_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} listen_calls SEC(".maps");
 
 /* What every hit needs, read the cheapest way the attach flavour allows.
  * `btf` is a compile-time constant at each call site, so each program keeps
@@ -389,11 +413,104 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 	return 0;
 }
 
+/* Listeners and ports in use: rare, so everything is read with probe reads
+ * from the socket's address, which any of the hooks can give. */
+static __always_inline void fill_current_owner(struct sc_event *e)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->owner = SC_OWNER_CURRENT;
+}
+
+/* Header of a port event; NULL if it is filtered out or the ring is full. */
+static __always_inline struct sc_event *start_port_event(struct net *net, __u16 port, __u16 family, __u8 kind)
+{
+	struct transition probe = { .btf = false };
+	struct sc_event *e;
+	__u32 netns = BPF_CORE_READ(net, ns.inum);
+	__u16 lo, hi;
+
+	if (filter_port && port != filter_port)
+		return NULL;
+	if (filter_netns && netns != filter_netns)
+		return NULL;
+	ephemeral_range(&probe, net, &lo, &hi);
+	/* Only ports a client can be handed make a listener worth a record. */
+	if (kind != SC_EVENT_PORT_IN_USE && (port < lo || port > hi))
+		return NULL;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(kind);
+		return NULL;
+	}
+	e->mono_ns = bpf_ktime_get_ns();
+	e->kind = kind;
+	e->netns = netns;
+	e->family = family;
+	e->port = port;
+	e->range_lo = lo;
+	e->range_hi = hi;
+	e->reserved = port_reserved(net, port);
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	return e;
+}
+
+/* A socket's local port and address: a listener, or one whose listen()
+ * failed. The owner is the current task, except at a listener's close. */
+static __always_inline int report_port_event(__u64 sk_addr, __u8 kind)
+{
+	const struct sock *sk = (const struct sock *)sk_addr;
+	__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	struct sc_event *e;
+
+	/* An unbound socket that listens is given its port after the hook. */
+	if (!port || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	e = start_port_event(BPF_CORE_READ(sk, __sk_common.skc_net.net), port, family, kind);
+	if (!e)
+		return 0;
+	if (family == AF_INET6)
+		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_v6_rcv_saddr);
+	else
+		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_rcv_saddr);
+	if (kind == SC_EVENT_LISTENER_CLOSED) {
+		e->tgid = 0;
+		e->tid = 0;
+		clear_owner(e, SC_OWNER_UNKNOWN);
+	} else {
+		fill_current_owner(e);
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Runs inside listen(). With the syscall hooks, the listener is reported
+ * when listen() returns 0 (or as a port in use when it fails). */
+static __always_inline void on_listen(__u64 sk_addr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (syscall_hooks)
+		bpf_map_update_elem(&listen_calls, &id, &sk_addr, BPF_ANY);
+	else
+		report_port_event(sk_addr, SC_EVENT_LISTEN);
+}
+
 /* Which record, if any, this transition makes. Remembering the caller of a
  * candidate connect() is the one side effect. */
 static __always_inline __u8 classify(const struct transition *t)
 {
 	switch (t->newstate) {
+	case TCP_LISTEN:
+		on_listen(sock_key(t));
+		return 0;
 	case TCP_SYN_SENT:
 		if (may_meet_itself(t))
 			remember_owner(t);
@@ -408,6 +525,10 @@ static __always_inline __u8 classify(const struct transition *t)
 					       SK_READ(t, sk_err) == ECONNREFUSED
 				       ? SC_EVENT_CONNECT_REFUSED
 				       : 0;
+		if (t->oldstate == TCP_LISTEN) {
+			report_port_event(sock_key(t), SC_EVENT_LISTENER_CLOSED);
+			return 0;
+		}
 		return is_self_connected(t) ? SC_EVENT_SELF_CONNECT_CLOSED : 0;
 	default:
 		return 0;
@@ -464,11 +585,14 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 		__u32 ports = sk->__sk_common.skc_portpair;
 
 		if ((ports >> 16) != bpf_ntohs((__u16)ports)) {
-			/* A closing socket whose port was given back (skc_num
-			 * 0, see on_rare_transition_btf) goes on only while a
+			/* A listener's close goes on (it has a port, no peer):
+			 * one compare more for a socket with a port. A closing
+			 * socket whose port was given back (skc_num 0, see
+			 * on_rare_transition_btf) goes on only while a
 			 * self-connect is open: one load of a hot global for
 			 * every other close of a client socket. */
-			if ((ports >> 16) || newstate != TCP_CLOSE || open_self_connects <= 0)
+			if ((ports >> 16) ? oldstate != TCP_LISTEN || newstate != TCP_CLOSE
+					  : newstate != TCP_CLOSE || open_self_connects <= 0)
 				return 0;
 		}
 	} else if (newstate == TCP_SYN_SENT) {
@@ -480,7 +604,7 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 		if (!(ports >> 16) &&
 		    !in_ephemeral_range(&t, bpf_ntohs((__u16)ports)))
 			return 0;
-	} else if (newstate != TCP_CLOSE) {
+	} else if (newstate != TCP_CLOSE && newstate != TCP_LISTEN) {
 		return 0;
 	}
 	return on_rare_transition_btf(sk, oldstate, newstate);
@@ -489,7 +613,7 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 static __always_inline bool state_of_interest(int newstate)
 {
 	return newstate == TCP_ESTABLISHED || newstate == TCP_SYN_SENT ||
-	       newstate == TCP_CLOSE;
+	       newstate == TCP_CLOSE || newstate == TCP_LISTEN;
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -514,6 +638,83 @@ int on_state_change_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 		.btf = false,
 	};
 	return on_transition(&t);
+}
+
+/*
+ * bind() and listen() failing with EADDRINUSE: the per-syscall tracepoints
+ * cost only those two calls. The loader leaves them out (and says so) on a
+ * kernel without them.
+ */
+SEC("tracepoint/syscalls/sys_enter_bind")
+int on_bind_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 uaddr = ctx->args[1];
+
+	bpf_map_update_elem(&bind_calls, &id, &uaddr, BPF_ANY);
+	return 0;
+}
+
+/* struct sockaddr_in and sockaddr_in6 up to the address. */
+struct inet_sockaddr {
+	__u16 family;
+	__be16 port;
+	__be32 v4_or_flowinfo;
+	__u8 v6[16];
+};
+
+SEC("tracepoint/syscalls/sys_exit_bind")
+int on_bind_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 *uaddr = bpf_map_lookup_elem(&bind_calls, &id);
+	struct inet_sockaddr sa = {};
+	struct task_struct *task;
+	struct sc_event *e;
+	__u64 where;
+
+	if (!uaddr)
+		return 0;
+	where = *uaddr;
+	bpf_map_delete_elem(&bind_calls, &id);
+	if (ctx->ret != -EADDRINUSE)
+		return 0;
+	if (bpf_probe_read_user(&sa, 8, (void *)where))
+		return 0;
+	if (sa.family == AF_INET6 && bpf_probe_read_user(&sa, sizeof(sa), (void *)where))
+		return 0;
+	if (sa.family != AF_INET && sa.family != AF_INET6)
+		return 0;
+	task = (struct task_struct *)bpf_get_current_task();
+	e = start_port_event(BPF_CORE_READ(task, nsproxy, net_ns), bpf_ntohs(sa.port), sa.family,
+			     SC_EVENT_PORT_IN_USE);
+	if (!e)
+		return 0;
+	if (sa.family == AF_INET6)
+		__builtin_memcpy(e->addr, sa.v6, sizeof(sa.v6));
+	else
+		__builtin_memcpy(e->addr, &sa.v4_or_flowinfo, 4);
+	fill_current_owner(e);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_listen")
+int on_listen_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 *sk = bpf_map_lookup_elem(&listen_calls, &id);
+	__u64 sk_addr;
+
+	if (!sk)
+		return 0;
+	sk_addr = *sk;
+	bpf_map_delete_elem(&listen_calls, &id);
+	if (ctx->ret == 0)
+		return report_port_event(sk_addr, SC_EVENT_LISTEN);
+	if (ctx->ret == -EADDRINUSE)
+		return report_port_event(sk_addr, SC_EVENT_PORT_IN_USE);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

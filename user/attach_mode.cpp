@@ -126,4 +126,12 @@ std::optional<std::string> ensure_tracefs()
     return std::nullopt;
 }
 
+bool kernel_has_tracepoint(const std::string& event)
+{
+    for (const char* root : {"/sys/kernel/debug/tracing/events/", "/sys/kernel/tracing/events/"})
+        if (access((root + event).c_str(), F_OK) == 0)
+            return true;
+    return false;
+}
+
 }  // namespace selfconnect

@@ -26,6 +26,10 @@ AttachMode resolve_attach_mode(AttachMode requested);
 // Returns an error sentence, or nothing.
 std::optional<std::string> ensure_tracefs();
 
+// Is the classic tracepoint `event` ("syscalls/sys_exit_bind") there? Call
+// after ensure_tracefs().
+bool kernel_has_tracepoint(const std::string& event);
+
 // The tracepoint program reads its record at fixed offsets (see
 // vmlinux/vmlinux.h). Compares them with the kernel's format description
 // (`format_text`); returns the first mismatch as a sentence, or nothing.

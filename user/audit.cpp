@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 #include "netns.h"
 #include "output.h"
+#include "port_reserver.h"
 #include "port_set.h"
 #include "privileges.h"
 #include "sock_diag.h"
@@ -104,7 +106,33 @@ struct Findings {
     uint64_t self_connects = 0;
     uint64_t listeners = 0;
     uint64_t kill_failures = 0;
+    uint64_t fix_failures = 0;
 };
+
+// audit --fix: one port_reserved record for each port the fix added.
+void apply_fix(const NetnsHandle& ns, uint32_t inode, const PortSet& before, const PortSet& reserve,
+               const std::vector<Record>& found, Findings& out)
+{
+    const bool here = inode == current_netns_inode();
+    const ReserveResult result = reserve_ports(here ? -1 : ns.fd.get(), reserve);
+    for (const Record& f : found) {
+        if (before.test(f.port) || !reserve.test(f.port))
+            continue;
+        Record r;
+        r.type = RecordType::PortReserved;
+        r.time = std::chrono::system_clock::now();
+        r.netns = inode;
+        r.port = f.port;
+        r.reason = f.type == RecordType::ListenerAtRisk ? "listener_at_risk" : "self_connect";
+        r.reserved_ports = result.list;
+        r.error = result.error;
+        if (here && !result.error)
+            r.persist = persistent_sysctl_line(result.list);
+        out.records.push_back(std::move(r));
+    }
+    if (result.error)
+        ++out.fix_failures;
+}
 
 void audit_namespace(uint32_t inode, const NetnsHandle& ns, const AuditOptions& o,
                      const std::unordered_map<uint32_t, SocketHolder>& holders, Findings& out)
@@ -142,8 +170,16 @@ void audit_namespace(uint32_t inode, const NetnsHandle& ns, const AuditOptions& 
     if (reserve != policy.reserved)
         for (Record& r : found)
             r.fix = fix_line(ns, inode, reserve);
+    std::vector<Record> reported = found;
     for (Record& r : found)
         out.records.push_back(std::move(r));
+    if (o.fix && reserve != policy.reserved)
+        apply_fix(ns, inode, policy.reserved, reserve, reported, out);
+}
+
+bool wanted_netns(const std::vector<uint32_t>& only, uint32_t inode)
+{
+    return only.empty() || std::find(only.begin(), only.end(), inode) != only.end();
 }
 
 void print_text(const Findings& f, size_t namespaces, LineWriter& out)
@@ -153,6 +189,10 @@ void print_text(const Findings& f, size_t namespaces, LineWriter& out)
                    " listeners at risk");
     std::string last_fix;
     for (const Record& r : f.records) {
+        if (r.type == RecordType::PortReserved) {
+            out.write_line(to_text(r));
+            continue;
+        }
         std::string line = to_text(r);
         if (r.type == RecordType::ListenerAtRisk)
             line += r.port % 2 == r.range_lo % 2 ? "; connect() tries ports of this parity first"
@@ -184,6 +224,8 @@ int run_audit(const AuditOptions& o)
     try {
         const auto holders = socket_holders();
         for (const auto& [inode, ns] : list_network_namespaces()) {
+            if (!wanted_netns(o.netns, inode))
+                continue;
             try {
                 audit_namespace(inode, ns, o, holders, findings);
                 ++namespaces;
@@ -207,9 +249,32 @@ int run_audit(const AuditOptions& o)
         std::fprintf(stderr, "selfconnect: %s\n", e.what());
         return 2;
     }
-    if (findings.kill_failures)
+    if (findings.kill_failures || findings.fix_failures)
         return 2;
+    if (o.fix)
+        return 0;  // every namespace's fix applied: nothing is left at risk
     return findings.records.empty() ? 0 : 1;
+}
+
+std::vector<Record> listeners_at_risk_now(const std::vector<uint32_t>& only_netns)
+{
+    Findings findings;
+    const AuditOptions options;
+    const auto holders = socket_holders();
+    for (const auto& [inode, ns] : list_network_namespaces()) {
+        if (!wanted_netns(only_netns, inode))
+            continue;
+        try {
+            audit_namespace(inode, ns, options, holders, findings);
+        } catch (const std::exception&) {
+            // gone while we looked: it has no listener any more
+        }
+    }
+    std::vector<Record> listeners;
+    for (Record& r : findings.records)
+        if (r.type == RecordType::ListenerAtRisk)
+            listeners.push_back(std::move(r));
+    return listeners;
 }
 
 }  // namespace selfconnect

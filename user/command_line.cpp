@@ -24,29 +24,31 @@ std::string first_line(const std::string& s)
 
 // Numbers are taken as strings and checked here, so that "-1", "1e99",
 // "12abc" and "" all get the same kind of one-line answer.
+uint64_t checked_uint(const std::string& name, const std::string& text, uint64_t lo, uint64_t hi)
+{
+    size_t used = 0;
+    unsigned long long v = 0;
+    bool ok = !text.empty() && std::isdigit(static_cast<unsigned char>(text[0]));
+    if (ok) {
+        try {
+            v = std::stoull(text, &used, 10);
+        } catch (const std::exception&) {
+            ok = false;
+        }
+    }
+    if (!ok || used != text.size() || v < lo || v > hi)
+        throw CLI::ValidationError(name, "must be a whole number from " + std::to_string(lo) + " to " +
+                                             std::to_string(hi) + ", not '" + text + "'");
+    return v;
+}
+
 template <typename T>
 CLI::Option* add_checked_uint(CLI::App& app, const std::string& name, std::optional<T>& target, uint64_t lo,
                               uint64_t hi, const std::string& help)
 {
     return app
         .add_option_function<std::string>(
-            name,
-            [&target, name, lo, hi](const std::string& text) {
-                size_t used = 0;
-                unsigned long long v = 0;
-                bool ok = !text.empty() && std::isdigit(static_cast<unsigned char>(text[0]));
-                if (ok) {
-                    try {
-                        v = std::stoull(text, &used, 10);
-                    } catch (const std::exception&) {
-                        ok = false;
-                    }
-                }
-                if (!ok || used != text.size() || v < lo || v > hi)
-                    throw CLI::ValidationError(name, "must be a whole number from " + std::to_string(lo) + " to " +
-                                                         std::to_string(hi) + ", not '" + text + "'");
-                target = static_cast<T>(v);
-            },
+            name, [&target, name, lo, hi](const std::string& text) { target = static_cast<T>(checked_uint(name, text, lo, hi)); },
             help)
         ->type_name("N");
 }
@@ -75,6 +77,22 @@ CLI::Option* add_checked_seconds(CLI::App& app, const std::string& name, std::op
             },
             help)
         ->type_name("SECONDS");
+}
+
+// --netns INODE, repeatable; each value checked like every other number.
+CLI::Option* add_netns_option(CLI::App& app, std::vector<uint32_t>& target, const std::string& help)
+{
+    return app
+        .add_option_function<std::vector<std::string>>(
+            "--netns",
+            [&target](const std::vector<std::string>& values) {
+                for (const std::string& text : values)
+                    target.push_back(static_cast<uint32_t>(
+                        checked_uint("--netns", text, 1, std::numeric_limits<uint32_t>::max())));
+            },
+            help)
+        ->type_name("INODE")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 }  // namespace
@@ -132,9 +150,7 @@ Command parse_command_line(const std::vector<std::string>& args)
         ->type_name("NAME");
     std::optional<uint16_t> port;
     add_checked_uint(*watch, "--port", port, 1, 65535, "Only self-connects on this port");
-    std::optional<uint32_t> netns;
-    add_checked_uint(*watch, "--netns", netns, 1, std::numeric_limits<uint32_t>::max(),
-                     "Only self-connects in the network namespace with this inode");
+    add_netns_option(*watch, w.netns, "Only this network namespace (its inode); may be given more than once");
     watch
         ->add_option_function<std::string>(
             "--attach-mode",
@@ -186,6 +202,12 @@ Command parse_command_line(const std::vector<std::string>& args)
             },
             "Append records to FILE instead of stdout; reopen it on SIGHUP (log rotation)")
         ->type_name("FILE");
+    watch->add_flag("--protect", w.protect,
+                    "Reserve the port of every listener at risk and every retry_loop in "
+                    "net.ipv4.ip_local_reserved_ports of its namespace");
+    std::optional<uint32_t> protect_max;
+    add_checked_uint(*watch, "--protect-max", protect_max, 1, 65535,
+                     "Ports --protect reserves per namespace at most (default 64)");
     watch->add_flag("--verbose", w.verbose, "Show libbpf's log");
 
     AuditOptions& a = cmd.audit;
@@ -193,6 +215,9 @@ Command parse_command_line(const std::vector<std::string>& args)
         "audit", "Find self-connected sockets and listeners exposed to self-connects now; exit 1 if any");
     audit->add_flag("--json", a.json, "One JSON object per line (NDJSON)");
     audit->add_flag("--kill", a.kill, "Destroy each self-connected socket found (needs CAP_NET_ADMIN)");
+    audit->add_flag("--fix", a.fix,
+                    "Apply each namespace's fix: add the ports at risk to its net.ipv4.ip_local_reserved_ports");
+    add_netns_option(*audit, a.netns, "Only this network namespace (its inode); may be given more than once");
     audit->add_flag("--verbose", a.verbose, "Say more about what could not be read");
 
     std::vector<const char*> argv{"selfconnect"};
@@ -219,7 +244,13 @@ Command parse_command_line(const std::vector<std::string>& args)
     w.count = count;
     w.pid = pid;
     w.port = port.value_or(0);
-    w.netns = netns.value_or(0);
+    w.protect_max = protect_max.value_or(w.protect_max);
+    if (protect_max && !w.protect) {
+        cmd.exit_code = 2;
+        cmd.output_is_error = true;
+        cmd.output = "selfconnect: --protect-max needs --protect (see 'selfconnect --help')\n";
+        return cmd;
+    }
     w.retry_threshold = threshold.value_or(w.retry_threshold);
     w.retry_window_seconds = window.value_or(w.retry_window_seconds);
     cmd.kind = watch->parsed() ? Command::Kind::Watch : Command::Kind::Audit;

@@ -18,7 +18,7 @@ struct WatchOptions {
     std::optional<uint32_t> pid;
     std::optional<std::string> comm;
     uint16_t port = 0;   // 0: every port
-    uint32_t netns = 0;  // 0: every namespace
+    std::vector<uint32_t> netns;  // empty: every namespace
     AttachMode attach_mode = AttachMode::Auto;
     uint32_t ring_buffer_bytes = 0;  // 0: default
     uint32_t retry_threshold = 5;    // refusals within the window that make a retry_loop
@@ -27,12 +27,16 @@ struct WatchOptions {
     bool verbose = false;
     std::optional<std::string> metrics;  // ADDRESS:PORT, validated
     std::optional<std::string> output;   // a file to append NDJSON to
+    bool protect = false;                // reserve ports at risk (ip_local_reserved_ports)
+    uint32_t protect_max = 64;           // ports --protect reserves per namespace at most
 };
 
 struct AuditOptions {
     bool json = false;
     bool kill = false;
+    bool fix = false;                    // apply each namespace's fix line
     bool verbose = false;
+    std::vector<uint32_t> netns;         // empty: every namespace
 };
 
 struct Command {

@@ -58,6 +58,12 @@ Detector::Detector(const DetectorConfig& config)
         throw DetectorError(err);
 
     mode_ = resolve_attach_mode(config.attach_mode);
+    // The syscall hooks for bind() and listen() are classic tracepoints in
+    // either mode; without tracefs they are simply left out.
+    const bool tracefs = !ensure_tracefs().has_value();
+    syscall_hooks_ = tracefs && kernel_has_tracepoint("syscalls/sys_enter_bind") &&
+                     kernel_has_tracepoint("syscalls/sys_exit_bind") &&
+                     kernel_has_tracepoint("syscalls/sys_exit_listen");
     if (mode_ == AttachMode::TpBtf && !kernel_offers_tp_btf())
         throw DetectorError("hook not found: this kernel has no BTF for the raw tracepoint "
                             "inet_sock_set_state (try --attach-mode tracepoint)");
@@ -85,6 +91,9 @@ Detector::Detector(const DetectorConfig& config)
     }
     bpf_program__set_autoload(skel_->progs.on_state_change_btf, mode_ == AttachMode::TpBtf);
     bpf_program__set_autoload(skel_->progs.on_state_change_tp, mode_ == AttachMode::Tracepoint);
+    skel_->rodata->syscall_hooks = syscall_hooks_;
+    for (bpf_program* p : {skel_->progs.on_bind_enter, skel_->progs.on_bind_exit, skel_->progs.on_listen_exit})
+        bpf_program__set_autoload(p, syscall_hooks_);
 
     // 3. load
     if (int err = selfconnect_bpf__load(skel_.get()))

@@ -36,6 +36,10 @@ public:
     Detector& operator=(const Detector&) = delete;
 
     AttachMode attach_mode() const { return mode_; }
+    // Are bind() and listen() watched for EADDRINUSE (the kernel has the
+    // syscall tracepoints)? Without them listeners are reported from the
+    // state hook alone and no listener_blocked record can be made.
+    bool watches_port_conflicts() const { return syscall_hooks_; }
     int events_map_fd() const;
     // Events the kernel could not queue because the ring buffer was full,
     // by kind (index: enum sc_event_kind).
@@ -54,6 +58,7 @@ private:
     std::unique_ptr<selfconnect_bpf, SkeletonDeleter> skel_;
     AttachMode mode_ = AttachMode::Auto;
     bool attached_ = false;
+    bool syscall_hooks_ = false;
 };
 
 // Checks that must pass before loading: BTF present, ring buffers supported.

@@ -18,6 +18,10 @@ const char* record_type_name(RecordType t)
     case RecordType::ConnectRefused: return "connect_refused";
     case RecordType::RetryLoop: return "retry_loop";
     case RecordType::ListenerAtRisk: return "listener_at_risk";
+    case RecordType::PortReserved: return "port_reserved";
+    case RecordType::ListenerBlocked: return "listener_blocked";
+    case RecordType::ListenerClosed: return "listener_closed";
+    case RecordType::PortInUse: return "port_in_use";
     }
     return "unknown";
 }
@@ -34,6 +38,9 @@ RecordType type_of(uint8_t kind)
     switch (kind) {
     case SC_EVENT_SELF_CONNECT_CLOSED: return RecordType::SelfConnectClosed;
     case SC_EVENT_CONNECT_REFUSED: return RecordType::ConnectRefused;
+    case SC_EVENT_LISTEN: return RecordType::ListenerAtRisk;
+    case SC_EVENT_LISTENER_CLOSED: return RecordType::ListenerClosed;
+    case SC_EVENT_PORT_IN_USE: return RecordType::PortInUse;
     default: return RecordType::SelfConnect;
     }
 }
@@ -69,7 +76,7 @@ Record decode_event(const sc_event& e, std::chrono::system_clock::time_point wal
     r.type = type_of(e.kind);
     r.time = wall;
     r.mono_ns = e.mono_ns;
-    r.owner.known = e.owner == SC_OWNER_CONNECT;
+    r.owner.known = e.owner == SC_OWNER_CONNECT || e.owner == SC_OWNER_CURRENT;
     r.owner.exited = e.owner == SC_OWNER_EXITED;
     if (r.owner.known || r.owner.exited) {
         r.owner.pid = e.tgid;
@@ -131,6 +138,19 @@ nlohmann::json to_json(const Record& r)
         j["connect_tries_first"] = r.port % 2 == r.range_lo % 2;
     if (r.fix)
         j["fix"] = *r.fix;
+    if (r.reason)
+        j["reason"] = *r.reason;
+    if (r.reserved_ports)
+        j["reserved_ports"] = *r.reserved_ports;
+    if (r.error)
+        j["error"] = *r.error;
+    if (r.persist)
+        j["persist"] = *r.persist;
+    if (r.holder) {
+        const PortHolder& h = *r.holder;
+        j["holder"] = {{"pid", h.pid}, {"comm", h.comm}, {"uid", h.uid}, {"addr", h.addr}, {"port", h.port},
+                       {"self_connected", h.self_connected}};
+    }
     if (r.killed)
         j["killed"] = *r.killed;
     if (r.kill_error)
@@ -167,6 +187,34 @@ std::string range_text(const Record& r)
     return s;
 }
 
+std::string reserved_text(const Record& r)
+{
+    std::string s = "PORT-RESERVED " + std::to_string(r.port) + " netns=" + std::to_string(r.netns) + " (" +
+                    r.reason.value_or("?") + ")";
+    if (r.error)
+        return "PORT-NOT-RESERVED " + std::to_string(r.port) + " netns=" + std::to_string(r.netns) + ": " +
+               *r.error;
+    s += ": net.ipv4.ip_local_reserved_ports is now " + r.reserved_ports.value_or("?");
+    if (r.persist)
+        s += "; to keep it after a reboot, put '" + *r.persist + "' in /etc/sysctl.d/";
+    return s;
+}
+
+// "python3 (pid 812) cannot listen on 127.0.0.1:44500: held by nc (pid 790), connected to itself; ..."
+std::string blocked_text(const Record& r)
+{
+    std::string s = "LISTENER-BLOCKED " + escape_for_terminal(r.owner.comm) + " (pid " + std::to_string(r.owner.pid) +
+                    ") cannot listen on " + endpoint_text(r) + " netns=" + std::to_string(r.netns);
+    if (!r.holder)
+        return s;
+    const PortHolder& h = *r.holder;
+    s += ": held by " + escape_for_terminal(h.comm) + " (pid " + std::to_string(h.pid) + "), ";
+    if (h.self_connected)
+        return s + "connected to itself; 'selfconnect audit --kill' frees it, --protect keeps it free";
+    return s + "connected to " + (h.addr.find(':') != std::string::npos ? "[" + h.addr + "]" : h.addr) + ":" +
+           std::to_string(h.port) + " from this port; put the port in net.ipv4.ip_local_reserved_ports (--protect)";
+}
+
 }  // namespace
 
 std::string to_text(const Record& r)
@@ -191,8 +239,14 @@ std::string to_text(const Record& r)
     case RecordType::ListenerAtRisk:
         line += "LISTENER-AT-RISK " + endpoint_text(r);
         break;
+    case RecordType::PortReserved:
+        return line + reserved_text(r);
+    case RecordType::ListenerBlocked:
+        return line + blocked_text(r);
     case RecordType::ConnectRefused:
-        line += "CONNECT-REFUSED " + endpoint_text(r);
+    case RecordType::ListenerClosed:
+    case RecordType::PortInUse:
+        line += std::string(record_type_name(r.type)) + " " + endpoint_text(r);
         break;
     }
     line += " " + owner_text(r.owner) + " netns=" + std::to_string(r.netns) + " " +

@@ -19,6 +19,10 @@ enum class RecordType {
     ConnectRefused,     // internal: feeds the retry-loop warning
     RetryLoop,          // "retry_loop"
     ListenerAtRisk,     // "listener_at_risk"
+    PortReserved,       // "port_reserved": --protect, audit --fix
+    ListenerBlocked,    // "listener_blocked": bind()/listen() refused, and who holds the port
+    ListenerClosed,     // internal: a listener in the ephemeral range closed
+    PortInUse,          // internal: bind()/listen() failed with EADDRINUSE
 };
 
 const char* record_type_name(RecordType t);
@@ -33,6 +37,16 @@ struct Owner {
     std::string comm;
     uint64_t cgroup_id = 0;
     std::string cgroup_path;  // resolved in userspace; empty if unknown
+};
+
+// The socket that holds a port a server could not bind (listener_blocked).
+struct PortHolder {
+    uint32_t pid = 0;
+    std::string comm;
+    uint32_t uid = 0;
+    std::string addr;         // its remote address
+    uint16_t port = 0;        // its remote port
+    bool self_connected = false;
 };
 
 struct Record {
@@ -54,6 +68,11 @@ struct Record {
     std::optional<bool> killed;              // --kill
     std::optional<std::string> kill_error;
     std::optional<std::string> fix;          // audit: the sysctl line that protects this port
+    std::optional<std::string> reason;       // port_reserved: listener_at_risk or retry_loop
+    std::optional<std::string> reserved_ports;  // port_reserved: the namespace's list afterwards
+    std::optional<std::string> error;        // port_reserved: why it could not be done
+    std::optional<std::string> persist;      // port_reserved, host namespace: the /etc/sysctl.d line
+    std::optional<PortHolder> holder;        // listener_blocked
 
     bool in_ephemeral_range() const { return port >= range_lo && port <= range_hi; }
 };

@@ -5,6 +5,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
@@ -15,10 +16,14 @@
 #include <sys/socket.h>
 
 #include "cgroup_paths.h"
+#include "audit.h"
 #include "detector.h"
+#include "listener_tracker.h"
 #include "metrics.h"
 #include "metrics_server.h"
 #include "output.h"
+#include "port_holders.h"
+#include "port_reserver.h"
 #include "privileges.h"
 #include "retry_loop_detector.h"
 #include "ring_buffer_reader.h"
@@ -42,6 +47,18 @@ public:
     WatchSession(const WatchOptions& o, RecordSink& sink, Metrics& metrics)
         : options_(o), sink_(sink), metrics_(metrics), retry_loops_(o.retry_threshold, o.retry_window_seconds)
     {
+        if (o.protect)
+            protector_.emplace(o.protect_max, o.netns);
+    }
+
+    // Must be given before the capabilities are dropped: it loads a program.
+    void use_holder_finder(PortHolderFinder* finder) { holders_ = finder; }
+
+    // The listeners at risk when watching began, from the audit's scan.
+    void start_with(std::vector<Record> listeners)
+    {
+        for (Record& r : listeners)
+            on_listener(r);
     }
 
     void handle(const sc_event& e)
@@ -71,7 +88,18 @@ public:
                 ++retry_loop_warnings_;
                 ++metrics_.retry_loop_warnings;
                 sink_.write(*loop);
+                protect(loop->netns, loop->port, loop->owner.pid, "retry_loop");
             }
+            break;
+        case RecordType::ListenerAtRisk:
+            r.fix = live_fix_line(r);
+            on_listener(r);
+            break;
+        case RecordType::ListenerClosed:
+            listeners_.closed(r);
+            break;
+        case RecordType::PortInUse:
+            on_port_in_use(r);
             break;
         default:
             break;
@@ -85,11 +113,49 @@ public:
 private:
     bool wanted(const Record& r) const
     {
+        if (!options_.netns.empty() &&
+            std::find(options_.netns.begin(), options_.netns.end(), r.netns) == options_.netns.end())
+            return false;
         if (options_.pid && (!r.owner.known || r.owner.pid != *options_.pid))
             return false;
         if (options_.comm && (!r.owner.known || r.owner.comm != *options_.comm))
             return false;
         return true;
+    }
+
+    void on_listener(Record& r)
+    {
+        // A reserved port cannot be handed out: that listener is safe.
+        if (r.reserved || !listeners_.add(r))
+            return;
+        sink_.write(r);
+        protect(r.netns, r.port, r.owner.pid, "listener_at_risk");
+    }
+
+    void protect(uint32_t netns, uint16_t port, uint32_t pid, const std::string& reason)
+    {
+        if (!protector_)
+            return;
+        if (auto reserved = protector_->protect(netns, port, pid, reason)) {
+            if (!reserved->error)
+                listeners_.reserved(netns, port);
+            sink_.write(*reserved);
+        }
+    }
+
+    // bind() or listen() was refused: name the connected socket that holds
+    // the port, if one does (a listener there is the ordinary case).
+    void on_port_in_use(Record& r)
+    {
+        if (!holders_)
+            return;
+        auto holder = blocking_holder(holders_->find(r.netns, r.port), r.family, r.addr);
+        if (!holder)
+            return;
+        r.type = RecordType::ListenerBlocked;
+        r.holder = std::move(holder);
+        ++listeners_blocked_;
+        sink_.write(r);
     }
 
     void apply_kill(Record& r)
@@ -108,6 +174,10 @@ private:
     SelfConnectLifetimes lifetimes_;
     RetryLoopDetector retry_loops_;
     SocketKiller killer_;
+    ListenerTracker listeners_;
+    std::optional<PortProtector> protector_;
+    PortHolderFinder* holders_ = nullptr;
+    uint64_t listeners_blocked_ = 0;
     uint64_t detections_ = 0;
     uint64_t retry_loop_warnings_ = 0;
 };
@@ -198,7 +268,7 @@ int run_watch(const WatchOptions& o)
 {
     if (auto missing = missing_load_capabilities())
         return fail(*missing);
-    if (o.kill)
+    if (o.kill || o.protect)
         if (auto missing = missing_kill_capabilities())
             return fail(*missing);
 
@@ -208,7 +278,7 @@ int run_watch(const WatchOptions& o)
     DetectorConfig config;
     config.attach_mode = o.attach_mode;
     config.port = o.port;
-    config.netns = o.netns;
+    config.netns = o.netns.size() == 1 ? o.netns.front() : 0;  // more are filtered here
     config.ring_buffer_bytes = o.ring_buffer_bytes;
     config.verbose = o.verbose;
 
@@ -228,6 +298,18 @@ int run_watch(const WatchOptions& o)
         metrics.attach_mode = attach_mode_name(detector.attach_mode());
         if (o.metrics)
             metrics_server.emplace(*parse_listen_address(*o.metrics), metrics);
+        PortHolderFinder holder_finder;
+        if (!detector.watches_port_conflicts())
+            std::fprintf(stderr, "selfconnect: this kernel has no syscall tracepoints for bind() and listen(): "
+                                 "no listener_blocked records\n");
+        else if (!holder_finder.available())
+            std::fprintf(stderr, "selfconnect: %s: no listener_blocked records\n",
+                         holder_finder.unavailable_reason().c_str());
+        else
+            session.use_holder_finder(&holder_finder);
+        // Attached first, then scanned: a listener that starts in between
+        // is seen twice and written once.
+        session.start_with(listeners_at_risk_now(o.netns));
         RingBufferReader reader(detector.events_map_fd(), [&](const sc_event& e) { session.handle(e); });
         LossReporter losses(detector, *sink, metrics);
 
@@ -243,7 +325,8 @@ int run_watch(const WatchOptions& o)
         }
 
         // Attached: from here on only --kill needs any privilege.
-        if (auto err = drop_capabilities_except(o.kill ? capabilities_for_kill() : std::vector<int>{}))
+        // --protect enters namespaces and writes their sysctls as --kill does.
+        if (auto err = drop_capabilities_except(o.kill || o.protect ? capabilities_for_kill() : std::vector<int>{}))
             return fail(*err);
 
         std::string notify_error;

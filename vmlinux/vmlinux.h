@@ -15,6 +15,10 @@
  *   include/net/netns/ipv4.h    struct netns_ipv4, struct local_ports
  *   include/linux/ns_common.h   struct ns_common
  *   include/trace/events/sock.h the inet_sock_set_state tracepoint record
+ *   include/linux/nsproxy.h     struct nsproxy (a task's network namespace)
+ *   include/linux/fs.h, include/linux/net.h  struct file, struct socket
+ *   include/linux/bpf.h         the task_file iterator's context
+ *   include/trace/events/syscalls.h  the syscall tracepoints' records
  *
  * To add a field: copy its declaration from `bpftool btf dump file
  * /sys/kernel/btf/vmlinux format c` into the matching struct below. A type
@@ -41,8 +45,13 @@ enum { false = 0, true = 1 };
 /* The UAPI enums and constants libbpf's headers need (bpf_helper_defs.h). */
 enum bpf_map_type {
 	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_RINGBUF = 27,
+};
+
+enum {
+	BPF_ANY = 0,
 };
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
@@ -90,6 +99,7 @@ struct sock_common {
 	__u16 skc_num;
 	__u32 skc_portpair; /* union of the two above */
 	unsigned short skc_family;
+	volatile unsigned char skc_state;
 	possible_net_t skc_net;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
@@ -115,10 +125,16 @@ struct css_set {
 	struct cgroup *dfl_cgrp;
 };
 
+struct nsproxy {
+	struct net *net_ns;
+};
+
 struct task_struct {
 	int pid; /* the thread id */
+	int tgid;
 	const struct cred *cred;
 	struct css_set *cgroups;
+	struct nsproxy *nsproxy;
 	char comm[16];
 };
 
@@ -145,7 +161,53 @@ struct tcp_sock {
 	struct inet_connection_sock inet_conn;
 };
 
+struct inode {
+	unsigned long i_ino;
+};
+
+struct file {
+	struct inode *f_inode;
+};
+
+struct socket {
+	struct sock *sk;
+};
+
+struct seq_file;
+
+struct bpf_iter_meta {
+	struct seq_file *seq;
+};
+
+/* The context of an iter/task_file program: one open file of one task. */
+struct bpf_iter__task_file {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+	__u32 fd;
+	struct file *file;
+};
+
 #pragma clang attribute pop
+
+/* The records of the per-syscall tracepoints (syscalls/sys_enter_NAME and
+ * sys_exit_NAME): fixed since they were added, read at constant offsets. */
+struct trace_event_raw_sys_enter {
+	__u16 common_type;
+	__u8 common_flags;
+	__u8 common_preempt_count;
+	__s32 common_pid;
+	long id;                    /* offset 8 */
+	unsigned long args[6];      /* 16 */
+};
+
+struct trace_event_raw_sys_exit {
+	__u16 common_type;
+	__u8 common_flags;
+	__u8 common_preempt_count;
+	__s32 common_pid;
+	long id;                    /* offset 8 */
+	long ret;                   /* 16 */
+};
 
 /*
  * The classic tracepoint's record, exactly as the kernel lays it out. It is

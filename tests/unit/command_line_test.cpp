@@ -32,7 +32,7 @@ TEST(Arguments, WatchTakesEveryDocumentedOption)
     EXPECT_EQ(*c.watch.pid, 17u);
     EXPECT_EQ(*c.watch.comm, "nc");
     EXPECT_EQ(c.watch.port, 44600);
-    EXPECT_EQ(c.watch.netns, 4026531840u);
+    EXPECT_EQ(c.watch.netns, std::vector<uint32_t>{4026531840u});
     EXPECT_EQ(c.watch.attach_mode, AttachMode::Tracepoint);
     EXPECT_EQ(c.watch.ring_buffer_bytes, 65536u);
     EXPECT_EQ(c.watch.retry_threshold, 4u);

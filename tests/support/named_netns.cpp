@@ -1,0 +1,81 @@
+#include "named_netns.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+#include "watch_process.h"
+
+namespace selfconnect::testing {
+
+namespace {
+
+std::string trimmed(std::string s)
+{
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.pop_back();
+    return s;
+}
+
+void must(const RunResult& r, const std::string& what)
+{
+    if (r.status != 0)
+        throw std::runtime_error(what + " failed: " + r.err);
+}
+
+}  // namespace
+
+NamedNetns::NamedNetns(const std::string& port_range)
+{
+    static std::atomic<int> counter{0};
+    name_ = "sc-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+    must(run_command({"ip", "netns", "add", name_}), "ip netns add " + name_);
+    struct stat st{};
+    if (stat(("/run/netns/" + name_).c_str(), &st) == 0)
+        inode_ = static_cast<uint32_t>(st.st_ino);
+    must(run_command(exec({"ip", "link", "set", "lo", "up"})), "lo up");
+    write_sysctl("net/ipv4/ip_local_port_range", port_range);
+}
+
+NamedNetns::~NamedNetns()
+{
+    run_command({"ip", "netns", "del", name_});
+}
+
+std::vector<std::string> NamedNetns::exec(const std::vector<std::string>& argv) const
+{
+    std::vector<std::string> full{"ip", "netns", "exec", name_};
+    full.insert(full.end(), argv.begin(), argv.end());
+    return full;
+}
+
+std::vector<std::string> NamedNetns::shell(const std::string& script) const
+{
+    return exec({"sh", "-c", script});
+}
+
+std::string NamedNetns::read_sysctl(const std::string& path) const
+{
+    return trimmed(run_command(exec({"cat", "/proc/sys/" + path})).out);
+}
+
+void NamedNetns::write_sysctl(const std::string& path, const std::string& value) const
+{
+    must(run_command(shell("echo '" + value + "' > /proc/sys/" + path)), "writing " + path);
+}
+
+bool NamedNetns::wait_listening(uint16_t port) const
+{
+    for (int i = 0; i < 200; ++i) {
+        const RunResult r = run_command(exec({"ss", "-Hltn", "sport = :" + std::to_string(port)}));
+        if (r.status == 0 && !trimmed(r.out).empty())
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
+}  // namespace selfconnect::testing

@@ -1,0 +1,37 @@
+// A network namespace of the test's own, named so that commands can run in
+// it (`ip netns exec`), with lo up and a narrowed ephemeral range. Every
+// sysctl a test changes is this namespace's, never the host's. Deleted,
+// with whatever still runs in it left to its owner, when destroyed.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace selfconnect::testing {
+
+class NamedNetns {
+public:
+    explicit NamedNetns(const std::string& port_range = "40000 41999");
+    ~NamedNetns();
+    NamedNetns(const NamedNetns&) = delete;
+    NamedNetns& operator=(const NamedNetns&) = delete;
+
+    const std::string& name() const { return name_; }
+    uint32_t inode() const { return inode_; }
+    // `argv` run inside the namespace: ip netns exec NAME argv... (same pid).
+    std::vector<std::string> exec(const std::vector<std::string>& argv) const;
+    // `sh -c script` inside the namespace.
+    std::vector<std::string> shell(const std::string& script) const;
+    // A sysctl of this namespace, e.g. "net/ipv4/ip_local_reserved_ports".
+    std::string read_sysctl(const std::string& path) const;
+    void write_sysctl(const std::string& path, const std::string& value) const;
+    // Waits until a TCP socket listens on `port` here; false after 10 s.
+    bool wait_listening(uint16_t port) const;
+
+private:
+    std::string name_;
+    uint32_t inode_ = 0;
+};
+
+}  // namespace selfconnect::testing

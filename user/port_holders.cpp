@@ -1,0 +1,107 @@
+#include "port_holders.h"
+
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <span>
+
+#include "holder.skel.h"
+#include "text_format.h"
+#include "unique_fd.h"
+
+namespace selfconnect {
+
+namespace {
+
+constexpr int kTcpListen = 10;
+constexpr int kTcpClose = 7;
+
+bool is_wildcard(const std::string& addr)
+{
+    return addr == "0.0.0.0" || addr == "::";
+}
+
+// Would a server bound to `want` clash with a socket bound to `have`?
+// Wildcards clash with everything; v4-mapped IPv6 compares as IPv4.
+bool addresses_overlap(const std::string& want, const std::string& have)
+{
+    const auto plain = [](const std::string& a) { return a.rfind("::ffff:", 0) == 0 ? a.substr(7) : a; };
+    return is_wildcard(want) || is_wildcard(have) || plain(want) == plain(have);
+}
+
+}  // namespace
+
+PortHolderFinder::PortHolderFinder()
+{
+    skel_ = holder_bpf__open_and_load();
+    if (!skel_) {
+        reason_ = std::string("cannot load the port-holder iterator (") + strerror(errno) +
+                  "): the kernel needs task_file iterators and bpf_sock_from_file (5.11)";
+        return;
+    }
+    link_ = bpf_program__attach_iter(skel_->progs.find_port_holders, nullptr);
+    if (!link_)
+        reason_ = std::string("cannot attach the port-holder iterator: ") + strerror(errno);
+}
+
+PortHolderFinder::~PortHolderFinder()
+{
+    bpf_link__destroy(link_);
+    holder_bpf__destroy(skel_);
+}
+
+std::vector<HeldPort> PortHolderFinder::find(uint32_t netns, uint16_t port)
+{
+    std::vector<HeldPort> found;
+    if (!link_)
+        return found;
+    skel_->bss->want_netns = netns;
+    skel_->bss->want_port = port;
+    UniqueFd iter(bpf_iter_create(bpf_link__fd(link_)));
+    if (!iter)
+        return found;
+    sc_holder h{};
+    std::vector<uint64_t> seen;
+    while (read(iter.get(), &h, sizeof(h)) == static_cast<ssize_t>(sizeof(h))) {
+        // A socket shared by several processes (after fork) is one holder.
+        if (std::find(seen.begin(), seen.end(), h.inode) != seen.end())
+            continue;
+        seen.push_back(h.inode);
+        HeldPort p;
+        p.family = h.family;
+        p.state = h.state;
+        p.local_addr = format_address(h.family, std::span<const uint8_t, 16>(h.saddr, 16));
+        p.holder.pid = h.tgid;
+        p.holder.uid = h.uid;
+        p.holder.comm.assign(h.comm, strnlen(h.comm, sizeof(h.comm)));
+        p.holder.addr = format_address(h.family, std::span<const uint8_t, 16>(h.daddr, 16));
+        p.holder.port = h.dport;
+        p.holder.self_connected = h.dport == h.sport && p.holder.addr == p.local_addr;
+        found.push_back(std::move(p));
+    }
+    return found;
+}
+
+std::optional<PortHolder> blocking_holder(const std::vector<HeldPort>& held, uint16_t family, const std::string& addr)
+{
+    (void)family;  // an IPv6 wildcard also takes the IPv4 port on a dual-stack host
+    const HeldPort* best = nullptr;
+    for (const HeldPort& p : held) {
+        // Listeners are the ordinary "another server runs here"; a closed
+        // socket bound to the port has no peer to name.
+        if (p.state == kTcpListen || p.state == kTcpClose || !addresses_overlap(addr, p.local_addr))
+            continue;
+        if (!best || (p.holder.self_connected && !best->holder.self_connected))
+            best = &p;
+    }
+    if (!best)
+        return std::nullopt;
+    return best->holder;
+}
+
+}  // namespace selfconnect
