@@ -12,6 +12,7 @@
 #include <span>
 #include <sstream>
 
+#include "container_identity.h"
 #include "netns.h"
 #include "output.h"
 #include "port_reserver.h"
@@ -86,6 +87,7 @@ Record record_of(RecordType type, const TcpSocket& s, uint32_t netns, const Port
         r.owner.tid = it->second.pid;
         r.owner.comm = it->second.comm;
         r.owner.uid = s.uid;
+        r.owner.cgroup_path = cgroup_path_of_pid(it->second.pid);
     }
     return r;
 }
@@ -256,7 +258,7 @@ int run_audit(const AuditOptions& o)
     return findings.records.empty() ? 0 : 1;
 }
 
-std::vector<Record> listeners_at_risk_now(const std::vector<uint32_t>& only_netns)
+std::vector<Record> scan_now(const std::vector<uint32_t>& only_netns)
 {
     Findings findings;
     const AuditOptions options;
@@ -270,11 +272,7 @@ std::vector<Record> listeners_at_risk_now(const std::vector<uint32_t>& only_netn
             // gone while we looked: it has no listener any more
         }
     }
-    std::vector<Record> listeners;
-    for (Record& r : findings.records)
-        if (r.type == RecordType::ListenerAtRisk)
-            listeners.push_back(std::move(r));
-    return listeners;
+    return std::move(findings.records);
 }
 
 }  // namespace selfconnect

@@ -14,9 +14,10 @@ namespace selfconnect {
 // 2: error (or a fix that failed).
 int run_audit(const AuditOptions& options);
 
-// The listeners at risk now, as audit reports them (owner, fix line), in
-// every namespace or only in those listed. For watch, at its start.
-std::vector<Record> listeners_at_risk_now(const std::vector<uint32_t>& only_netns);
+// The listeners at risk and the self-connected sockets now, as audit
+// reports them (owner, fix line), in every namespace or only in those
+// listed. For watch, at its start.
+std::vector<Record> scan_now(const std::vector<uint32_t>& only_netns);
 
 
 }  // namespace selfconnect

@@ -138,6 +138,11 @@ uint64_t Detector::skipped_runs() const
     return info.recursion_misses;
 }
 
+void Detector::count_open_self_connects(uint64_t n)
+{
+    __atomic_fetch_add(&skel_->bss->open_self_connects, static_cast<int64_t>(n), __ATOMIC_SEQ_CST);
+}
+
 void Detector::detach()
 {
     if (!attached_)

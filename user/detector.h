@@ -48,6 +48,10 @@ public:
     // already running on that CPU (the hook fired in an interrupt that came
     // during one). Counted by kernels since 5.12; 0 on older ones.
     uint64_t skipped_runs() const;
+    // Self-connected sockets that existed before the program was attached:
+    // counted as open, so that their close is looked at (see
+    // open_self_connects in the BPF program).
+    void count_open_self_connects(uint64_t n);
     // Stops new events; idempotent. The ring buffer can still be drained.
     void detach();
 

@@ -45,6 +45,19 @@ std::string render_prometheus(const Metrics& m)
     sample(out, "selfconnect_events_lost_total", "where=\"userspace\",kind=\"any\"", m.lost_userspace);
     sample(out, "selfconnect_events_lost_total", "where=\"kernel_skipped\",kind=\"unknown\"", m.skipped_kernel_runs);
     sample(out, "selfconnect_events_lost_total", "where=\"output\",kind=\"any\"", m.lost_output);
+    family(out, "selfconnect_ports_reserved_total", "counter",
+           "Ports reserved by --protect in ip_local_reserved_ports, by reason; failed: not reserved.");
+    sample(out, "selfconnect_ports_reserved_total", "reason=\"listener_at_risk\"", m.ports_reserved_listener);
+    sample(out, "selfconnect_ports_reserved_total", "reason=\"retry_loop\"", m.ports_reserved_retry_loop);
+    sample(out, "selfconnect_ports_reserved_total", "reason=\"failed\"", m.ports_reserve_failed);
+    family(out, "selfconnect_listeners_blocked_total", "counter",
+           "bind() or listen() refused because a connected socket held the port.");
+    sample(out, "selfconnect_listeners_blocked_total", "", m.listeners_blocked);
+    family(out, "selfconnect_listeners_at_risk", "gauge",
+           "Listeners now on an unreserved port of their namespace's ephemeral range.");
+    sample(out, "selfconnect_listeners_at_risk", "", m.listeners_at_risk);
+    family(out, "selfconnect_self_connects_open", "gauge", "Self-connected sockets now open (seen, not yet closed).");
+    sample(out, "selfconnect_self_connects_open", "", m.self_connects_open);
     family(out, "selfconnect_attach_mode", "gauge", "How the program is attached to inet_sock_set_state.");
     sample(out, "selfconnect_attach_mode", "mode=\"" + m.attach_mode + "\"", 1);
     family(out, "selfconnect_build_info", "gauge", "The running build.");

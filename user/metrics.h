@@ -23,6 +23,13 @@ struct Metrics {
     std::atomic<uint64_t> lost_userspace{0};       // ring samples that could not be decoded
     std::atomic<uint64_t> skipped_kernel_runs{0};  // runs the kernel skipped (nested BPF)
     std::atomic<uint64_t> lost_output{0};          // records that could not be written
+    std::atomic<uint64_t> ports_reserved_listener{0};    // --protect, for a listener at risk
+    std::atomic<uint64_t> ports_reserved_retry_loop{0};  // --protect, for a retry loop
+    std::atomic<uint64_t> ports_reserve_failed{0};       // --protect could not (or the cap)
+    std::atomic<uint64_t> listeners_blocked{0};
+    // Gauges of the present.
+    std::atomic<uint64_t> listeners_at_risk{0};
+    std::atomic<uint64_t> self_connects_open{0};
     std::string attach_mode;                  // set once, before serving
 };
 

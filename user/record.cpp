@@ -6,6 +6,7 @@
 #include <cstring>
 #include <span>
 
+#include "container_identity.h"
 #include "text_format.h"
 
 namespace selfconnect {
@@ -113,6 +114,11 @@ nlohmann::json to_json(const Record& r)
         j["uid"] = r.owner.uid;
         j["cgroup"] = r.owner.cgroup_id;
         j["cgroup_path"] = r.owner.cgroup_path.empty() ? json(nullptr) : json(r.owner.cgroup_path);
+        const ContainerIdentity c = container_identity_of(r.owner.cgroup_path);
+        if (c.container_id)
+            j["container_id"] = *c.container_id;
+        if (c.pod_uid)
+            j["pod_uid"] = *c.pod_uid;
     } else {
         j["pid"] = r.owner.exited ? json(r.owner.pid) : json(nullptr);
         j["comm"] = nullptr;
@@ -150,6 +156,8 @@ nlohmann::json to_json(const Record& r)
         const PortHolder& h = *r.holder;
         j["holder"] = {{"pid", h.pid}, {"comm", h.comm}, {"uid", h.uid}, {"addr", h.addr}, {"port", h.port},
                        {"self_connected", h.self_connected}};
+        if (h.container_id)
+            j["holder"]["container_id"] = *h.container_id;
     }
     if (r.killed)
         j["killed"] = *r.killed;
@@ -176,6 +184,11 @@ std::string owner_text(const Owner& o)
                     " uid=" + std::to_string(o.uid);
     if (!o.cgroup_path.empty())
         s += " cgroup=" + escape_for_terminal(o.cgroup_path);
+    const ContainerIdentity c = container_identity_of(o.cgroup_path);
+    if (c.container_id)
+        s += " container=" + c.container_id->substr(0, 12);  // the short id `docker ps` shows
+    if (c.pod_uid)
+        s += " pod=" + *c.pod_uid;
     return s;
 }
 

@@ -47,6 +47,7 @@ struct PortHolder {
     std::string addr;         // its remote address
     uint16_t port = 0;        // its remote port
     bool self_connected = false;
+    std::optional<std::string> container_id;
 };
 
 struct Record {

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "cgroup_paths.h"
+#include "container_identity.h"
 #include "audit.h"
 #include "detector.h"
 #include "listener_tracker.h"
@@ -54,11 +55,28 @@ public:
     // Must be given before the capabilities are dropped: it loads a program.
     void use_holder_finder(PortHolderFinder* finder) { holders_ = finder; }
 
-    // The listeners at risk when watching began, from the audit's scan.
-    void start_with(std::vector<Record> listeners)
+    // What was there when watching began, from the audit's scan: the
+    // listeners at risk are reported, the self-connects counted as open.
+    // Returns how many self-connects there were.
+    uint64_t start_with(std::vector<Record> found)
     {
-        for (Record& r : listeners)
-            on_listener(r);
+        uint64_t self_connects = 0;
+        for (Record& r : found) {
+            if (r.type == RecordType::ListenerAtRisk) {
+                on_listener(r);
+            } else if (r.type == RecordType::SelfConnect) {
+                lifetimes_.on_existing(r);
+                ++self_connects;
+            }
+        }
+        update_gauges();
+        return self_connects;
+    }
+
+    void update_gauges()
+    {
+        metrics_.listeners_at_risk = listeners_.at_risk();
+        metrics_.self_connects_open = lifetimes_.open();
     }
 
     void handle(const sc_event& e)
@@ -72,6 +90,7 @@ public:
         switch (r.type) {
         case RecordType::SelfConnect:
             lifetimes_.on_established(r);
+            update_gauges();
             if (options_.kill)
                 apply_kill(r);
             ++(r.family == AF_INET6 ? metrics_.self_connects_ipv6 : metrics_.self_connects_ipv4);
@@ -80,6 +99,7 @@ public:
             break;
         case RecordType::SelfConnectClosed:
             r.lifetime_seconds = lifetimes_.on_closed(r);
+            update_gauges();
             ++metrics_.self_connects_closed;
             sink_.write(r);
             break;
@@ -97,6 +117,7 @@ public:
             break;
         case RecordType::ListenerClosed:
             listeners_.closed(r);
+            update_gauges();
             break;
         case RecordType::PortInUse:
             on_port_in_use(r);
@@ -128,6 +149,7 @@ private:
         // A reserved port cannot be handed out: that listener is safe.
         if (r.reserved || !listeners_.add(r))
             return;
+        update_gauges();
         sink_.write(r);
         protect(r.netns, r.port, r.owner.pid, "listener_at_risk");
     }
@@ -137,8 +159,13 @@ private:
         if (!protector_)
             return;
         if (auto reserved = protector_->protect(netns, port, pid, reason)) {
-            if (!reserved->error)
+            if (reserved->error) {
+                ++metrics_.ports_reserve_failed;
+            } else {
                 listeners_.reserved(netns, port);
+                ++(reason == "retry_loop" ? metrics_.ports_reserved_retry_loop : metrics_.ports_reserved_listener);
+                update_gauges();
+            }
             sink_.write(*reserved);
         }
     }
@@ -153,8 +180,10 @@ private:
         if (!holder)
             return;
         r.type = RecordType::ListenerBlocked;
+        holder->container_id = container_identity_of(cgroup_path_of_pid(holder->pid)).container_id;
         r.holder = std::move(holder);
         ++listeners_blocked_;
+        ++metrics_.listeners_blocked;
         sink_.write(r);
     }
 
@@ -309,7 +338,7 @@ int run_watch(const WatchOptions& o)
             session.use_holder_finder(&holder_finder);
         // Attached first, then scanned: a listener that starts in between
         // is seen twice and written once.
-        session.start_with(listeners_at_risk_now(o.netns));
+        detector.count_open_self_connects(session.start_with(scan_now(o.netns)));
         RingBufferReader reader(detector.events_map_fd(), [&](const sc_event& e) { session.handle(e); });
         LossReporter losses(detector, *sink, metrics);
 

@@ -22,6 +22,23 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples)
     EXPECT_EQ(text.back(), '\n');
 }
 
+TEST(Metrics, GaugesOfThePresentAndPreventionCountersHaveBoundedLabels)
+{
+    Metrics m;
+    m.listeners_at_risk = 2;
+    m.self_connects_open = 1;
+    m.ports_reserved_retry_loop = 4;
+    m.listeners_blocked = 3;
+    const std::string text = render_prometheus(m);
+    EXPECT_NE(text.find("# TYPE selfconnect_listeners_at_risk gauge\nselfconnect_listeners_at_risk 2\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("# TYPE selfconnect_self_connects_open gauge\nselfconnect_self_connects_open 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("selfconnect_ports_reserved_total{reason=\"retry_loop\"} 4\n"), std::string::npos);
+    EXPECT_NE(text.find("selfconnect_listeners_blocked_total 3\n"), std::string::npos);
+    EXPECT_EQ(text.find("netns="), std::string::npos) << "namespaces come and go: never a label";
+}
+
 TEST(Metrics, ListenAddressesTakeTheUsualForms)
 {
     auto a = parse_listen_address("127.0.0.1:9464");

@@ -98,3 +98,49 @@ TEST(TextEncoding, ALineSaysWhatHappenedAndEscapesTheName)
     EXPECT_NE(line.find("in ephemeral range 32768-60999, not reserved"), std::string::npos) << line;
     EXPECT_EQ(line.find('\x1b'), std::string::npos);
 }
+
+TEST(EventDecoding, AnOwnerInAContainerCarriesItsIdAndPodAndTheTextAShortId)
+{
+    const std::string id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    Record r = decode_event(sample_event(), std::chrono::system_clock::now());
+    r.owner.cgroup_path = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+                          "7c1e2f4a_9b3d_4e5f_8a6b_0c1d2e3f4a5b.slice/cri-containerd-" + id + ".scope";
+    const json j = to_json(r);
+    EXPECT_EQ(j["container_id"], id);
+    EXPECT_EQ(j["pod_uid"], "7c1e2f4a-9b3d-4e5f-8a6b-0c1d2e3f4a5b");
+    const std::string text = to_text(r);
+    EXPECT_NE(text.find(" container=0123456789ab "), std::string::npos) << text;
+    EXPECT_NE(text.find(" pod=7c1e2f4a-9b3d-4e5f-8a6b-0c1d2e3f4a5b"), std::string::npos) << text;
+
+    r.owner.cgroup_path = "/user.slice/user-1000.slice/session-2.scope";
+    const json plain = to_json(r);
+    EXPECT_FALSE(plain.contains("container_id"));
+    EXPECT_FALSE(plain.contains("pod_uid"));
+}
+
+TEST(EventDecoding, NewRecordsPrintTheirOwnFields)
+{
+    Record reserved;
+    reserved.type = RecordType::PortReserved;
+    reserved.netns = 4026531840u;
+    reserved.port = 40500;
+    reserved.reason = "retry_loop";
+    reserved.reserved_ports = "8080,40500";
+    reserved.persist = "net.ipv4.ip_local_reserved_ports = 8080,40500";
+    const json j = to_json(reserved);
+    EXPECT_EQ(j["type"], "port_reserved");
+    EXPECT_EQ(j["reason"], "retry_loop");
+    EXPECT_EQ(j["reserved_ports"], "8080,40500");
+    EXPECT_NE(to_text(reserved).find("/etc/sysctl.d/"), std::string::npos) << to_text(reserved);
+
+    Record blocked = decode_event(sample_event(), std::chrono::system_clock::now());
+    blocked.type = RecordType::ListenerBlocked;
+    blocked.owner.comm = "python3";
+    blocked.holder = PortHolder{790, "nc", 0, "127.0.0.1", 44600, true, std::nullopt};
+    const std::string text = to_text(blocked);
+    EXPECT_NE(text.find("python3 (pid 4242) cannot listen on 127.0.0.1:44600"), std::string::npos) << text;
+    EXPECT_NE(text.find("held by nc (pid 790), connected to itself; 'selfconnect audit --kill' frees it"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(to_json(blocked)["holder"]["self_connected"], true);
+}
