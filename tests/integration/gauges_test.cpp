@@ -1,0 +1,121 @@
+// The gauges of the present follow reality: a listener at risk appears and
+// goes; a self-connect is held and closed, including one that was there
+// before the watcher started. Read the way Prometheus reads them, over HTTP.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+
+#include <regex>
+#include <thread>
+
+#include "named_netns.h"
+#include "self_connect.h"
+#include "watch_process.h"
+#include "watch_records.h"
+
+using nlohmann::json;
+using namespace selfconnect::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The gauge's value, or -1 if the scrape failed or lacks it.
+long gauge(uint16_t metrics_port, const std::string& name)
+{
+    httplib::Client client("127.0.0.1", metrics_port);
+    client.set_connection_timeout(2);
+    auto res = client.Get("/metrics");
+    std::smatch m;
+    if (!res || res->status != 200 || !std::regex_search(res->body, m, std::regex("\n" + name + " (\\d+)\n")))
+        return -1;
+    return std::stol(m[1]);
+}
+
+// Polls until the gauge reads `want` (5 s at most); returns the last value.
+long wait_gauge(uint16_t metrics_port, const std::string& name, long want)
+{
+    long v = -1;
+    for (int i = 0; i < 50 && (v = gauge(metrics_port, name)) != want; ++i)
+        std::this_thread::sleep_for(100ms);
+    return v;
+}
+
+uint16_t metrics_port_for(int index)
+{
+    return static_cast<uint16_t>(unique_port(70 + index) + 30000);
+}
+
+// The seed's client in a loop until it meets itself, its stdin a FIFO kept
+// open so that it stays connected. The self_connect record names its pid.
+std::vector<std::string> held_self_connect(const NamedNetns& ns, const TempDir& dir, uint16_t port)
+{
+    return ns.shell("mkfifo " + dir.path() + "/in && exec 3<>" + dir.path() + "/in && while :; do nc 127.0.0.1 " +
+                    std::to_string(port) + " <&3 && exit; done");
+}
+
+}  // namespace
+
+TEST(Gauges, ListenersAtRiskFollowAListenerThatAppearsAndGoes)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    const uint16_t metrics = metrics_port_for(0);
+    WatchProcess watch({"watch", "--json", "--netns", std::to_string(ns.inode()), "--attach-mode",
+                        attach_mode_under_test(), "--metrics", "127.0.0.1:" + std::to_string(metrics)});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    EXPECT_EQ(wait_gauge(metrics, "selfconnect_listeners_at_risk", 0), 0);
+    {
+        BackgroundProcess server(ns.exec({"nc", "-l", "127.0.0.1", "40100"}));
+        std::vector<json> seen;
+        ASSERT_TRUE(wait_for_record(watch, "listener_at_risk", 10s, seen));
+        EXPECT_EQ(wait_gauge(metrics, "selfconnect_listeners_at_risk", 1), 1);
+    }  // the server is stopped here
+    EXPECT_EQ(wait_gauge(metrics, "selfconnect_listeners_at_risk", 0), 0);
+    watch.signal(SIGINT);
+    EXPECT_EQ(watch.wait_exit(10s), 0);
+}
+
+TEST(Gauges, OpenSelfConnectsFollowOneHeldAndClosedEvenIfItCameFirst)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    TempDir dir;
+    // One held before the watcher starts ...
+    BackgroundProcess before(held_self_connect(ns, dir, 40700));
+    bool held = false;
+    for (int i = 0; i < 1200 && !held; ++i) {
+        held = !run_command(ns.exec({"ss", "-Htn", "state", "established", "sport = :40700", "dport = :40700"}))
+                    .out.empty();
+        if (!held)
+            std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(held) << "the client did not meet itself in two minutes";
+    const uint16_t metrics = metrics_port_for(1);
+    WatchProcess watch({"watch", "--json", "--netns", std::to_string(ns.inode()), "--attach-mode",
+                        attach_mode_under_test(), "--metrics", "127.0.0.1:" + std::to_string(metrics)});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    EXPECT_EQ(wait_gauge(metrics, "selfconnect_self_connects_open", 1), 1);
+
+    // ... and one made while watching.
+    TempDir dir2;
+    BackgroundProcess during(held_self_connect(ns, dir2, 40702));
+    std::vector<json> seen;
+    auto self = wait_for_record(watch, "self_connect", 120s, seen);
+    ASSERT_TRUE(self) << "the client did not meet itself in two minutes";
+    EXPECT_EQ(wait_gauge(metrics, "selfconnect_self_connects_open", 2), 2);
+    kill((*self)["pid"].get<pid_t>(), SIGTERM);  // the loop's nc: this test started it
+    ASSERT_TRUE(wait_for_record(watch, "self_connect_closed", 10s, seen));
+    EXPECT_EQ(wait_gauge(metrics, "selfconnect_self_connects_open", 1), 1);
+
+    // The one from before closes: seen although it was never seen opening.
+    const RunResult pids = run_command(ns.exec({"ss", "-Htnp", "sport = :40700"}));
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(pids.out, m, std::regex("pid=(\\d+)"))) << pids.out;
+    kill(std::stoi(m[1]), SIGTERM);
+    ASSERT_TRUE(wait_for_record(watch, "self_connect_closed", 10s, seen));
+    EXPECT_EQ(wait_gauge(metrics, "selfconnect_self_connects_open", 0), 0);
+    watch.signal(SIGINT);
+    EXPECT_EQ(watch.wait_exit(10s), 0);
+}
