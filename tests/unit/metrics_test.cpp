@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
+#include <sstream>
+
 #include "metrics.h"
 
 using namespace selfconnect;
@@ -69,4 +73,25 @@ TEST(MetricsHttp, AScrapeGetsTheMetricsAndAnythingElseAClearNo)
     EXPECT_EQ(http_response_for("GET / HTTP/1.1\r\n\r\n", m).rfind("HTTP/1.1 404", 0), 0u);
     EXPECT_EQ(http_response_for("POST /metrics HTTP/1.1\r\n\r\n", m).rfind("HTTP/1.1 405", 0), 0u);
     EXPECT_EQ(http_response_for("garbage\r\n\r\n", m).rfind("HTTP/1.1 400", 0), 0u);
+}
+
+// The rules' unit tests feed series by hand: a metric renamed here would
+// leave its alert silent for ever. Every name the rules use is served.
+TEST(Metrics, EveryMetricTheAlertingRulesUseIsServed)
+{
+    std::ifstream in(SC_RULES_FILE);
+    ASSERT_TRUE(in) << SC_RULES_FILE;
+    std::stringstream rules;
+    rules << in.rdbuf();
+    const std::string text = rules.str();
+    const std::string served = render_prometheus(Metrics{});
+    const std::regex name("selfconnect_[a-z_]+");
+    int used = 0;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), name); it != std::sregex_iterator(); ++it) {
+        const std::string n = it->str();
+        ++used;
+        EXPECT_TRUE(served.find("\n" + n + " ") != std::string::npos || served.find("\n" + n + "{") != std::string::npos)
+            << n << " is used by the rules but not served";
+    }
+    EXPECT_GE(used, 5);
 }
