@@ -82,3 +82,25 @@ TEST(Arguments, ByteSizesTakeKAndMSuffixes)
     EXPECT_FALSE(parse_byte_size("-4K"));
     EXPECT_FALSE(parse_byte_size("4KB"));
 }
+
+TEST(Arguments, PreventionOptionsAndRepeatableNamespaces)
+{
+    const Command w = parse({"watch", "--protect", "--protect-max", "8", "--netns", "4026531840", "--netns",
+                             "4026532177"});
+    ASSERT_EQ(w.kind, Command::Kind::Watch) << w.output;
+    EXPECT_TRUE(w.watch.protect);
+    EXPECT_EQ(w.watch.protect_max, 8u);
+    EXPECT_EQ(w.watch.netns, (std::vector<uint32_t>{4026531840u, 4026532177u}));
+    EXPECT_EQ(parse({"watch", "--protect"}).watch.protect_max, 64u);
+
+    const Command a = parse({"audit", "--fix", "--netns", "4026532177", "--netns", "4026532178"});
+    ASSERT_EQ(a.kind, Command::Kind::Audit) << a.output;
+    EXPECT_TRUE(a.audit.fix);
+    EXPECT_EQ(a.audit.netns, (std::vector<uint32_t>{4026532177u, 4026532178u}));
+
+    expect_rejected({"watch", "--protect-max", "8"}, "--protect");
+    expect_rejected({"watch", "--protect", "--protect-max", "0"}, "--protect-max");
+    expect_rejected({"audit", "--netns", "0"}, "--netns");
+    expect_rejected({"audit", "--netns", "x1"}, "--netns");
+    expect_rejected({"watch", "--netns", "4026531840", "--netns", "-3"}, "--netns");
+}
