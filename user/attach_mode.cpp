@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "privileges.h"
+
 namespace selfconnect {
 
 std::string_view attach_mode_name(AttachMode m)
@@ -119,6 +121,8 @@ std::optional<std::string> ensure_tracefs()
             return std::nullopt;
     if (access("/sys/kernel/debug/tracing", F_OK) == 0 && access("/sys/kernel/tracing", F_OK) != 0)
         return "tracefs is not reachable: the hook sock/inet_sock_set_state was not found";
+    if (!may_administer_system())
+        return "tracefs is not mounted, and mounting it on /sys/kernel/tracing needs CAP_SYS_ADMIN";
     if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0 && errno != EBUSY)
         return std::string("cannot mount tracefs on /sys/kernel/tracing: ") + strerror(errno);
     if (access((std::string("/sys/kernel/tracing/") + kEvent).c_str(), F_OK) != 0)

@@ -139,8 +139,10 @@ void apply_fix(const NetnsHandle& ns, uint32_t inode, const PortSet& before, con
 void audit_namespace(uint32_t inode, const NetnsHandle& ns, const AuditOptions& o,
                      const std::unordered_map<uint32_t, SocketHolder>& holders, Findings& out)
 {
-    const PortPolicy policy = read_port_policy(ns.fd.get());
-    SockDiag diag(ns.fd.get());
+    // The caller's own namespace needs no setns(), nor the capability for it.
+    const int fd = inode == current_netns_inode() ? -1 : ns.fd.get();
+    const PortPolicy policy = read_port_policy(fd);
+    SockDiag diag(fd);
     std::vector<Record> found;
     PortSet reserve = policy.reserved;
     for (uint16_t family : {AF_INET, AF_INET6}) {
@@ -195,7 +197,9 @@ void print_text(const Findings& f, size_t namespaces, LineWriter& out)
             out.write_line(to_text(r));
             continue;
         }
-        std::string line = to_text(r);
+        Record shown = r;
+        shown.fix.reset();  // printed once per namespace, below
+        std::string line = to_text(shown);
         if (r.type == RecordType::ListenerAtRisk)
             line += r.port % 2 == r.range_lo % 2 ? "; connect() tries ports of this parity first"
                                                  : "; connect() reaches this parity only after the other";
@@ -263,8 +267,11 @@ std::vector<Record> scan_now(const std::vector<uint32_t>& only_netns)
     Findings findings;
     const AuditOptions options;
     const auto holders = socket_holders();
+    // Entering another namespace needs CAP_SYS_ADMIN: without it (a
+    // hardened unit) only the watcher's own is scanned.
+    const bool may_enter = may_administer_system();
     for (const auto& [inode, ns] : list_network_namespaces()) {
-        if (!wanted_netns(only_netns, inode))
+        if (!wanted_netns(only_netns, inode) || (!may_enter && inode != current_netns_inode()))
             continue;
         try {
             audit_namespace(inode, ns, options, holders, findings);

@@ -2,6 +2,7 @@
 
 #include "netns.h"
 #include "port_reserver.h"
+#include "privileges.h"
 
 namespace selfconnect {
 
@@ -30,7 +31,7 @@ void ListenerTracker::reserved(uint32_t netns, uint16_t port)
 std::string live_fix_line(const Record& listener)
 {
     const bool here = listener.netns == current_netns_inode();
-    UniqueFd fd = here ? UniqueFd() : open_netns(listener.netns, listener.owner.pid);
+    UniqueFd fd = here || !may_administer_system() ? UniqueFd() : open_netns(listener.netns, listener.owner.pid);
     if (here || fd) {
         if (auto list = read_reserved_ports(fd ? fd.get() : -1)) {
             list->set(listener.port);

@@ -47,6 +47,8 @@ std::optional<std::string> missing_load_capabilities()
            " (or CAP_SYS_ADMIN) to load the BPF program; run as root";
 }
 
+bool may_administer_system() { return has_effective_capability(kCapSysAdmin); }
+
 std::vector<int> capabilities_for_kill() { return {kCapNetAdmin, kCapSysAdmin, kCapSysPtrace}; }
 
 std::optional<std::string> drop_capabilities_except(const std::vector<int>& keep)

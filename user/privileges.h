@@ -10,6 +10,11 @@ namespace selfconnect {
 
 bool has_effective_capability(int cap);
 
+// CAP_SYS_ADMIN: mounting, entering another network namespace. Asked before
+// trying, so that a call that cannot succeed is never made (under a
+// seccomp filter that kills, such as a systemd unit's, it would end us).
+bool may_administer_system();
+
 // The capabilities missing to load and attach the detector, as a sentence,
 // or nothing if it may proceed. CAP_BPF + CAP_PERFMON (5.8+) or CAP_SYS_ADMIN.
 std::optional<std::string> missing_load_capabilities();

@@ -266,6 +266,8 @@ std::string to_text(const Record& r)
             family_name(r.family) + " (" + range_text(r) + ")";
     if (r.killed)
         line += *r.killed ? " [killed]" : " [kill failed: " + r.kill_error.value_or("?") + "]";
+    if (r.type == RecordType::ListenerAtRisk && r.fix)
+        line += "; fix: " + *r.fix;
     return line;
 }
 

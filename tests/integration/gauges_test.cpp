@@ -47,14 +47,6 @@ uint16_t metrics_port_for(int index)
     return static_cast<uint16_t>(unique_port(70 + index) + 30000);
 }
 
-// The seed's client in a loop until it meets itself, its stdin a FIFO kept
-// open so that it stays connected. The self_connect record names its pid.
-std::vector<std::string> held_self_connect(const NamedNetns& ns, const TempDir& dir, uint16_t port)
-{
-    return ns.shell("mkfifo " + dir.path() + "/in && exec 3<>" + dir.path() + "/in && while :; do nc 127.0.0.1 " +
-                    std::to_string(port) + " <&3 && exit; done");
-}
-
 }  // namespace
 
 TEST(Gauges, ListenersAtRiskFollowAListenerThatAppearsAndGoes)
@@ -83,7 +75,7 @@ TEST(Gauges, OpenSelfConnectsFollowOneHeldAndClosedEvenIfItCameFirst)
     NamedNetns ns;
     TempDir dir;
     // One held before the watcher starts ...
-    BackgroundProcess before(held_self_connect(ns, dir, 40700));
+    BackgroundProcess before(ns.held_nc(dir.path(), "127.0.0.1 40700", true));
     bool held = false;
     for (int i = 0; i < 1200 && !held; ++i) {
         held = !run_command(ns.exec({"ss", "-Htn", "state", "established", "sport = :40700", "dport = :40700"}))
@@ -100,7 +92,7 @@ TEST(Gauges, OpenSelfConnectsFollowOneHeldAndClosedEvenIfItCameFirst)
 
     // ... and one made while watching.
     TempDir dir2;
-    BackgroundProcess during(held_self_connect(ns, dir2, 40702));
+    BackgroundProcess during(ns.held_nc(dir2.path(), "127.0.0.1 40702", true));
     std::vector<json> seen;
     auto self = wait_for_record(watch, "self_connect", 120s, seen);
     ASSERT_TRUE(self) << "the client did not meet itself in two minutes";

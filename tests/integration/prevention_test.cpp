@@ -55,6 +55,16 @@ void read_until_quiet(WatchProcess& watch, std::vector<json>& seen, std::chrono:
         seen.push_back(json::parse(line));
 }
 
+// The holder named by a listener_blocked record: an nc of this test's.
+void expect_holder(const json& h, pid_t pid, const std::string& addr, uint16_t port, bool self_connected)
+{
+    EXPECT_EQ(h["pid"], pid) << h.dump();
+    EXPECT_EQ(h["comm"], "nc") << h.dump();
+    EXPECT_EQ(h["addr"], addr) << h.dump();
+    EXPECT_EQ(h["port"], port) << h.dump();
+    EXPECT_EQ(h["self_connected"], self_connected) << h.dump();
+}
+
 void stop(WatchProcess& watch)
 {
     watch.signal(SIGINT);
@@ -209,8 +219,7 @@ TEST(Prevention, AHeldSelfConnectBlockingAServerIsNamed)
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
     // The seed's client in a loop until it meets itself; its stdin a FIFO
     // kept open, so that it stays connected (to itself).
-    BackgroundProcess loop(ns.shell("mkfifo " + dir.path() + "/in && exec 3<>" + dir.path() +
-                                    "/in && while :; do nc 127.0.0.1 40800 <&3; done"));
+    BackgroundProcess loop(ns.held_nc(dir.path(), "127.0.0.1 40800", true));
     std::vector<json> seen;
     auto self = wait_for_record(watch, "self_connect", 120s, seen);
     ASSERT_TRUE(self) << dump(seen);
@@ -226,11 +235,7 @@ TEST(Prevention, AHeldSelfConnectBlockingAServerIsNamed)
     EXPECT_EQ(b["port"], 40800);
     EXPECT_EQ(b["addr"], "127.0.0.1");
     EXPECT_EQ(b["netns"], ns.inode());
-    EXPECT_EQ(b["holder"]["pid"], holder);
-    EXPECT_EQ(b["holder"]["comm"], "nc");
-    EXPECT_EQ(b["holder"]["addr"], "127.0.0.1");
-    EXPECT_EQ(b["holder"]["port"], 40800);
-    EXPECT_EQ(b["holder"]["self_connected"], true);
+    expect_holder(b["holder"], holder, "127.0.0.1", 40800, true);
     stop(watch);
 }
 
@@ -244,8 +249,7 @@ TEST(Prevention, AnOrdinaryConnectionOnAServersPortIsNamed)
     WatchProcess watch(watch_args(ns));
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
     // An outgoing connection from port 40900, the port a server wants.
-    BackgroundProcess client(ns.shell("mkfifo " + dir.path() + "/in && exec 3<>" + dir.path() +
-                                      "/in && exec nc -p 40900 127.0.0.1 30000 <&3"));
+    BackgroundProcess client(ns.held_nc(dir.path(), "-p 40900 127.0.0.1 30000", false));
     for (int i = 0; i < 200 && run_command(ns.exec({"ss", "-Htn", "sport = :40900"})).out.empty(); ++i)
         std::this_thread::sleep_for(50ms);
     const RunResult server = run_command(ns.exec({"python3", "-m", "http.server", "40900"}), 20s);
@@ -256,11 +260,7 @@ TEST(Prevention, AnOrdinaryConnectionOnAServersPortIsNamed)
     const json& b = *blocked;
     EXPECT_EQ(b["comm"], "python3");
     EXPECT_EQ(b["port"], 40900);
-    EXPECT_EQ(b["holder"]["pid"], client.pid());
-    EXPECT_EQ(b["holder"]["comm"], "nc");
-    EXPECT_EQ(b["holder"]["addr"], "127.0.0.1");
-    EXPECT_EQ(b["holder"]["port"], 30000);
-    EXPECT_EQ(b["holder"]["self_connected"], false);
+    expect_holder(b["holder"], client.pid(), "127.0.0.1", 30000, false);
     stop(watch);
 }
 

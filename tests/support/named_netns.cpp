@@ -57,6 +57,15 @@ std::vector<std::string> NamedNetns::shell(const std::string& script) const
     return exec({"sh", "-c", script});
 }
 
+std::vector<std::string> NamedNetns::held_nc(const std::string& fifo_dir, const std::string& nc_args,
+                                             bool until_connected) const
+{
+    const std::string fifo = fifo_dir + "/in";
+    const std::string run = until_connected ? "while :; do nc " + nc_args + " <&3 && exit; done"
+                                            : "exec nc " + nc_args + " <&3";
+    return shell("mkfifo " + fifo + " && exec 3<>" + fifo + " && " + run);
+}
+
 std::string NamedNetns::read_sysctl(const std::string& path) const
 {
     return trimmed(run_command(exec({"cat", "/proc/sys/" + path})).out);

@@ -29,6 +29,12 @@ public:
     // Waits until a TCP socket listens on `port` here; false after 10 s.
     bool wait_listening(uint16_t port) const;
 
+    // `nc NC_ARGS` here, its stdin a FIFO in `fifo_dir` kept open, so that
+    // once connected it stays connected. With `until_connected`, re-run
+    // until it connects: the seed's client loop, held once it meets itself.
+    std::vector<std::string> held_nc(const std::string& fifo_dir, const std::string& nc_args,
+                                     bool until_connected) const;
+
 private:
     std::string name_;
     uint32_t inode_ = 0;
