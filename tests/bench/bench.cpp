@@ -508,7 +508,6 @@ int main(int argc, char** argv)
     for (const auto& samples : runs)
         if (!samples.empty())
             rows.push_back(median_of(samples));
-    close(stats_fd);
     std::printf("median of %d runs of %d loopback connections each, in a private network namespace; kernel %s\n",
                 g_reps, g_connections,
                 [] {
@@ -519,5 +518,6 @@ int main(int argc, char** argv)
     print_table(rows);
     if (only.empty() || only.count(2))
         print_bind_cost(binary, g_connections, g_reps);
+    close(stats_fd);
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <optional>
 #include <regex>
 #include <thread>
 
@@ -75,7 +76,8 @@ TEST(Gauges, OpenSelfConnectsFollowOneHeldAndClosedEvenIfItCameFirst)
     NamedNetns ns;
     TempDir dir;
     // One held before the watcher starts ...
-    BackgroundProcess before(ns.held_nc(dir.path(), "127.0.0.1 40700", true));
+    std::optional<BackgroundProcess> before;
+    before.emplace(ns.held_nc(dir.path(), "127.0.0.1 40700", true));
     bool held = false;
     for (int i = 0; i < 1200 && !held; ++i) {
         held = !run_command(ns.exec({"ss", "-Htn", "state", "established", "sport = :40700", "dport = :40700"}))
@@ -92,20 +94,18 @@ TEST(Gauges, OpenSelfConnectsFollowOneHeldAndClosedEvenIfItCameFirst)
 
     // ... and one made while watching.
     TempDir dir2;
-    BackgroundProcess during(ns.held_nc(dir2.path(), "127.0.0.1 40702", true));
+    std::optional<BackgroundProcess> during;
+    during.emplace(ns.held_nc(dir2.path(), "127.0.0.1 40702", true));
     std::vector<json> seen;
     auto self = wait_for_record(watch, "self_connect", 120s, seen);
     ASSERT_TRUE(self) << "the client did not meet itself in two minutes";
     EXPECT_EQ(wait_gauge(metrics, "selfconnect_self_connects_open", 2), 2);
-    kill((*self)["pid"].get<pid_t>(), SIGTERM);  // the loop's nc: this test started it
+    during.reset();  // the loop and its nc end
     ASSERT_TRUE(wait_for_record(watch, "self_connect_closed", 10s, seen));
     EXPECT_EQ(wait_gauge(metrics, "selfconnect_self_connects_open", 1), 1);
 
     // The one from before closes: seen although it was never seen opening.
-    const RunResult pids = run_command(ns.exec({"ss", "-Htnp", "sport = :40700"}));
-    std::smatch m;
-    ASSERT_TRUE(std::regex_search(pids.out, m, std::regex("pid=(\\d+)"))) << pids.out;
-    kill(std::stoi(m[1]), SIGTERM);
+    before.reset();
     ASSERT_TRUE(wait_for_record(watch, "self_connect_closed", 10s, seen));
     EXPECT_EQ(wait_gauge(metrics, "selfconnect_self_connects_open", 0), 0);
     watch.signal(SIGINT);

@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -219,7 +220,8 @@ TEST(Prevention, AHeldSelfConnectBlockingAServerIsNamed)
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
     // The seed's client in a loop until it meets itself; its stdin a FIFO
     // kept open, so that it stays connected (to itself).
-    BackgroundProcess loop(ns.held_nc(dir.path(), "127.0.0.1 40800", true));
+    std::optional<BackgroundProcess> loop;
+    loop.emplace(ns.held_nc(dir.path(), "127.0.0.1 40800", true));
     std::vector<json> seen;
     auto self = wait_for_record(watch, "self_connect", 120s, seen);
     ASSERT_TRUE(self) << dump(seen);
@@ -228,7 +230,7 @@ TEST(Prevention, AHeldSelfConnectBlockingAServerIsNamed)
         run_command(ns.exec({"python3", "-m", "http.server", "40800", "--bind", "127.0.0.1"}), 20s);
     EXPECT_NE(server.status, 0) << "the server should not have started";
     auto blocked = wait_for_record(watch, "listener_blocked", 10s, seen);
-    kill(holder, SIGTERM);  // the loop's nc, which this test started
+    loop.reset();  // the loop and its nc end
     ASSERT_TRUE(blocked) << dump(seen) << server.err;
     const json& b = *blocked;
     EXPECT_EQ(b["comm"], "python3");

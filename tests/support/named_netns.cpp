@@ -61,7 +61,10 @@ std::vector<std::string> NamedNetns::held_nc(const std::string& fifo_dir, const 
                                              bool until_connected) const
 {
     const std::string fifo = fifo_dir + "/in";
-    const std::string run = until_connected ? "while :; do nc " + nc_args + " <&3 && exit; done"
+    // The loop's nc runs as a child: SIGTERM to the shell (the test's
+    // BackgroundProcess) ends the nc too, so none is left holding a port.
+    const std::string run = until_connected ? "trap 'kill $c; exit 0' TERM; while :; do nc " + nc_args +
+                                                  " <&3 & c=$!; wait $c; done"
                                             : "exec nc " + nc_args + " <&3";
     return shell("mkfifo " + fifo + " && exec 3<>" + fifo + " && " + run);
 }

@@ -31,7 +31,8 @@ public:
 
     // `nc NC_ARGS` here, its stdin a FIFO in `fifo_dir` kept open, so that
     // once connected it stays connected. With `until_connected`, re-run
-    // until it connects: the seed's client loop, held once it meets itself.
+    // until it connects: the seed's client loop, held once it meets itself;
+    // it ends (its nc with it) when its shell gets SIGTERM.
     std::vector<std::string> held_nc(const std::string& fifo_dir, const std::string& nc_args,
                                      bool until_connected) const;
 
