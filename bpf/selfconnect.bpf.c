@@ -645,16 +645,6 @@ int on_state_change_tp(struct trace_event_raw_inet_sock_set_state *ctx)
  * cost only those two calls. The loader leaves them out (and says so) on a
  * kernel without them.
  */
-SEC("tracepoint/syscalls/sys_enter_bind")
-int on_bind_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 uaddr = ctx->args[1];
-
-	bpf_map_update_elem(&bind_calls, &id, &uaddr, BPF_ANY);
-	return 0;
-}
-
 /* struct sockaddr_in and sockaddr_in6 up to the address. */
 struct inet_sockaddr {
 	__u16 family;
@@ -662,6 +652,24 @@ struct inet_sockaddr {
 	__be32 v4_or_flowinfo;
 	__u8 v6[16];
 };
+
+/* Only a bind() to a chosen port of an inet family can be refused for a
+ * port someone holds: a bind() to port 0 (UDP resolvers make one a query)
+ * leaves after one read of its first four bytes, never touching the map. */
+SEC("tracepoint/syscalls/sys_enter_bind")
+int on_bind_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 uaddr = ctx->args[1];
+	struct inet_sockaddr sa;
+
+	if (bpf_probe_read_user(&sa, 4, (void *)uaddr))
+		return 0;
+	if ((sa.family != AF_INET && sa.family != AF_INET6) || !sa.port)
+		return 0;
+	bpf_map_update_elem(&bind_calls, &id, &uaddr, BPF_ANY);
+	return 0;
+}
 
 SEC("tracepoint/syscalls/sys_exit_bind")
 int on_bind_exit(struct trace_event_raw_sys_exit *ctx)
