@@ -35,14 +35,13 @@ std::optional<AttachMode> parse_attach_mode(std::string_view s)
     return std::nullopt;
 }
 
-bool kernel_offers_tp_btf()
+bool kernel_btf_has_name(std::string_view name)
 {
-    // The kernel describes a BTF-enabled raw tracepoint with a typedef named
-    // btf_trace_<name>. Looking the name up in the BTF string table costs a
-    // read of that table; a full parse (libbpf_find_vmlinux_btf_id) costs
-    // tens of milliseconds, and libbpf parses it once more at load anyway.
-    // The table (megabytes) is read in small chunks: held whole, it raised
-    // the daemon's peak RSS by 2 MiB.
+    // Looking a name up in the BTF string table costs a read of that table;
+    // a full parse (libbpf_find_vmlinux_btf_id) costs tens of milliseconds,
+    // and libbpf parses it once more at load anyway. The table (megabytes)
+    // is read in small chunks: held whole, it raised the daemon's peak RSS
+    // by 2 MiB.
     std::ifstream btf("/sys/kernel/btf/vmlinux", std::ios::binary);
     struct {
         uint16_t magic;
@@ -51,8 +50,10 @@ bool kernel_offers_tp_btf()
     } hdr{};
     if (!btf.read(reinterpret_cast<char*>(&hdr), sizeof(hdr)) || hdr.magic != 0xeB9F)
         return false;
-    static constexpr char kName[] = "\0btf_trace_inet_sock_set_state";  // NUL-delimited in the table
-    static const std::string needle(kName, sizeof(kName));  // includes the closing NUL
+    // NUL-delimited in the table: the name with a NUL on either side.
+    std::string needle(1, '\0');
+    needle.append(name);
+    needle.push_back('\0');
     btf.seekg(hdr.hdr_len + hdr.str_off);
     std::string window;  // the tail of the previous chunk, so no match is split
     std::vector<char> chunk(64 * 1024);
@@ -68,6 +69,13 @@ bool kernel_offers_tp_btf()
         left -= n;
     }
     return false;
+}
+
+bool kernel_offers_tp_btf()
+{
+    // The kernel describes a BTF-enabled raw tracepoint with a typedef named
+    // btf_trace_<name>.
+    return kernel_btf_has_name("btf_trace_inet_sock_set_state");
 }
 
 AttachMode resolve_attach_mode(AttachMode requested)

@@ -16,6 +16,10 @@ enum class AttachMode {
 std::string_view attach_mode_name(AttachMode m);
 std::optional<AttachMode> parse_attach_mode(std::string_view s);
 
+// Is `name` in the kernel's BTF string table (a type, a field, an enum
+// value such as a helper's BPF_FUNC_ name)?
+bool kernel_btf_has_name(std::string_view name);
+
 // Does the kernel's BTF describe the raw tracepoint (btf_trace_inet_sock_set_state)?
 bool kernel_offers_tp_btf();
 

@@ -92,6 +92,10 @@ Detector::Detector(const DetectorConfig& config)
     bpf_program__set_autoload(skel_->progs.on_state_change_btf, mode_ == AttachMode::TpBtf);
     bpf_program__set_autoload(skel_->progs.on_state_change_tp, mode_ == AttachMode::Tracepoint);
     skel_->rodata->syscall_hooks = syscall_hooks_;
+    // The holder iterator needs bpf_sock_from_file (5.11); its absence
+    // would fail the whole load, so it is looked up first.
+    holder_iterator_ = kernel_btf_has_name("BPF_FUNC_sock_from_file");
+    bpf_program__set_autoload(skel_->progs.find_port_holders, holder_iterator_);
     for (bpf_program* p : {skel_->progs.on_bind_enter, skel_->progs.on_bind_exit, skel_->progs.on_listen_exit})
         bpf_program__set_autoload(p, syscall_hooks_);
 
@@ -136,6 +140,17 @@ uint64_t Detector::skipped_runs() const
     if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0)
         return 0;
     return info.recursion_misses;
+}
+
+int Detector::holder_iterator_link_fd() const
+{
+    return holder_iterator_ && skel_->links.find_port_holders ? bpf_link__fd(skel_->links.find_port_holders) : -1;
+}
+
+void Detector::ask_holders_of(uint32_t netns, uint16_t port)
+{
+    skel_->bss->want_netns = netns;
+    skel_->bss->want_port = port;
 }
 
 void Detector::count_open_self_connects(uint64_t n)

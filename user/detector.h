@@ -48,6 +48,11 @@ public:
     // already running on that CPU (the hook fired in an interrupt that came
     // during one). Counted by kernels since 5.12; 0 on older ones.
     uint64_t skipped_runs() const;
+    // The port-holder iterator's link (read with bpf_iter_create), or -1
+    // on a kernel without bpf_sock_from_file (before 5.11).
+    int holder_iterator_link_fd() const;
+    // What the iterator answers on its next run.
+    void ask_holders_of(uint32_t netns, uint16_t port);
     // Self-connected sockets that existed before the program was attached:
     // counted as open, so that their close is looked at (see
     // open_self_connects in the BPF program).
@@ -63,6 +68,7 @@ private:
     AttachMode mode_ = AttachMode::Auto;
     bool attached_ = false;
     bool syscall_hooks_ = false;
+    bool holder_iterator_ = false;
 };
 
 // Checks that must pass before loading: BTF present, ring buffers supported.

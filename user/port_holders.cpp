@@ -3,14 +3,13 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <span>
 
-#include "holder.skel.h"
+#include "detector.h"
 #include "text_format.h"
 #include "unique_fd.h"
 
@@ -36,33 +35,15 @@ bool addresses_overlap(const std::string& want, const std::string& have)
 
 }  // namespace
 
-PortHolderFinder::PortHolderFinder()
-{
-    skel_ = holder_bpf__open_and_load();
-    if (!skel_) {
-        reason_ = std::string("cannot load the port-holder iterator (") + strerror(errno) +
-                  "): the kernel needs task_file iterators and bpf_sock_from_file (5.11)";
-        return;
-    }
-    link_ = bpf_program__attach_iter(skel_->progs.find_port_holders, nullptr);
-    if (!link_)
-        reason_ = std::string("cannot attach the port-holder iterator: ") + strerror(errno);
-}
-
-PortHolderFinder::~PortHolderFinder()
-{
-    bpf_link__destroy(link_);
-    holder_bpf__destroy(skel_);
-}
+bool PortHolderFinder::available() const { return detector_.holder_iterator_link_fd() >= 0; }
 
 std::vector<HeldPort> PortHolderFinder::find(uint32_t netns, uint16_t port)
 {
     std::vector<HeldPort> found;
-    if (!link_)
+    if (!available())
         return found;
-    skel_->bss->want_netns = netns;
-    skel_->bss->want_port = port;
-    UniqueFd iter(bpf_iter_create(bpf_link__fd(link_)));
+    detector_.ask_holders_of(netns, port);
+    UniqueFd iter(bpf_iter_create(detector_.holder_iterator_link_fd()));
     if (!iter)
         return found;
     sc_holder h{};

@@ -1,6 +1,7 @@
-// Who holds a port: the holder iterator (bpf/holder.bpf.c), loaded and
-// attached while the watcher still has its capabilities, read afterwards
-// without any. Used when a bind() or listen() failed with EADDRINUSE.
+// Who holds a port: the holder iterator (find_port_holders in
+// bpf/selfconnect.bpf.c), attached with the rest while the watcher still
+// has its capabilities, read afterwards without any. Used when a bind() or
+// listen() failed with EADDRINUSE.
 #pragma once
 
 #include <cstdint>
@@ -11,10 +12,9 @@
 
 #include "record.h"
 
-struct holder_bpf;
-struct bpf_link;
-
 namespace selfconnect {
+
+class Detector;
 
 struct HeldPort {
     PortHolder holder;
@@ -25,22 +25,14 @@ struct HeldPort {
 
 class PortHolderFinder {
 public:
-    // Never throws: a kernel without task_file iterators or
-    // bpf_sock_from_file (5.11) leaves it unavailable, with the reason.
-    PortHolderFinder();
-    ~PortHolderFinder();
-    PortHolderFinder(const PortHolderFinder&) = delete;
-    PortHolderFinder& operator=(const PortHolderFinder&) = delete;
-
-    bool available() const { return link_ != nullptr; }
-    const std::string& unavailable_reason() const { return reason_; }
+    explicit PortHolderFinder(Detector& detector) : detector_(detector) {}
+    // False on a kernel without bpf_sock_from_file (before 5.11).
+    bool available() const;
     // Every open TCP socket of namespace `netns` whose local port is `port`.
     std::vector<HeldPort> find(uint32_t netns, uint16_t port);
 
 private:
-    holder_bpf* skel_ = nullptr;
-    bpf_link* link_ = nullptr;
-    std::string reason_;
+    Detector& detector_;
 };
 
 // The socket that keeps a server from `addr`:`port`: a connected (not

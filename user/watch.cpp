@@ -327,13 +327,13 @@ int run_watch(const WatchOptions& o)
         metrics.attach_mode = attach_mode_name(detector.attach_mode());
         if (o.metrics)
             metrics_server.emplace(*parse_listen_address(*o.metrics), metrics);
-        PortHolderFinder holder_finder;
+        PortHolderFinder holder_finder(detector);
         if (!detector.watches_port_conflicts())
-            std::fprintf(stderr, "selfconnect: this kernel has no syscall tracepoints for bind() and listen(): "
-                                 "no listener_blocked records\n");
+            std::fprintf(stderr, "selfconnect: the bind() and listen() syscall tracepoints are not reachable "
+                                 "(no tracefs, or a kernel without them): no listener_blocked records\n");
         else if (!holder_finder.available())
-            std::fprintf(stderr, "selfconnect: %s: no listener_blocked records\n",
-                         holder_finder.unavailable_reason().c_str());
+            std::fprintf(stderr, "selfconnect: this kernel lacks bpf_sock_from_file (Linux 5.11) to find who "
+                                 "holds a port: no listener_blocked records\n");
         else
             session.use_holder_finder(&holder_finder);
         // Attached first, then scanned: a listener that starts in between
