@@ -110,6 +110,7 @@ struct transition {
 	__u16 sport; /* host byte order; 0 while an unbound socket connects */
 	__u16 dport; /* host byte order */
 	bool btf;
+	bool dport_in_range; /* the entry found dport in the range already */
 };
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -228,7 +229,7 @@ static __always_inline bool may_meet_itself(const struct transition *t)
 {
 	if (t->sport)
 		return t->sport == t->dport && same_address(t);
-	return in_ephemeral_range(t, t->dport) && same_address(t);
+	return (t->dport_in_range || in_ephemeral_range(t, t->dport)) && same_address(t);
 }
 
 /* A number that names the socket from connect() to its handshake's end:
@@ -546,7 +547,7 @@ static __always_inline int on_transition(const struct transition *t)
 /* Everything past the first test, out of line: the entry stays small enough
  * that the JIT saves no registers for the hits that leave at once. */
 static __noinline int on_rare_transition_btf(const struct sock *sk, int oldstate,
-					     int newstate)
+					     int newstate, bool dport_in_range)
 {
 	__u32 ports = sk->__sk_common.skc_portpair;
 	struct transition t = {
@@ -556,6 +557,7 @@ static __noinline int on_rare_transition_btf(const struct sock *sk, int oldstate
 		.sport = ports >> 16,
 		.dport = bpf_ntohs((__u16)ports),
 		.btf = true,
+		.dport_in_range = dport_in_range,
 	};
 
 	/* A socket that was not bound explicitly has given its port back by
@@ -597,17 +599,20 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 		}
 	} else if (newstate == TCP_SYN_SENT) {
 		/* Most connects go to a port outside the ephemeral range: decide
-		 * that here, without the call. Bound sockets go on. */
+		 * that here, without the call, and pass the answer on. Bound
+		 * sockets go on. */
 		__u32 ports = sk->__sk_common.skc_portpair;
 		struct transition t = { .sk = sk, .btf = true };
 
-		if (!(ports >> 16) &&
-		    !in_ephemeral_range(&t, bpf_ntohs((__u16)ports)))
+		if (ports >> 16)
+			return on_rare_transition_btf(sk, oldstate, newstate, false);
+		if (!in_ephemeral_range(&t, bpf_ntohs((__u16)ports)))
 			return 0;
+		return on_rare_transition_btf(sk, oldstate, newstate, true);
 	} else if (newstate != TCP_CLOSE && newstate != TCP_LISTEN) {
 		return 0;
 	}
-	return on_rare_transition_btf(sk, oldstate, newstate);
+	return on_rare_transition_btf(sk, oldstate, newstate, false);
 }
 
 static __always_inline bool state_of_interest(int newstate)

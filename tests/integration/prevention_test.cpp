@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <optional>
@@ -307,4 +308,43 @@ TEST(Prevention, AuditFixReservesInEachNamespaceMergedAndOnlyThere)
     const RunResult second = run_command(again);
     EXPECT_EQ(second.status, 0) << second.out;
     EXPECT_EQ(second.out, "");
+}
+
+// Named or not: a namespace made with unshare, reached through its
+// listener's /proc/PID/ns/net.
+TEST(Prevention, ProtectWorksInANamespaceWithNoName)
+{
+    REQUIRE_ROOT();
+    TempDir dir;
+    BackgroundProcess server({"unshare", "-n", "sh", "-c",
+                              "ip link set lo up && echo '40000 41999' > /proc/sys/net/ipv4/ip_local_port_range && "
+                              "touch " + dir.path() + "/up && exec nc -l 127.0.0.1 40650"});
+    std::string ns_link;
+    for (int i = 0; i < 200 && ns_link.empty(); ++i) {
+        if (access((dir.path() + "/up").c_str(), F_OK) == 0)
+            ns_link = run_command({"readlink", "/proc/" + std::to_string(server.pid()) + "/ns/net"}).out;
+        if (ns_link.empty())
+            std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_FALSE(ns_link.empty());
+    const uint32_t inode = static_cast<uint32_t>(std::stoul(ns_link.substr(ns_link.find('[') + 1)));
+    const std::string netns_path = "--net=/proc/" + std::to_string(server.pid()) + "/ns/net";
+    for (int i = 0; i < 200; ++i) {  // listening yet?
+        if (!run_command({"nsenter", netns_path, "ss", "-Hltn", "sport = :40650"}).out.empty())
+            break;
+        std::this_thread::sleep_for(50ms);
+    }
+    WatchProcess watch({"watch", "--json", "--protect", "--netns", std::to_string(inode), "--attach-mode",
+                        attach_mode_under_test()});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    std::vector<json> seen;
+    auto reserved = wait_for_record(watch, "port_reserved", 10s, seen);
+    ASSERT_TRUE(reserved) << dump(seen) << watch.stderr_text();
+    EXPECT_EQ((*reserved)["port"], 40650);
+    EXPECT_EQ((*reserved)["netns"], inode);
+    EXPECT_FALSE(reserved->contains("error")) << reserved->dump();
+    const RunResult list =
+        run_command({"nsenter", netns_path, "cat", "/proc/sys/net/ipv4/ip_local_reserved_ports"});
+    EXPECT_EQ(list.out, "40650\n");
+    stop(watch);
 }
