@@ -116,21 +116,29 @@ struct RunStats {
     uint64_t run_cnt = 0;
 };
 
-RunStats stats_of(const std::set<uint32_t>& ids)
+// Calls `fn(id, info)` for each loaded program among `ids`.
+template <typename Fn>
+void for_each_program(const std::set<uint32_t>& ids, Fn fn)
 {
-    RunStats s;
     for (uint32_t id : ids) {
         const int fd = bpf_prog_get_fd_by_id(id);
         if (fd < 0)
             continue;
         bpf_prog_info info{};
         uint32_t len = sizeof(info);
-        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) {
-            s.run_time_ns += info.run_time_ns;
-            s.run_cnt += info.run_cnt;
-        }
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+            fn(id, info);
         close(fd);
     }
+}
+
+RunStats stats_of(const std::set<uint32_t>& ids)
+{
+    RunStats s;
+    for_each_program(ids, [&](uint32_t, const bpf_prog_info& info) {
+        s.run_time_ns += info.run_time_ns;
+        s.run_cnt += info.run_cnt;
+    });
     return s;
 }
 
@@ -381,16 +389,10 @@ Result median_of(const std::vector<Result>& samples)
 std::set<uint32_t> programs_named(const std::set<uint32_t>& ids, const std::set<std::string>& names)
 {
     std::set<uint32_t> found;
-    for (uint32_t id : ids) {
-        const int fd = bpf_prog_get_fd_by_id(id);
-        if (fd < 0)
-            continue;
-        bpf_prog_info info{};
-        uint32_t len = sizeof(info);
-        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && names.count(info.name))
+    for_each_program(ids, [&](uint32_t id, const bpf_prog_info& info) {
+        if (names.count(info.name))
             found.insert(id);
-        close(fd);
-    }
+    });
     return found;
 }
 
