@@ -46,9 +46,17 @@ std::vector<HeldPort> PortHolderFinder::find(uint32_t netns, uint16_t port)
     UniqueFd iter(bpf_iter_create(detector_.holder_iterator_link_fd()));
     if (!iter)
         return found;
-    sc_holder h{};
+    // Read in large chunks and cut into records: reading one record's size
+    // at a time gave one record of many and then nothing on Linux 6.1 (a
+    // debug build in the kernel-matrix VM).
+    std::string bytes;
+    std::vector<char> chunk(64 * 1024);
+    for (ssize_t n; (n = read(iter.get(), chunk.data(), chunk.size())) > 0;)
+        bytes.append(chunk.data(), static_cast<size_t>(n));
     std::vector<uint64_t> seen;
-    while (read(iter.get(), &h, sizeof(h)) == static_cast<ssize_t>(sizeof(h))) {
+    for (size_t at = 0; at + sizeof(sc_holder) <= bytes.size(); at += sizeof(sc_holder)) {
+        sc_holder h;
+        std::memcpy(&h, bytes.data() + at, sizeof(h));
         // A socket shared by several processes (after fork) is one holder.
         if (std::find(seen.begin(), seen.end(), h.inode) != seen.end())
             continue;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # PID 1 of the kernel-matrix VM: run the detector in each attach mode against
-# real self-connects, print its JSON between markers, power off. With
+# real self-connects, then once against a listener and servers refused a
+# held port, print its JSON between markers, power off. With
 # sc_steps=noop or sc_steps=none on the kernel command line it makes the same
 # self-connects with only the do-nothing program on the classic tracepoint,
 # or with nothing attached: the controls for a fault seen in a VM.
@@ -43,4 +44,22 @@ for mode in auto tracepoint; do
   sed 's/^/VM-STDERR /' "$err" | tail -n +2
   echo "VM-END $mode"
 done
+# Prevention records: a listener at risk, and servers refused a held port.
+echo "VM-BEGIN prevention"
+out=/tmp/out.prevention err=/tmp/err.prevention
+: >"$out"; : >"$err"
+/bin/selfconnect watch --json --port 40800 >"$out" 2>"$err" &
+pid=$!
+i=0
+while ! grep -q ready "$err" 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
+  sleep 0.1; i=$((i + 1))
+done
+/bin/vm-self-connects port-conflict 40800 | sed 's/^/VM-LOG /'
+sleep 2
+kill -INT $pid 2>/dev/null
+wait $pid
+echo "VM-EXIT prevention $?"
+sed 's/^/VM-JSON /' "$out"
+sed 's/^/VM-STDERR /' "$err"
+echo "VM-END prevention"
 poweroff -f

@@ -2,9 +2,22 @@
 // IPv6 and one v4-mapped self-connect on the given port, optionally with the
 // do-nothing program attached to the classic tracepoint (the control that
 // tells a kernel or emulator fault from one of selfconnect's).
+// With port-conflict it makes what the prevention records are about: a
+// listener on PORT (then closed), a self-connect held on PORT, and a server
+// whose bind() is refused that port. (A server with SO_REUSEADDR would get
+// it: the holder set it too and does not listen, so the kernel lets both be.)
 //   vm-self-connects lo-up
 //   vm-self-connects PORT [noop-tracepoint]
+//   vm-self-connects port-conflict PORT
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <bpf/libbpf.h>
 
@@ -35,6 +48,42 @@ std::unique_ptr<noop_bpf, NoopDeleter> attach_noop_tracepoint()
     return skel;
 }
 
+// 0 when listening worked, else the errno of the call that failed; the
+// socket is closed either way.
+int serve_once(uint16_t port, bool reuse_address)
+{
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    if (reuse_address)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int err = 0;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 || listen(fd, 1) != 0)
+        err = errno;
+    close(fd);
+    return err;
+}
+
+int port_conflict(uint16_t port)
+{
+    prctl(PR_SET_NAME, "sc-vm-server");
+    const int listened = serve_once(port, false);
+    std::printf("listener on %u: %s\n", port, listened ? std::strerror(listened) : "ok");
+    SelfConnectPlan plan{AF_INET, "127.0.0.1", port, "sc-vm-holder"};
+    plan.hold = true;
+    const SelfConnectChild holder = start_self_connects(plan);
+    sleep(1);  // connected to itself by now
+    const int refused = serve_once(port, false);
+    std::printf("server on a held port: %s\n", refused ? std::strerror(refused) : "listening");
+    sleep(2);  // the watcher looks for the holder when it reads the event: keep it there till then
+    kill(holder.pid, SIGTERM);
+    wait_child(holder.pid);
+    return listened == 0 && refused == EADDRINUSE ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -43,6 +92,8 @@ int main(int argc, char** argv)
         return 2;
     if (std::string(argv[1]) == "lo-up")
         return bring_loopback_up() ? 0 : 1;
+    if (std::string(argv[1]) == "port-conflict" && argc > 2)
+        return port_conflict(static_cast<uint16_t>(std::atoi(argv[2])));
     const auto port = static_cast<uint16_t>(std::atoi(argv[1]));
     std::unique_ptr<noop_bpf, NoopDeleter> noop;
     if (argc > 2 && std::string(argv[2]) == "noop-tracepoint") {
