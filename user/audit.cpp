@@ -199,11 +199,7 @@ void print_text(const Findings& f, size_t namespaces, LineWriter& out)
         }
         Record shown = r;
         shown.fix.reset();  // printed once per namespace, below
-        std::string line = to_text(shown);
-        if (r.type == RecordType::ListenerAtRisk)
-            line += r.port % 2 == r.range_lo % 2 ? "; connect() tries ports of this parity first"
-                                                 : "; connect() reaches this parity only after the other";
-        out.write_line(line);
+        out.write_line(to_text(shown));
         if (r.fix && *r.fix != last_fix) {
             out.write_line("  fix for netns " + std::to_string(r.netns) + ": " + *r.fix);
             last_fix = *r.fix;

@@ -266,6 +266,9 @@ std::string to_text(const Record& r)
             family_name(r.family) + " (" + range_text(r) + ")";
     if (r.killed)
         line += *r.killed ? " [killed]" : " [kill failed: " + r.kill_error.value_or("?") + "]";
+    if (r.type == RecordType::ListenerAtRisk)
+        line += r.port % 2 == r.range_lo % 2 ? "; connect() tries ports of this parity first"
+                                             : "; connect() reaches this parity only after the other";
     if (r.type == RecordType::ListenerAtRisk && r.fix)
         line += "; fix: " + *r.fix;
     return line;

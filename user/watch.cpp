@@ -361,7 +361,10 @@ int run_watch(const WatchOptions& o)
         std::string notify_error;
         if (!notify_service_manager("READY=1", notify_error))
             std::fprintf(stderr, "selfconnect: %s\n", notify_error.c_str());
-        std::fprintf(stderr, "selfconnect: ready, watching every TCP socket of this host (attach mode %s)\n",
+        const std::string scope = o.netns.empty() ? "of this host"
+                                  : o.netns.size() == 1 ? "of network namespace " + std::to_string(o.netns.front())
+                                                        : "of " + std::to_string(o.netns.size()) + " network namespaces";
+        std::fprintf(stderr, "selfconnect: ready, watching every TCP socket %s (attach mode %s)\n", scope.c_str(),
                      std::string(attach_mode_name(detector.attach_mode())).c_str());
 
         try {

@@ -144,3 +144,19 @@ TEST(EventDecoding, NewRecordsPrintTheirOwnFields)
         << text;
     EXPECT_EQ(to_json(blocked)["holder"]["self_connected"], true);
 }
+
+TEST(EventDecoding, AListenerAtRiskSaysWhichParityConnectTriesFirstAndItsFix)
+{
+    Record r = decode_event(sample_event(), std::chrono::system_clock::now());
+    r.type = RecordType::ListenerAtRisk;
+    r.range_lo = 32768;
+    r.port = 44600;  // even, like the range's lower bound
+    r.fix = "sysctl -w net.ipv4.ip_local_reserved_ports=44600";
+    const std::string even = to_text(r);
+    EXPECT_NE(even.find("; connect() tries ports of this parity first; fix: sysctl -w"), std::string::npos) << even;
+    r.port = 44601;
+    r.fix.reset();
+    const std::string odd = to_text(r);
+    EXPECT_NE(odd.find("; connect() reaches this parity only after the other"), std::string::npos) << odd;
+    EXPECT_EQ(odd.find("fix:"), std::string::npos) << odd;
+}
