@@ -335,7 +335,6 @@ static __always_inline void fill_address(struct sc_event *e,
 {
 	const struct sock *sk = t->sk;
 
-	__builtin_memset(e->addr, 0, sizeof(e->addr));
 	if (e->family == AF_INET6)
 		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_v6_daddr);
 	else
@@ -376,6 +375,36 @@ static __always_inline void track_open_self_connects(struct sc_owner *o, __u8 ki
 	}
 }
 
+/* Does the loader's --port or --netns filter leave this event out? */
+static __always_inline bool filtered_out(__u16 port, __u32 netns)
+{
+	return (filter_port && port != filter_port) || (filter_netns && netns != filter_netns);
+}
+
+/* A record in the ring buffer with everything but its owner and address
+ * filled in, or NULL when the ring is full (then counted as lost). */
+static __always_inline struct sc_event *reserve_event(__u8 kind, struct net *net, __u32 netns,
+						      __u16 family, __u16 port, __u16 lo, __u16 hi)
+{
+	struct sc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost(kind);
+		return NULL;
+	}
+	e->mono_ns = bpf_ktime_get_ns();
+	e->kind = kind;
+	e->netns = netns;
+	e->family = family;
+	e->port = port;
+	e->range_lo = lo;
+	e->range_hi = hi;
+	e->reserved = port_reserved(net, port);
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	return e;
+}
+
 /* The rare path: a socket worth telling userspace about. */
 static __always_inline int report(const struct transition *t, __u8 kind)
 {
@@ -383,31 +412,21 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
 	struct sc_owner *o;
 	struct sc_event *e;
+	__u16 lo, hi;
 
 	/* The hook also serves DCCP on kernels that still have it. */
 	if (SK_READ(t, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	if (filter_port && t->dport != filter_port)
-		return 0;
-	if (filter_netns && netns != filter_netns)
+	if (filtered_out(t->dport, netns))
 		return 0;
 	/* One slot lookup serves the count and the owner. */
 	o = owner_of(t);
 	track_open_self_connects(o, kind);
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost(kind);
+	ephemeral_range(t, net, &lo, &hi);
+	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);
+	if (!e)
 		return 0;
-	}
-	e->mono_ns = bpf_ktime_get_ns();
-	e->kind = kind;
-	e->netns = netns;
-	e->family = family_of(t);
-	e->port = t->dport;
-	ephemeral_range(t, net, &e->range_lo, &e->range_hi);
-	e->reserved = port_reserved(net, t->dport);
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	fill_owner(e, o);
 	fill_address(e, t);
 	bpf_ringbuf_submit(e, 0);
@@ -432,34 +451,16 @@ static __always_inline void fill_current_owner(struct sc_event *e)
 static __always_inline struct sc_event *start_port_event(struct net *net, __u16 port, __u16 family, __u8 kind)
 {
 	struct transition probe = { .btf = false };
-	struct sc_event *e;
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
 	__u16 lo, hi;
 
-	if (filter_port && port != filter_port)
-		return NULL;
-	if (filter_netns && netns != filter_netns)
+	if (filtered_out(port, netns))
 		return NULL;
 	ephemeral_range(&probe, net, &lo, &hi);
 	/* Only ports a client can be handed make a listener worth a record. */
 	if (kind != SC_EVENT_PORT_IN_USE && (port < lo || port > hi))
 		return NULL;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_lost(kind);
-		return NULL;
-	}
-	e->mono_ns = bpf_ktime_get_ns();
-	e->kind = kind;
-	e->netns = netns;
-	e->family = family;
-	e->port = port;
-	e->range_lo = lo;
-	e->range_hi = hi;
-	e->reserved = port_reserved(net, port);
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	__builtin_memset(e->addr, 0, sizeof(e->addr));
-	return e;
+	return reserve_event(kind, net, netns, family, port, lo, hi);
 }
 
 /* A socket's local port and address: a listener, or one whose listen()
@@ -604,6 +605,9 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 		__u32 ports = sk->__sk_common.skc_portpair;
 		struct transition t = { .sk = sk, .btf = true };
 
+		/* Three call sites, not one with the answer in a variable:
+		 * holding it live through the entry takes a callee-saved
+		 * register, which the JIT then saves on every hit. */
 		if (ports >> 16)
 			return on_rare_transition_btf(sk, oldstate, newstate, false);
 		if (!in_ephemeral_range(&t, bpf_ntohs((__u16)ports)))

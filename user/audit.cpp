@@ -112,20 +112,24 @@ struct Findings {
 };
 
 // audit --fix: one port_reserved record for each port the fix added.
-void apply_fix(const NetnsHandle& ns, uint32_t inode, const PortSet& before, const PortSet& reserve,
-               const std::vector<Record>& found, Findings& out)
+// The namespace's findings are out.records[first...].
+void apply_fix(const NetnsHandle& ns, uint32_t inode, const PortSet& before, const PortSet& reserve, size_t first,
+               Findings& out)
 {
     const bool here = inode == current_netns_inode();
-    const ReserveResult result = reserve_ports(here ? -1 : ns.fd.get(), reserve);
-    for (const Record& f : found) {
-        if (before.test(f.port) || !reserve.test(f.port))
+    const ReserveResult result = reserve_ports(ns.fd.get(), reserve);
+    const size_t found_end = out.records.size();
+    for (size_t i = first; i < found_end; ++i) {
+        const uint16_t port = out.records[i].port;
+        const bool listener = out.records[i].type == RecordType::ListenerAtRisk;
+        if (before.test(port) || !reserve.test(port))
             continue;
         Record r;
         r.type = RecordType::PortReserved;
         r.time = std::chrono::system_clock::now();
         r.netns = inode;
-        r.port = f.port;
-        r.reason = f.type == RecordType::ListenerAtRisk ? "listener_at_risk" : "self_connect";
+        r.port = port;
+        r.reason = listener ? "listener_at_risk" : "self_connect";
         r.reserved_ports = result.list;
         r.error = result.error;
         if (here && !result.error)
@@ -139,10 +143,8 @@ void apply_fix(const NetnsHandle& ns, uint32_t inode, const PortSet& before, con
 void audit_namespace(uint32_t inode, const NetnsHandle& ns, const AuditOptions& o,
                      const std::unordered_map<uint32_t, SocketHolder>& holders, Findings& out)
 {
-    // The caller's own namespace needs no setns(), nor the capability for it.
-    const int fd = inode == current_netns_inode() ? -1 : ns.fd.get();
-    const PortPolicy policy = read_port_policy(fd);
-    SockDiag diag(fd);
+    const PortPolicy policy = read_port_policy(ns.fd.get());
+    SockDiag diag(ns.fd.get());
     std::vector<Record> found;
     PortSet reserve = policy.reserved;
     for (uint16_t family : {AF_INET, AF_INET6}) {
@@ -174,11 +176,11 @@ void audit_namespace(uint32_t inode, const NetnsHandle& ns, const AuditOptions& 
     if (reserve != policy.reserved)
         for (Record& r : found)
             r.fix = fix_line(ns, inode, reserve);
-    std::vector<Record> reported = found;
+    const size_t first = out.records.size();
     for (Record& r : found)
         out.records.push_back(std::move(r));
     if (o.fix && reserve != policy.reserved)
-        apply_fix(ns, inode, policy.reserved, reserve, reported, out);
+        apply_fix(ns, inode, policy.reserved, reserve, first, out);
 }
 
 bool wanted_netns(const std::vector<uint32_t>& only, uint32_t inode)

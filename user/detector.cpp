@@ -94,8 +94,7 @@ Detector::Detector(const DetectorConfig& config)
     skel_->rodata->syscall_hooks = syscall_hooks_;
     // The holder iterator needs bpf_sock_from_file (5.11); its absence
     // would fail the whole load, so it is looked up first.
-    holder_iterator_ = kernel_btf_has_name("BPF_FUNC_sock_from_file");
-    bpf_program__set_autoload(skel_->progs.find_port_holders, holder_iterator_);
+    bpf_program__set_autoload(skel_->progs.find_port_holders, kernel_btf_has_name("BPF_FUNC_sock_from_file"));
     for (bpf_program* p : {skel_->progs.on_bind_enter, skel_->progs.on_bind_exit, skel_->progs.on_listen_exit})
         bpf_program__set_autoload(p, syscall_hooks_);
 
@@ -144,7 +143,8 @@ uint64_t Detector::skipped_runs() const
 
 int Detector::holder_iterator_link_fd() const
 {
-    return holder_iterator_ && skel_->links.find_port_holders ? bpf_link__fd(skel_->links.find_port_holders) : -1;
+    // Attached with the rest when it was loaded; no link otherwise.
+    return skel_->links.find_port_holders ? bpf_link__fd(skel_->links.find_port_holders) : -1;
 }
 
 void Detector::ask_holders_of(uint32_t netns, uint16_t port)

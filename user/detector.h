@@ -68,7 +68,6 @@ private:
     AttachMode mode_ = AttachMode::Auto;
     bool attached_ = false;
     bool syscall_hooks_ = false;
-    bool holder_iterator_ = false;
 };
 
 // Checks that must pass before loading: BTF present, ring buffers supported.

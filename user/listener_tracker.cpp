@@ -31,9 +31,10 @@ void ListenerTracker::reserved(uint32_t netns, uint16_t port)
 std::string live_fix_line(const Record& listener)
 {
     const bool here = listener.netns == current_netns_inode();
-    UniqueFd fd = here || !may_administer_system() ? UniqueFd() : open_netns(listener.netns, listener.owner.pid);
-    if (here || fd) {
-        if (auto list = read_reserved_ports(fd ? fd.get() : -1)) {
+    // Another namespace is entered only with the capability to do so.
+    UniqueFd fd = here || may_administer_system() ? open_netns(listener.netns, listener.owner.pid) : UniqueFd();
+    if (fd) {
+        if (auto list = read_reserved_ports(fd.get())) {
             list->set(listener.port);
             const std::string cmd = "sysctl -w net.ipv4.ip_local_reserved_ports=" + format_port_list(*list);
             return here ? cmd : "nsenter --net=/proc/" + std::to_string(listener.owner.pid) + "/ns/net " + cmd;

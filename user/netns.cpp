@@ -70,6 +70,8 @@ std::map<uint32_t, NetnsHandle> list_network_namespaces()
 
 UniqueFd open_netns(uint32_t inode, uint32_t pid_hint)
 {
+    if (inode == current_netns_inode())
+        return UniqueFd(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
     if (pid_hint) {
         UniqueFd fd(open(("/proc/" + std::to_string(pid_hint) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
         if (fd && inode_of(fd.get()) == inode)
@@ -91,7 +93,8 @@ void run_in_netns(int netns_fd, const std::function<void()>& fn)
     std::exception_ptr failure;
     std::thread worker([&] {
         try {
-            if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0)
+            // Our own namespace needs no setns(), nor the capability for it.
+            if (netns_fd >= 0 && inode_of(netns_fd) != current_netns_inode() && setns(netns_fd, CLONE_NEWNET) != 0)
                 throw std::runtime_error(std::string("cannot enter network namespace: ") + strerror(errno));
             fn();
         } catch (...) {

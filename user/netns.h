@@ -22,12 +22,14 @@ struct NetnsHandle {
 // by inode, each with one open descriptor.
 std::map<uint32_t, NetnsHandle> list_network_namespaces();
 
-// An open descriptor for the namespace with this inode; `pid_hint` is tried
-// first. Invalid if no process or bind mount holds it any more.
+// An open descriptor for the namespace with this inode (our own is always
+// reachable); `pid_hint` is tried first. Invalid if no process or bind
+// mount holds it any more.
 UniqueFd open_netns(uint32_t inode, uint32_t pid_hint = 0);
 
 // Runs `fn` on a short-lived thread that has joined the namespace `netns_fd`
-// (-1: this one), so the caller's own namespace never changes. Sockets made
+// (-1, or a descriptor of our own namespace: no setns() at all), so the
+// caller's own namespace never changes. Sockets made
 // inside belong to that namespace for their whole life.
 void run_in_netns(int netns_fd, const std::function<void()>& fn);
 

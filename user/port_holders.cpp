@@ -62,7 +62,6 @@ std::vector<HeldPort> PortHolderFinder::find(uint32_t netns, uint16_t port)
             continue;
         seen.push_back(h.inode);
         HeldPort p;
-        p.family = h.family;
         p.state = h.state;
         p.local_addr = format_address(h.family, std::span<const uint8_t, 16>(h.saddr, 16));
         p.holder.pid = h.tgid;
@@ -76,9 +75,9 @@ std::vector<HeldPort> PortHolderFinder::find(uint32_t netns, uint16_t port)
     return found;
 }
 
-std::optional<PortHolder> blocking_holder(const std::vector<HeldPort>& held, uint16_t family, const std::string& addr)
+// Not by family: an IPv6 wildcard also takes the IPv4 port on a dual-stack host.
+std::optional<PortHolder> blocking_holder(const std::vector<HeldPort>& held, const std::string& addr)
 {
-    (void)family;  // an IPv6 wildcard also takes the IPv4 port on a dual-stack host
     const HeldPort* best = nullptr;
     for (const HeldPort& p : held) {
         // Listeners are the ordinary "another server runs here"; a closed

@@ -18,7 +18,6 @@ class Detector;
 
 struct HeldPort {
     PortHolder holder;
-    uint16_t family = 0;
     std::string local_addr;
     int state = 0;  // TCP state
 };
@@ -37,7 +36,6 @@ private:
 
 // The socket that keeps a server from `addr`:`port`: a connected (not
 // listening) one whose local address overlaps, self-connected ones first.
-std::optional<PortHolder> blocking_holder(const std::vector<HeldPort>& held, uint16_t family,
-                                          const std::string& addr);
+std::optional<PortHolder> blocking_holder(const std::vector<HeldPort>& held, const std::string& addr);
 
 }  // namespace selfconnect

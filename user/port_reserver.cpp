@@ -94,14 +94,14 @@ std::optional<Record> PortProtector::protect(uint32_t netns, uint16_t port, uint
         return r;
     }
     done.insert(port);
-    UniqueFd fd = netns == current_netns_inode() ? UniqueFd() : open_netns(netns, pid);
-    if (netns != current_netns_inode() && !fd) {
+    UniqueFd fd = open_netns(netns, pid);
+    if (!fd) {
         r.error = "cannot reach network namespace " + std::to_string(netns) + ": it is gone or cannot be opened";
         return r;
     }
     PortSet ports;
     ports.set(port);
-    ReserveResult result = reserve_ports(fd ? fd.get() : -1, ports);
+    ReserveResult result = reserve_ports(fd.get(), ports);
     r.reserved_ports = result.list;
     if (result.error) {
         r.error = *result.error;
@@ -109,7 +109,6 @@ std::optional<Record> PortProtector::protect(uint32_t netns, uint16_t port, uint
     }
     if (!result.changed)
         return std::nullopt;  // someone reserved it already
-    ++reserved_;
     if (netns == current_netns_inode())
         r.persist = persistent_sysctl_line(result.list);
     return r;

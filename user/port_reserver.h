@@ -39,14 +39,12 @@ public:
     // The port_reserved record for this port, or nothing if it was reserved
     // already or the namespace was left out. `pid` lives in the namespace.
     std::optional<Record> protect(uint32_t netns, uint16_t port, uint32_t pid, const std::string& reason);
-    uint64_t reserved() const { return reserved_; }
 
 private:
     uint32_t max_;
     std::vector<uint32_t> only_;
     std::map<uint32_t, std::set<uint16_t>> done_;  // by netns
     std::set<uint32_t> capped_;                     // namespaces told about the cap
-    uint64_t reserved_ = 0;
 };
 
 }  // namespace selfconnect

@@ -176,7 +176,7 @@ private:
     {
         if (!holders_)
             return;
-        auto holder = blocking_holder(holders_->find(r.netns, r.port), r.family, r.addr);
+        auto holder = blocking_holder(holders_->find(r.netns, r.port), r.addr);
         if (!holder)
             return;
         r.type = RecordType::ListenerBlocked;
