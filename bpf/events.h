@@ -79,7 +79,7 @@ struct sc_event {
 };
 
 /* What the holder iterator writes for each socket that holds the port it
- * was asked about (see holder.bpf.c). */
+ * was asked about (see holder_iterator.bpf.h). */
 struct sc_holder {
 	__u64 inode;     /* the socket's inode: one socket, however many fds */
 	__u32 tgid;

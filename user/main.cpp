@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "audit.h"
-#include "command_line.h"
-#include "watch.h"
+#include "audit/audit_command.h"
+#include "cli/command_line.h"
+#include "watch/watch_command.h"
 
 int main(int argc, char** argv)
 {

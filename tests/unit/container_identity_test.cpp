@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "container_identity.h"
+#include "host/container_identity.h"
 
 using namespace selfconnect;
 

@@ -4,7 +4,7 @@
 #include <regex>
 #include <sstream>
 
-#include "metrics.h"
+#include "metrics/metrics.h"
 
 using namespace selfconnect;
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "port_set.h"
+#include "host/port_set.h"
 
 using namespace selfconnect;
 

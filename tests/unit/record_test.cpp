@@ -2,15 +2,39 @@
 
 #include <sys/socket.h>
 
-#include <cstring>
+#include <sys/stat.h>
 
-#include "output.h"
-#include "record.h"
+#include <cstring>
+#include <filesystem>
+
+#include "records/event_decoding.h"
+#include "records/owner_enricher.h"
+#include "records/record_json.h"
+#include "records/record_text.h"
 
 using namespace selfconnect;
 using nlohmann::json;
 
 namespace {
+
+// A directory tree that stands in for the cgroup v2 mount; removed after.
+struct CgroupTree {
+    std::string root;
+    CgroupTree()
+    {
+        char dir[] = "/tmp/sc-cgroups-XXXXXX";
+        root = mkdtemp(dir);
+    }
+    ~CgroupTree() { std::filesystem::remove_all(root); }
+    // Makes the cgroup `path` and returns its id.
+    uint64_t make(const std::string& path) const
+    {
+        std::filesystem::create_directories(root + path);
+        struct stat st{};
+        stat((root + path).c_str(), &st);
+        return st.st_ino;
+    }
+};
 
 sc_event sample_event()
 {
@@ -102,9 +126,19 @@ TEST(TextEncoding, ALineSaysWhatHappenedAndEscapesTheName)
 TEST(EventDecoding, AnOwnerInAContainerCarriesItsIdAndPodAndTheTextAShortId)
 {
     const std::string id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    // A cgroup tree of our own: on cgroup v2 the kernel's cgroup id is the
+    // inode of the cgroup's directory.
+    const CgroupTree tree;
+    const std::string pod_path = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
+                                 "7c1e2f4a_9b3d_4e5f_8a6b_0c1d2e3f4a5b.slice/cri-containerd-" + id + ".scope";
+    const std::string session_path = "/user.slice/user-1000.slice/session-2.scope";
+    const uint64_t in_pod = tree.make(pod_path);
+    const uint64_t in_session = tree.make(session_path);
+    OwnerEnricher enricher(CgroupPaths(tree.root));
     Record r = decode_event(sample_event(), std::chrono::system_clock::now());
-    r.owner.cgroup_path = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod"
-                          "7c1e2f4a_9b3d_4e5f_8a6b_0c1d2e3f4a5b.slice/cri-containerd-" + id + ".scope";
+    r.owner.cgroup_id = in_pod;
+    enricher.enrich(r);
+    EXPECT_EQ(r.owner.cgroup_path, pod_path);
     const json j = to_json(r);
     EXPECT_EQ(j["container_id"], id);
     EXPECT_EQ(j["pod_uid"], "7c1e2f4a-9b3d-4e5f-8a6b-0c1d2e3f4a5b");
@@ -112,8 +146,10 @@ TEST(EventDecoding, AnOwnerInAContainerCarriesItsIdAndPodAndTheTextAShortId)
     EXPECT_NE(text.find(" container=0123456789ab "), std::string::npos) << text;
     EXPECT_NE(text.find(" pod=7c1e2f4a-9b3d-4e5f-8a6b-0c1d2e3f4a5b"), std::string::npos) << text;
 
-    r.owner.cgroup_path = "/user.slice/user-1000.slice/session-2.scope";
+    r.owner.cgroup_id = in_session;
+    enricher.enrich(r);
     const json plain = to_json(r);
+    EXPECT_EQ(plain["cgroup_path"], session_path);
     EXPECT_FALSE(plain.contains("container_id"));
     EXPECT_FALSE(plain.contains("pod_uid"));
 }
@@ -124,7 +160,7 @@ TEST(EventDecoding, NewRecordsPrintTheirOwnFields)
     reserved.type = RecordType::PortReserved;
     reserved.netns = 4026531840u;
     reserved.port = 40500;
-    reserved.reason = "retry_loop";
+    reserved.reason = ReserveReason::RetryLoop;
     reserved.reserved_ports = "8080,40500";
     reserved.persist = "net.ipv4.ip_local_reserved_ports = 8080,40500";
     const json j = to_json(reserved);
@@ -136,7 +172,13 @@ TEST(EventDecoding, NewRecordsPrintTheirOwnFields)
     Record blocked = decode_event(sample_event(), std::chrono::system_clock::now());
     blocked.type = RecordType::ListenerBlocked;
     blocked.owner.comm = "python3";
-    blocked.holder = PortHolder{790, "nc", 0, "127.0.0.1", 44600, true, std::nullopt};
+    HeldSocket holder;
+    holder.owner.pid = 790;
+    holder.owner.comm = "nc";
+    holder.peer_addr = "127.0.0.1";
+    holder.peer_port = 44600;
+    holder.self_connected = true;
+    blocked.holder = holder;
     const std::string text = to_text(blocked);
     EXPECT_NE(text.find("python3 (pid 4242) cannot listen on 127.0.0.1:44600"), std::string::npos) << text;
     EXPECT_NE(text.find("held by nc (pid 790), connected to itself; 'selfconnect audit --kill' frees it"),

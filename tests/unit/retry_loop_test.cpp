@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "retry_loop_detector.h"
+#include "watch/retry_loop_detector.h"
+#include "watch/self_connect_lifetimes.h"
 
 using namespace selfconnect;
 

@@ -2,7 +2,7 @@
 
 #include <sys/socket.h>
 
-#include "text_format.h"
+#include "records/text_format.h"
 
 using namespace selfconnect;
 

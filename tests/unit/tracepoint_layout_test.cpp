@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "attach_mode.h"
+#include "kernel/kernel_features.h"
 
 using namespace selfconnect;
 

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The rare path: filling a record of the ring buffer (bpf/events.h), or
+ * counting it lost when the ring is full. Part of selfconnect.bpf.c.
+ */
+#ifndef SELFCONNECT_REPORT_BPF_H
+#define SELFCONNECT_REPORT_BPF_H
+
+static __always_inline void count_lost(__u8 kind)
+{
+	__u32 index = kind;
+	__u64 *n = bpf_map_lookup_elem(&lost_events, &index);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void clear_owner(struct sc_event *e, __u8 source)
+{
+	e->owner = source;
+	e->uid = 0;
+	e->cgroup_id = 0;
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+}
+
+/* The owner slot remembered for this socket at connect(), or NULL if the
+ * slot now holds another socket. */
+static __always_inline struct sc_owner *owner_of(const struct transition *t)
+{
+	__u64 key = sock_key(t);
+	__u32 slot = owner_slot(key);
+	struct sc_owner *o = bpf_map_lookup_elem(&connect_owners, &slot);
+
+	return o && o->sock_key == key ? o : NULL;
+}
+
+/* The rare path: who connected. The task is read only if it still is the
+ * thread that connected (same tid), so a task_struct freed and reused in
+ * between is never believed. */
+static __always_inline void fill_owner(struct sc_event *e, const struct sc_owner *o)
+{
+	const struct task_struct *task;
+
+	if (!o) {
+		e->tgid = 0;
+		e->tid = 0;
+		clear_owner(e, SC_OWNER_UNKNOWN);
+		return;
+	}
+	e->tgid = o->tgid;
+	e->tid = o->tid;
+	task = (const struct task_struct *)o->task;
+	if ((__u32)BPF_CORE_READ(task, pid) != o->tid) {
+		clear_owner(e, SC_OWNER_EXITED);
+		return;
+	}
+	e->owner = SC_OWNER_CONNECT;
+	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	e->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	BPF_CORE_READ_INTO(&e->comm, task, comm);
+}
+
+static __always_inline void fill_address(struct sc_event *e,
+					 const struct transition *t)
+{
+	const struct sock *sk = t->sk;
+
+	if (e->family == AF_INET6)
+		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_v6_daddr);
+	else
+		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_daddr);
+}
+
+static __always_inline bool port_reserved(struct net *net, __u16 port)
+{
+	unsigned long *bitmap = BPF_CORE_READ(net, ipv4.sysctl_local_reserved_ports);
+	unsigned long word = 0;
+
+	if (!bitmap)
+		return false;
+	bpf_probe_read_kernel(&word, sizeof(word), bitmap + port / 64);
+	return (word >> (port % 64)) & 1;
+}
+
+/* Keeps open_self_connects: up when a self-connect is established, down
+ * when the close of one that was counted is seen. The owner slot remembers
+ * which were counted; one whose slot was reused is counted up and never
+ * down, which only makes later closes dearer. Done before the ring buffer
+ * is asked for room, so a full ring cannot make a close go unseen. */
+static __always_inline void track_open_self_connects(struct sc_owner *o, __u8 kind)
+{
+	if (kind != SC_EVENT_SELF_CONNECT && kind != SC_EVENT_SELF_CONNECT_CLOSED)
+		return;
+	if (!o) {
+		if (kind == SC_EVENT_SELF_CONNECT)
+			__sync_fetch_and_add(&open_self_connects, 1);
+		return;
+	}
+	if (kind == SC_EVENT_SELF_CONNECT && !o->counted) {
+		o->counted = 1;
+		__sync_fetch_and_add(&open_self_connects, 1);
+	} else if (kind == SC_EVENT_SELF_CONNECT_CLOSED && o->counted) {
+		o->counted = 0;
+		__sync_fetch_and_add(&open_self_connects, -1);
+	}
+}
+
+/* Does the loader's --port or --netns filter leave this event out? */
+static __always_inline bool filtered_out(__u16 port, __u32 netns)
+{
+	return (filter_port && port != filter_port) || (filter_netns && netns != filter_netns);
+}
+
+/* A record in the ring buffer with everything but its owner and address
+ * filled in, or NULL when the ring is full (then counted as lost). */
+static __always_inline struct sc_event *reserve_event(__u8 kind, struct net *net, __u32 netns,
+						      __u16 family, __u16 port, __u16 lo, __u16 hi)
+{
+	struct sc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count_lost(kind);
+		return NULL;
+	}
+	e->mono_ns = bpf_ktime_get_ns();
+	e->kind = kind;
+	e->netns = netns;
+	e->family = family;
+	e->port = port;
+	e->range_lo = lo;
+	e->range_hi = hi;
+	e->reserved = port_reserved(net, port);
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	return e;
+}
+
+/* The rare path: a socket worth telling userspace about. */
+static __always_inline int report(const struct transition *t, __u8 kind)
+{
+	struct net *net = sock_net_of(t);
+	__u32 netns = BPF_CORE_READ(net, ns.inum);
+	struct sc_owner *o;
+	struct sc_event *e;
+	__u16 lo, hi;
+
+	/* The hook also serves DCCP on kernels that still have it. */
+	if (SK_READ(t, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	if (filtered_out(t->dport, netns))
+		return 0;
+	/* One slot lookup serves the count and the owner. */
+	o = owner_of(t);
+	track_open_self_connects(o, kind);
+
+	ephemeral_range(t, net, &lo, &hi);
+	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);
+	if (!e)
+		return 0;
+	fill_owner(e, o);
+	fill_address(e, t);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Listeners and ports in use: rare, so everything is read with probe reads
+ * from the socket's address, which any of the hooks can give. */
+static __always_inline void fill_current_owner(struct sc_event *e)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->owner = SC_OWNER_CURRENT;
+}
+
+/* Header of a port event; NULL if it is filtered out or the ring is full. */
+static __always_inline struct sc_event *start_port_event(struct net *net, __u16 port, __u16 family, __u8 kind)
+{
+	struct transition probe = { .btf = false };
+	__u32 netns = BPF_CORE_READ(net, ns.inum);
+	__u16 lo, hi;
+
+	if (filtered_out(port, netns))
+		return NULL;
+	ephemeral_range(&probe, net, &lo, &hi);
+	/* Only ports a client can be handed make a listener worth a record. */
+	if (kind != SC_EVENT_PORT_IN_USE && (port < lo || port > hi))
+		return NULL;
+	return reserve_event(kind, net, netns, family, port, lo, hi);
+}
+
+/* A socket's local port and address: a listener, or one whose listen()
+ * failed. The owner is the current task, except at a listener's close. */
+static __always_inline int report_port_event(__u64 sk_addr, __u8 kind)
+{
+	const struct sock *sk = (const struct sock *)sk_addr;
+	__u16 port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	struct sc_event *e;
+
+	/* An unbound socket that listens is given its port after the hook. */
+	if (!port || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	e = start_port_event(BPF_CORE_READ(sk, __sk_common.skc_net.net), port, family, kind);
+	if (!e)
+		return 0;
+	if (family == AF_INET6)
+		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_v6_rcv_saddr);
+	else
+		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_rcv_saddr);
+	if (kind == SC_EVENT_LISTENER_CLOSED) {
+		e->tgid = 0;
+		e->tid = 0;
+		clear_owner(e, SC_OWNER_UNKNOWN);
+	} else {
+		fill_current_owner(e);
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+#endif /* SELFCONNECT_REPORT_BPF_H */

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What the state hook reads of a socket, the cheapest way each attach
+ * flavour allows: ports, addresses, the namespace's ephemeral range, and
+ * the slot that remembers who called connect(). Part of selfconnect.bpf.c.
+ */
+#ifndef SELFCONNECT_SOCKET_READS_BPF_H
+#define SELFCONNECT_SOCKET_READS_BPF_H
+
+/* What every hit needs, read the cheapest way the attach flavour allows.
+ * `btf` is a compile-time constant at each call site, so each program keeps
+ * only its own way of reading the socket. */
+struct transition {
+	const struct sock *sk;
+	const struct trace_event_raw_inet_sock_set_state *tp_ctx; /* or NULL */
+	__u64 tp_v4_pair;  /* tracepoint: saddr[4] and daddr[4] in one load */
+	int oldstate;
+	int newstate;
+	__u16 sport; /* host byte order; 0 while an unbound socket connects */
+	__u16 dport; /* host byte order */
+	bool btf;
+	bool dport_in_range; /* the entry found dport in the range already */
+};
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "skc_portpair and skc_addrpair are split assuming little endian"
+#endif
+
+/* Read only where needed: most hits never look at the family. */
+static __always_inline __u16 family_of(const struct transition *t)
+{
+	return t->btf ? t->sk->__sk_common.skc_family : t->tp_ctx->family;
+}
+
+/* The socket pointer is copied out first: inside BPF_CORE_READ, `t->sk`
+ * itself would be recorded as a (bogus) relocation against struct transition. */
+#define SK_READ(t, field)                                              \
+	({                                                             \
+		const struct sock *__sk = (t)->sk;                     \
+		(t)->btf ? __sk->field : BPF_CORE_READ(__sk, field);   \
+	})
+
+static __always_inline bool is_v4_mapped(const __be32 *w)
+{
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff);
+}
+
+/* Does the socket's local address equal its remote address? IPv4, IPv6 and
+ * v4-mapped IPv6 (an AF_INET6 socket on the IPv4 path compares its IPv4
+ * fields, because its IPv6 source is filled in only after connect()). */
+static __always_inline bool same_address(const struct transition *t)
+{
+	if (!t->btf) {
+		/* The tracepoint record may only be read at fixed offsets, so
+		 * IPv6 addresses are copied out before they are compared. */
+		const struct trace_event_raw_inet_sock_set_state *r = t->tp_ctx;
+		__be32 s6[4], d6[4];
+
+		if (family_of(t) == AF_INET6) {
+			bpf_probe_read_kernel(s6, sizeof(s6), r->saddr_v6);
+			bpf_probe_read_kernel(d6, sizeof(d6), r->daddr_v6);
+			if (!is_v4_mapped(d6))
+				return s6[0] == d6[0] && s6[1] == d6[1] &&
+				       s6[2] == d6[2] && s6[3] == d6[3];
+		}
+		return (__u32)t->tp_v4_pair == (__u32)(t->tp_v4_pair >> 32);
+	}
+
+	const struct sock_common *c = &t->sk->__sk_common;
+	if (family_of(t) == AF_INET6) {
+		const __be32 *s6 = c->skc_v6_rcv_saddr.in6_u.u6_addr32;
+		const __be32 *d6 = c->skc_v6_daddr.in6_u.u6_addr32;
+
+		if (!is_v4_mapped(d6))
+			return s6[0] == d6[0] && s6[1] == d6[1] &&
+			       s6[2] == d6[2] && s6[3] == d6[3];
+	}
+	__u64 pair = c->skc_addrpair; /* daddr | rcv_saddr << 32, one load */
+	return (__u32)pair == (__u32)(pair >> 32);
+}
+
+/*
+ * THE DETECTION RULE: a TCP socket is self-connected when its local address
+ * and port equal its remote address and port. 127.0.0.1:P -> 127.0.0.2:P is
+ * not: the ports match but the addresses do not.
+ */
+static __always_inline bool is_self_connected(const struct transition *t)
+{
+	return t->sport == t->dport && same_address(t);
+}
+
+static __always_inline struct net *sock_net_of(const struct transition *t)
+{
+	return SK_READ(t, __sk_common.skc_net.net);
+}
+
+/* The namespace's net.ipv4.ip_local_port_range. Its kernel shape changed:
+ * two ints up to 6.2, one packed u32 (lo | hi << 16) since. */
+static __always_inline void ephemeral_range(const struct transition *t,
+					    struct net *net, __u16 *lo, __u16 *hi)
+{
+	if (bpf_core_field_exists(((struct local_ports___pair *)0)->range)) {
+		struct local_ports___pair *p = (void *)&net->ipv4.ip_local_ports;
+		int r0, r1;
+
+		if (t->btf) {
+			r0 = p->range[0];
+			r1 = p->range[1];
+		} else {
+			r0 = BPF_CORE_READ(p, range[0]);
+			r1 = BPF_CORE_READ(p, range[1]);
+		}
+		*lo = r0;
+		*hi = r1;
+	} else {
+		__u32 packed = t->btf ? net->ipv4.ip_local_ports.range
+				      : BPF_CORE_READ(net, ipv4.ip_local_ports.range);
+		*lo = packed & 0xffff;
+		*hi = packed >> 16;
+	}
+}
+
+static __always_inline bool in_ephemeral_range(const struct transition *t,
+					       __u16 port)
+{
+	__u16 lo, hi;
+
+	ephemeral_range(t, sock_net_of(t), &lo, &hi);
+	return port >= lo && port <= hi;
+}
+
+/* Could this connect() be handed its destination as its source? Only when
+ * it targets its own address, and either it is bound to that very port or
+ * the kernel will pick a port from the range that holds the destination.
+ * The range is tested first: most connects, remote or not, go to a port
+ * outside it, and two loads decide that. */
+static __always_inline bool may_meet_itself(const struct transition *t)
+{
+	if (t->sport)
+		return t->sport == t->dport && same_address(t);
+	return (t->dport_in_range || in_ephemeral_range(t, t->dport)) && same_address(t);
+}
+
+/* A number that names the socket from connect() to its handshake's end:
+ * its address. tp_btf's socket is a BTF pointer, on which the verifier
+ * allows no arithmetic; stored in a map word and read back, it is a number
+ * (storing a pointer needs CAP_PERFMON, which loading needs anyway). The
+ * socket's inode would do too, but reading it misses the cache: ~20 ns a hit
+ * dearer, measured. */
+static __always_inline __u64 sock_key(const struct transition *t)
+{
+	__u32 zero = 0;
+	__u64 *word;
+
+	if (!t->btf)
+		return (__u64)t->sk;
+	word = bpf_map_lookup_elem(&pointer_scratch, &zero);
+	if (!word)
+		return 0;
+	*word = (__u64)t->sk;
+	return *(volatile __u64 *)word;
+}
+
+static __always_inline __u32 owner_slot(__u64 key)
+{
+	return (key * 0x9E3779B97F4A7C15ULL) >> 54; /* 10 bits */
+}
+
+/* Runs inside connect(): the current task is the caller. Two cheap helpers
+ * and four stores; this is the one cost candidate sockets pay. */
+static __always_inline void remember_owner(const struct transition *t)
+{
+	__u64 key = sock_key(t);
+	__u32 slot = owner_slot(key);
+	struct sc_owner *o = bpf_map_lookup_elem(&connect_owners, &slot);
+	__u64 id;
+
+	if (!o)
+		return;
+	id = bpf_get_current_pid_tgid();
+	o->counted = 0;
+	o->sock_key = key;
+	o->task = bpf_get_current_task();
+	o->tgid = id >> 32;
+	o->tid = (__u32)id;
+}
+
+#endif /* SELFCONNECT_SOCKET_READS_BPF_H */

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The hook on inet_sock_set_state, in its two attach flavours: every TCP
+ * state change of the host passes here, so the entry decides in a few
+ * loads whether it could matter. Part of selfconnect.bpf.c.
+ */
+#ifndef SELFCONNECT_STATE_HOOK_BPF_H
+#define SELFCONNECT_STATE_HOOK_BPF_H
+
+/* Runs inside listen(). With the syscall hooks, the listener is reported
+ * when listen() returns 0 (or as a port in use when it fails). */
+static __always_inline void on_listen(__u64 sk_addr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (syscall_hooks)
+		bpf_map_update_elem(&listen_calls, &id, &sk_addr, BPF_ANY);
+	else
+		report_port_event(sk_addr, SC_EVENT_LISTEN);
+}
+
+/* Which record, if any, this transition makes. Remembering the caller of a
+ * candidate connect() is the one side effect. */
+static __always_inline __u8 classify(const struct transition *t)
+{
+	switch (t->newstate) {
+	case TCP_LISTEN:
+		on_listen(sock_key(t));
+		return 0;
+	case TCP_SYN_SENT:
+		if (may_meet_itself(t))
+			remember_owner(t);
+		return 0;
+	case TCP_ESTABLISHED:
+		return is_self_connected(t) ? SC_EVENT_SELF_CONNECT : 0;
+	case TCP_CLOSE:
+		if (t->oldstate == TCP_SYN_SENT)
+			/* One turn of the retry loop: refused, but it could
+			 * have been handed this port. */
+			return same_address(t) && in_ephemeral_range(t, t->dport) &&
+					       SK_READ(t, sk_err) == ECONNREFUSED
+				       ? SC_EVENT_CONNECT_REFUSED
+				       : 0;
+		if (t->oldstate == TCP_LISTEN) {
+			report_port_event(sock_key(t), SC_EVENT_LISTENER_CLOSED);
+			return 0;
+		}
+		return is_self_connected(t) ? SC_EVENT_SELF_CONNECT_CLOSED : 0;
+	default:
+		return 0;
+	}
+}
+
+static __always_inline int on_transition(const struct transition *t)
+{
+	__u8 kind = classify(t);
+
+	/* One call site, so the verifier walks the reporting path once. */
+	return kind ? report(t, kind) : 0;
+}
+
+/* Everything past the first test, out of line: the entry stays small enough
+ * that the JIT saves no registers for the hits that leave at once. */
+static __noinline int on_rare_transition_btf(const struct sock *sk, int oldstate,
+					     int newstate, bool dport_in_range)
+{
+	__u32 ports = sk->__sk_common.skc_portpair;
+	struct transition t = {
+		.sk = sk,
+		.oldstate = oldstate,
+		.newstate = newstate,
+		.sport = ports >> 16,
+		.dport = bpf_ntohs((__u16)ports),
+		.btf = true,
+		.dport_in_range = dport_in_range,
+	};
+
+	/* A socket that was not bound explicitly has given its port back by
+	 * the time CLOSE is traced (skc_num is 0): the port it was connected
+	 * from survives in inet_sport, past struct sock. The helper gives a
+	 * pointer the verifier lets us read it through, at a fraction of a
+	 * probe read's cost. */
+	if (newstate == TCP_CLOSE && oldstate != TCP_SYN_SENT && !t.sport) {
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
+		if (!tp)
+			return 0;
+		t.sport = bpf_ntohs(tp->inet_conn.icsk_inet.inet_sport);
+	}
+	return on_transition(&t);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
+	     int newstate)
+{
+	/* The hot path: one load and a compare. skc_portpair holds skc_dport
+	 * (network order) and skc_num; a connected socket whose two ports
+	 * differ is no self-connect, whatever its addresses. */
+	if (newstate == TCP_ESTABLISHED ||
+	    (newstate == TCP_CLOSE && oldstate != TCP_SYN_SENT)) {
+		__u32 ports = sk->__sk_common.skc_portpair;
+
+		if ((ports >> 16) != bpf_ntohs((__u16)ports)) {
+			/* A listener's close goes on (it has a port, no peer):
+			 * one compare more for a socket with a port. A closing
+			 * socket whose port was given back (skc_num 0, see
+			 * on_rare_transition_btf) goes on only while a
+			 * self-connect is open: one load of a hot global for
+			 * every other close of a client socket. */
+			if ((ports >> 16) ? oldstate != TCP_LISTEN || newstate != TCP_CLOSE
+					  : newstate != TCP_CLOSE || open_self_connects <= 0)
+				return 0;
+		}
+	} else if (newstate == TCP_SYN_SENT) {
+		/* Most connects go to a port outside the ephemeral range: decide
+		 * that here, without the call, and pass the answer on. Bound
+		 * sockets go on. */
+		__u32 ports = sk->__sk_common.skc_portpair;
+		struct transition t = { .sk = sk, .btf = true };
+
+		/* Three call sites, not one with the answer in a variable:
+		 * holding it live through the entry takes a callee-saved
+		 * register, which the JIT then saves on every hit. */
+		if (ports >> 16)
+			return on_rare_transition_btf(sk, oldstate, newstate, false);
+		if (!in_ephemeral_range(&t, bpf_ntohs((__u16)ports)))
+			return 0;
+		return on_rare_transition_btf(sk, oldstate, newstate, true);
+	} else if (newstate != TCP_CLOSE && newstate != TCP_LISTEN) {
+		return 0;
+	}
+	return on_rare_transition_btf(sk, oldstate, newstate, false);
+}
+
+static __always_inline bool state_of_interest(int newstate)
+{
+	return newstate == TCP_ESTABLISHED || newstate == TCP_SYN_SENT ||
+	       newstate == TCP_CLOSE || newstate == TCP_LISTEN;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_state_change_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	int newstate = ctx->newstate;
+
+	if (!state_of_interest(newstate))
+		return 0;
+
+	struct transition t = {
+		.sk = ctx->skaddr,
+		.tp_ctx = ctx,
+		.oldstate = ctx->oldstate,
+		.newstate = newstate,
+		.sport = ctx->sport,
+		.dport = ctx->dport,
+		/* One 8-byte load at a constant offset: saddr[4] is followed
+		 * by daddr[4]. Two loads get merged into pointer arithmetic on
+		 * the context, which the verifier refuses. */
+		.tp_v4_pair = *(const __u64 *)ctx->saddr,
+		.btf = false,
+	};
+	return on_transition(&t);
+}
+
+#endif /* SELFCONNECT_STATE_HOOK_BPF_H */

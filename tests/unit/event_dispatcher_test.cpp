@@ -1,0 +1,308 @@
+// The watcher's heart without root or BPF: decoded events go in, and the
+// records, kills, reservations and metrics that come out are checked.
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+
+#include <cstring>
+#include <optional>
+#include <vector>
+
+#include "records/event_decoding.h"
+#include "records/record_sink.h"
+#include "watch/event_dispatcher.h"
+
+using namespace selfconnect;
+
+namespace {
+
+constexpr uint32_t kNetns = 4026532000u;
+constexpr uint32_t kOtherNetns = 4026532999u;
+constexpr uint32_t kPid = 4100001;  // above any pid this machine hands out
+
+// Every record the dispatcher writes, in order.
+class RecordingSink final : public RecordSink {
+public:
+    void write(const Record& r) override { records.push_back(r); }
+    void write_lost(const LostEvents&) override {}
+    std::vector<Record> of(RecordType t) const
+    {
+        std::vector<Record> out;
+        for (const Record& r : records)
+            if (r.type == t)
+                out.push_back(r);
+        return out;
+    }
+    std::vector<Record> records;
+};
+
+// The host, as the dispatcher sees it: answers set by each test, calls kept.
+class FakeHost final : public WatchActions {
+public:
+    KillResult kill(const Record& r) override
+    {
+        killed.push_back(r);
+        return kill_answer;
+    }
+    std::optional<Record> protect(uint32_t netns, uint16_t port, uint32_t, ReserveReason reason) override
+    {
+        protected_ports.push_back({netns, port, reason});
+        if (!protect_answer)
+            return std::nullopt;
+        Record r;
+        r.type = RecordType::PortReserved;
+        r.netns = netns;
+        r.port = port;
+        r.reason = reason;
+        if (protect_error)
+            r.error = *protect_error;
+        return r;
+    }
+    std::vector<HeldSocket> holders_of(uint32_t, uint16_t) override { return holders; }
+    std::string fix_for(const Record& r) override { return "fix for " + std::to_string(r.port); }
+
+    KillResult kill_answer{true, {}};
+    bool protect_answer = true;
+    std::optional<std::string> protect_error;
+    std::vector<HeldSocket> holders;
+    std::vector<Record> killed;
+    struct Protected {
+        uint32_t netns;
+        uint16_t port;
+        ReserveReason reason;
+    };
+    std::vector<Protected> protected_ports;
+};
+
+// An event as the kernel writes it, decoded as the ring reader does.
+Record event(uint8_t kind, uint16_t port, uint64_t mono_ns = 1'000'000'000ULL, uint32_t netns = kNetns,
+             const char* comm = "nc", uint16_t family = AF_INET)
+{
+    sc_event e{};
+    e.kind = kind;
+    e.owner = kind == SC_EVENT_LISTENER_CLOSED ? SC_OWNER_UNKNOWN : SC_OWNER_CONNECT;
+    e.tgid = kPid;
+    e.tid = kPid;
+    e.uid = 1000;
+    e.netns = netns;
+    e.mono_ns = mono_ns;
+    e.family = family;
+    e.port = port;
+    e.range_lo = 40000;
+    e.range_hi = 41999;
+    e.addr[0] = 127;
+    e.addr[3] = 1;
+    if (family == AF_INET6) {
+        std::memset(e.addr, 0, sizeof(e.addr));
+        e.addr[15] = 1;
+    }
+    std::strncpy(e.comm, comm, sizeof(e.comm) - 1);
+    return decode_event(e, std::chrono::system_clock::now());
+}
+
+class Dispatcher : public testing::Test {
+protected:
+    EventDispatcher& make()
+    {
+        dispatcher.emplace(options, sink, metrics, enricher, host);
+        return *dispatcher;
+    }
+
+    WatchOptions options;
+    RecordingSink sink;
+    Metrics metrics;
+    OwnerEnricher enricher{CgroupPaths("")};
+    FakeHost host;
+    std::optional<EventDispatcher> dispatcher;
+};
+
+TEST_F(Dispatcher, ASelfConnectIsWrittenCountedAndOpenUntilItsCloseGivesItsLifetime)
+{
+    EventDispatcher& d = make();
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500, 1'000'000'000ULL));
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40502, 1'000'000'000ULL, kNetns, "curl", AF_INET6));
+    ASSERT_EQ(sink.of(RecordType::SelfConnect).size(), 2u);
+    EXPECT_EQ(metrics.self_connects_ipv4, 1u);
+    EXPECT_EQ(metrics.self_connects_ipv6, 1u);
+    EXPECT_EQ(metrics.self_connects_open, 2u);
+    EXPECT_EQ(d.detections(), 2u);
+    EXPECT_TRUE(host.killed.empty());  // no --kill
+
+    d.handle(event(SC_EVENT_SELF_CONNECT_CLOSED, 40500, 3'500'000'000ULL));
+    const auto closed = sink.of(RecordType::SelfConnectClosed);
+    ASSERT_EQ(closed.size(), 1u);
+    ASSERT_TRUE(closed[0].lifetime_seconds);
+    EXPECT_DOUBLE_EQ(*closed[0].lifetime_seconds, 2.5);
+    EXPECT_EQ(metrics.self_connects_closed, 1u);
+    EXPECT_EQ(metrics.self_connects_open, 1u);
+}
+
+TEST_F(Dispatcher, KillDestroysEachSelfConnectAndTheRecordSaysHowItWent)
+{
+    options.kill = true;
+    EventDispatcher& d = make();
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500));
+    host.kill_answer = {false, "No such file or directory"};
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40502));
+    ASSERT_EQ(host.killed.size(), 2u);
+    EXPECT_EQ(host.killed[0].port, 40500);
+    const auto written = sink.of(RecordType::SelfConnect);
+    ASSERT_EQ(written.size(), 2u);
+    EXPECT_EQ(written[0].killed, true);
+    EXPECT_FALSE(written[0].kill_error);
+    EXPECT_EQ(written[1].killed, false);
+    EXPECT_EQ(written[1].kill_error, "No such file or directory");
+    EXPECT_EQ(metrics.kills_ok, 1u);
+    EXPECT_EQ(metrics.kills_failed, 1u);
+}
+
+TEST_F(Dispatcher, PidCommAndNetnsFiltersLeaveOtherProcessesOut)
+{
+    options.comm = "curl";
+    options.netns = {kNetns};
+    EventDispatcher& d = make();
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500, 1, kNetns, "nc"));
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500, 1, kOtherNetns, "curl"));
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500, 1, kNetns, "curl"));
+    ASSERT_EQ(sink.records.size(), 1u);
+    EXPECT_EQ(sink.records[0].owner.comm, "curl");
+
+    options.comm.reset();
+    options.netns.clear();
+    options.pid = kPid + 1;
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500));
+    EXPECT_EQ(sink.records.size(), 1u);  // another pid
+    Record unknown = event(SC_EVENT_SELF_CONNECT, 40500);
+    unknown.owner = Owner{};
+    d.handle(unknown);
+    EXPECT_EQ(sink.records.size(), 1u);  // no owner: it cannot be that pid
+}
+
+TEST_F(Dispatcher, CountStopsAfterThatManySelfConnects)
+{
+    options.count = 2;
+    EventDispatcher& d = make();
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500));
+    EXPECT_FALSE(d.done());
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40502));
+    EXPECT_TRUE(d.done());
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40504));
+    EXPECT_EQ(sink.records.size(), 2u);
+}
+
+TEST_F(Dispatcher, RefusalsInAWindowMakeOneRetryLoopAndProtectReservesItsPort)
+{
+    options.protect = true;
+    EventDispatcher& d = make();
+    for (int i = 0; i < 7; ++i)
+        d.handle(event(SC_EVENT_CONNECT_REFUSED, 40500, 1'000'000'000ULL + i * 1'000'000ULL));
+    const auto loops = sink.of(RecordType::RetryLoop);
+    ASSERT_EQ(loops.size(), 1u);
+    EXPECT_EQ(loops[0].refusals, 5u);
+    EXPECT_EQ(d.retry_loop_warnings(), 1u);
+    EXPECT_EQ(metrics.retry_loop_warnings, 1u);
+    EXPECT_TRUE(sink.of(RecordType::ConnectRefused).empty());  // internal, never written
+    ASSERT_EQ(host.protected_ports.size(), 1u);
+    EXPECT_EQ(host.protected_ports[0].port, 40500);
+    EXPECT_EQ(host.protected_ports[0].reason, ReserveReason::RetryLoop);
+    const auto reserved = sink.of(RecordType::PortReserved);
+    ASSERT_EQ(reserved.size(), 1u);
+    EXPECT_EQ(metrics.ports_reserved_retry_loop, 1u);
+    EXPECT_EQ(metrics.ports_reserved_listener, 0u);
+}
+
+TEST_F(Dispatcher, AListenerAtRiskIsWrittenOnceWithItsFixAndCountedUntilItCloses)
+{
+    EventDispatcher& d = make();
+    Record found = event(SC_EVENT_LISTEN, 40800);
+    found.fix = "from the scan";
+    Record self_connected = event(SC_EVENT_SELF_CONNECT, 40500);
+    EXPECT_EQ(d.start_with({found, self_connected}), 1u);
+    EXPECT_EQ(metrics.listeners_at_risk, 1u);
+    EXPECT_EQ(metrics.self_connects_open, 1u);
+    ASSERT_EQ(sink.records.size(), 1u);  // the listener; the self-connect is only counted
+    EXPECT_EQ(sink.records[0].fix, "from the scan");
+
+    d.handle(event(SC_EVENT_LISTEN, 40800));  // the same listener, seen live too
+    EXPECT_EQ(sink.records.size(), 1u);
+    d.handle(event(SC_EVENT_LISTEN, 40802));
+    ASSERT_EQ(sink.records.size(), 2u);
+    EXPECT_EQ(sink.records[1].fix, "fix for 40802");
+    EXPECT_EQ(metrics.listeners_at_risk, 2u);
+
+    Record reserved = event(SC_EVENT_LISTEN, 40804);
+    reserved.reserved = true;  // a reserved port cannot be handed out
+    d.handle(reserved);
+    EXPECT_EQ(sink.records.size(), 2u);
+
+    d.handle(event(SC_EVENT_LISTENER_CLOSED, 40802));
+    EXPECT_EQ(metrics.listeners_at_risk, 1u);
+    EXPECT_EQ(sink.records.size(), 2u);  // internal, never written
+    EXPECT_TRUE(host.protected_ports.empty());  // no --protect
+}
+
+TEST_F(Dispatcher, ProtectReservesAListenersPortAndItIsNoLongerAtRisk)
+{
+    options.protect = true;
+    EventDispatcher& d = make();
+    d.handle(event(SC_EVENT_LISTEN, 40800));
+    ASSERT_EQ(host.protected_ports.size(), 1u);
+    EXPECT_EQ(host.protected_ports[0].reason, ReserveReason::ListenerAtRisk);
+    ASSERT_EQ(sink.records.size(), 2u);
+    EXPECT_EQ(sink.records[0].type, RecordType::ListenerAtRisk);
+    EXPECT_EQ(sink.records[1].type, RecordType::PortReserved);
+    EXPECT_EQ(metrics.ports_reserved_listener, 1u);
+    EXPECT_EQ(metrics.listeners_at_risk, 0u);
+
+    host.protect_error = "cannot write";
+    d.handle(event(SC_EVENT_LISTEN, 40802));
+    EXPECT_EQ(metrics.ports_reserve_failed, 1u);
+    EXPECT_EQ(metrics.listeners_at_risk, 1u);  // still at risk
+    EXPECT_EQ(sink.records.back().error, "cannot write");
+
+    host.protect_error.reset();
+    host.protect_answer = false;  // reserved already: nothing to say
+    const size_t before = sink.records.size();
+    d.handle(event(SC_EVENT_LISTEN, 40804));
+    EXPECT_EQ(sink.records.size(), before + 1);  // the listener only
+}
+
+HeldSocket held(uint8_t state, const char* local, bool self_connected, const char* comm = "nc")
+{
+    HeldSocket s;
+    s.owner.known = true;
+    s.owner.pid = 4100002;
+    s.owner.comm = comm;
+    s.state = state;
+    s.local_addr = local;
+    s.peer_addr = self_connected ? local : "127.0.0.9";
+    s.peer_port = self_connected ? 40800 : 80;
+    s.self_connected = self_connected;
+    return s;
+}
+
+TEST_F(Dispatcher, APortInUseNamesTheConnectedSocketThatHoldsItAndNeverAListener)
+{
+    EventDispatcher& d = make();
+    host.holders = {held(10, "0.0.0.0", false, "server")};  // listening: the ordinary case
+    d.handle(event(SC_EVENT_PORT_IN_USE, 40800, 1, kNetns, "python3"));
+    EXPECT_TRUE(sink.records.empty());
+    EXPECT_EQ(metrics.listeners_blocked, 0u);
+
+    host.holders.push_back(held(1, "127.0.0.1", true));
+    d.handle(event(SC_EVENT_PORT_IN_USE, 40800, 1, kNetns, "python3"));
+    ASSERT_EQ(sink.records.size(), 1u);
+    const Record& r = sink.records[0];
+    EXPECT_EQ(r.type, RecordType::ListenerBlocked);
+    EXPECT_EQ(r.owner.comm, "python3");
+    ASSERT_TRUE(r.holder);
+    EXPECT_EQ(r.holder->owner.comm, "nc");
+    EXPECT_TRUE(r.holder->self_connected);
+    EXPECT_EQ(metrics.listeners_blocked, 1u);
+
+    host.holders.clear();  // a kernel without the holder iterator
+    d.handle(event(SC_EVENT_PORT_IN_USE, 40800, 1, kNetns, "python3"));
+    EXPECT_EQ(sink.records.size(), 1u);
+}
+
+}  // namespace

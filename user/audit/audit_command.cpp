@@ -1,0 +1,150 @@
+#include "audit/audit_command.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include "host/capabilities.h"
+#include "host/netns.h"
+#include "host/sock_diag.h"
+#include "prevent/reserved_ports.h"
+#include "prevent/risk_scan.h"
+#include "records/line_writer.h"
+#include "records/record_sink.h"
+#include "records/record_text.h"
+
+namespace selfconnect {
+
+namespace {
+
+struct Findings {
+    std::vector<Record> records;
+    uint64_t self_connects = 0;
+    uint64_t listeners = 0;
+    uint64_t kill_failures = 0;
+    uint64_t fix_failures = 0;
+};
+
+// --kill: destroys each self-connected socket of the namespace.
+void kill_self_connects(const NetnsHandle& ns, NamespaceRisks& risks, Findings& out)
+{
+    std::optional<SockDiag> diag;
+    for (Finding& f : risks.findings) {
+        if (f.record.type != RecordType::SelfConnect)
+            continue;
+        if (!diag)
+            diag.emplace(ns.fd.get());
+        const int err = diag->destroy(f.socket);
+        f.record.killed = err == 0;
+        if (err) {
+            f.record.kill_error = strerror(err);
+            ++out.kill_failures;
+        }
+    }
+}
+
+// --fix: one port_reserved record for each port the fix added.
+void apply_fix(const NetnsHandle& ns, const NamespaceRisks& risks, Findings& out)
+{
+    const ReserveResult result = reserve_ports(ns.fd.get(), risks.reserve);
+    for (const Finding& f : risks.findings) {
+        const uint16_t port = f.record.port;
+        if (risks.policy.reserved.test(port) || !risks.reserve.test(port))
+            continue;
+        const ReserveReason reason = f.record.type == RecordType::ListenerAtRisk ? ReserveReason::ListenerAtRisk
+                                                                                 : ReserveReason::SelfConnect;
+        out.records.push_back(port_reserved_record(risks.netns, port, reason, result));
+    }
+    if (result.error)
+        ++out.fix_failures;
+}
+
+void audit_namespace(RiskScanner& scanner, uint32_t inode, const NetnsHandle& ns, const AuditOptions& o,
+                     Findings& out)
+{
+    NamespaceRisks risks = scanner.scan(inode, ns);
+    if (o.kill)
+        kill_self_connects(ns, risks, out);
+    for (const Finding& f : risks.findings) {
+        out.records.push_back(f.record);
+        ++(f.record.type == RecordType::ListenerAtRisk ? out.listeners : out.self_connects);
+    }
+    if (o.fix && risks.needs_fix())
+        apply_fix(ns, risks, out);
+}
+
+void print_text(const Findings& f, size_t namespaces, LineWriter& out)
+{
+    out.write_line("selfconnect audit: " + std::to_string(namespaces) + " network namespaces, " +
+                   std::to_string(f.self_connects) + " self-connected sockets, " + std::to_string(f.listeners) +
+                   " listeners at risk");
+    std::string last_fix;
+    for (const Record& r : f.records) {
+        if (r.type == RecordType::PortReserved) {
+            out.write_line(to_text(r));
+            continue;
+        }
+        Record shown = r;
+        shown.fix.reset();  // printed once per namespace, below
+        out.write_line(to_text(shown));
+        if (r.fix && *r.fix != last_fix) {
+            out.write_line("  fix for netns " + std::to_string(r.netns) + ": " + *r.fix);
+            last_fix = *r.fix;
+        }
+    }
+}
+
+}  // namespace
+
+int run_audit(const AuditOptions& o)
+{
+    if (!may_administer_system()) {
+        std::fprintf(stderr, "selfconnect: not privileged enough: audit needs CAP_SYS_ADMIN to enter every "
+                             "network namespace; run as root\n");
+        return 2;
+    }
+    if (o.kill)
+        if (auto missing = missing_kill_capabilities()) {
+            std::fprintf(stderr, "selfconnect: %s\n", missing->c_str());
+            return 2;
+        }
+    Findings findings;
+    size_t namespaces = 0;
+    try {
+        RiskScanner scanner;
+        for (const auto& [inode, ns] : list_network_namespaces()) {
+            if (!netns_selected(o.netns, inode))
+                continue;
+            try {
+                audit_namespace(scanner, inode, ns, o, findings);
+                ++namespaces;
+            } catch (const std::exception& e) {
+                // A namespace can vanish mid-audit; say so, go on.
+                if (o.verbose)
+                    std::fprintf(stderr, "selfconnect: skipped netns %u: %s\n", inode, e.what());
+            }
+        }
+        std::signal(SIGPIPE, SIG_IGN);
+        LineWriter out(STDOUT_FILENO);
+        if (o.json) {
+            JsonSink sink(out);
+            for (const Record& r : findings.records)
+                sink.write(r);
+        } else {
+            print_text(findings, namespaces, out);
+        }
+    } catch (const OutputClosed&) {
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "selfconnect: %s\n", e.what());
+        return 2;
+    }
+    if (findings.kill_failures || findings.fix_failures)
+        return 2;
+    if (o.fix)
+        return 0;  // every namespace's fix applied: nothing is left at risk
+    return findings.records.empty() ? 0 : 1;
+}
+
+}  // namespace selfconnect

@@ -1,0 +1,115 @@
+#include "host/sock_diag.h"
+
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "host/netns.h"
+
+namespace selfconnect {
+
+namespace {
+
+struct DiagRequest {
+    nlmsghdr header;
+    inet_diag_req_v2 body;
+};
+
+DiagRequest make_request(uint16_t type, uint16_t flags, uint16_t family, uint32_t states)
+{
+    DiagRequest r{};
+    r.header.nlmsg_len = sizeof(r);
+    r.header.nlmsg_type = type;
+    r.header.nlmsg_flags = flags;
+    r.body.sdiag_family = static_cast<uint8_t>(family);
+    r.body.sdiag_protocol = IPPROTO_TCP;
+    r.body.idiag_states = states;
+    return r;
+}
+
+void send_request(int fd, const DiagRequest& r)
+{
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (sendto(fd, &r, sizeof(r), 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof(kernel)) < 0)
+        throw std::runtime_error(std::string("sock_diag: ") + strerror(errno));
+}
+
+}  // namespace
+
+SockDiag::SockDiag(int netns_fd)
+{
+    run_in_netns(netns_fd, [&] { fd_.reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)); });
+    if (!fd_)
+        throw std::runtime_error(std::string("cannot open a sock_diag socket: ") + strerror(errno));
+}
+
+std::vector<TcpSocket> SockDiag::list(uint16_t family, uint32_t state_mask)
+{
+    send_request(fd_.get(), make_request(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, family, state_mask));
+    std::vector<TcpSocket> out;
+    alignas(nlmsghdr) char buf[32768];
+    for (;;) {
+        const ssize_t n = recv(fd_.get(), buf, sizeof(buf), 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            throw std::runtime_error(std::string("sock_diag: ") + strerror(errno));
+        }
+        int len = static_cast<int>(n);
+        for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_type == NLMSG_DONE)
+                return out;
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
+                throw std::runtime_error(std::string("sock_diag: ") + strerror(-e->error));
+            }
+            const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
+            TcpSocket s;
+            s.family = m->idiag_family;
+            s.state = m->idiag_state;
+            std::memcpy(s.src.data(), m->id.idiag_src, 16);
+            std::memcpy(s.dst.data(), m->id.idiag_dst, 16);
+            s.sport = ntohs(m->id.idiag_sport);
+            s.dport = ntohs(m->id.idiag_dport);
+            s.uid = m->idiag_uid;
+            s.inode = m->idiag_inode;
+            s.cookie = static_cast<uint64_t>(m->id.idiag_cookie[0]) |
+                       (static_cast<uint64_t>(m->id.idiag_cookie[1]) << 32);
+            out.push_back(s);
+        }
+    }
+}
+
+int SockDiag::destroy(const TcpSocket& s)
+{
+    DiagRequest r = make_request(SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, s.family, ~0U);
+    r.body.id.idiag_sport = htons(s.sport);
+    r.body.id.idiag_dport = htons(s.dport);
+    std::memcpy(r.body.id.idiag_src, s.src.data(), 16);
+    std::memcpy(r.body.id.idiag_dst, s.dst.data(), 16);
+    r.body.id.idiag_cookie[0] = s.cookie ? static_cast<uint32_t>(s.cookie) : INET_DIAG_NOCOOKIE;
+    r.body.id.idiag_cookie[1] = s.cookie ? static_cast<uint32_t>(s.cookie >> 32) : INET_DIAG_NOCOOKIE;
+    send_request(fd_.get(), r);
+    alignas(nlmsghdr) char buf[4096];
+    for (;;) {
+        const ssize_t n = recv(fd_.get(), buf, sizeof(buf), 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        int len = static_cast<int>(n);
+        for (auto* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
+            if (h->nlmsg_type == NLMSG_ERROR)
+                return -static_cast<const nlmsgerr*>(NLMSG_DATA(h))->error;
+    }
+}
+
+}  // namespace selfconnect

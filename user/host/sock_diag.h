@@ -1,0 +1,48 @@
+// TCP sockets through NETLINK_SOCK_DIAG: list them, destroy one.
+//
+// Audit uses sock_diag rather than a BPF socket iterator: it needs no BPF
+// program loaded, works on every kernel the detector supports, answers per
+// network namespace (which is how ip_local_port_range is scoped too), and
+// the same socket serves SOCK_DESTROY for --kill.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "host/tcp_states.h"
+#include "host/unique_fd.h"
+
+namespace selfconnect {
+
+struct TcpSocket {
+    uint16_t family = 0;  // AF_INET / AF_INET6
+    uint8_t state = 0;    // a TcpState
+    std::array<uint8_t, 16> src{};
+    std::array<uint8_t, 16> dst{};
+    uint16_t sport = 0;   // host byte order
+    uint16_t dport = 0;
+    uint32_t uid = 0;
+    uint32_t inode = 0;
+    uint64_t cookie = 0;
+};
+
+class SockDiag {
+public:
+    // A sock_diag socket in the namespace `netns_fd` (-1: the current one).
+    explicit SockDiag(int netns_fd = -1);
+
+    // Sockets of one family (AF_INET or AF_INET6) in the states of `state_mask`
+    // (bit N set: state N).
+    std::vector<TcpSocket> list(uint16_t family, uint32_t state_mask);
+
+    // SOCK_DESTROY: 0 on success, else an errno value. `cookie` 0 matches
+    // any socket with that 4-tuple.
+    int destroy(const TcpSocket& s);
+
+private:
+    UniqueFd fd_;
+};
+
+}  // namespace selfconnect

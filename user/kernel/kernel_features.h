@@ -1,0 +1,57 @@
+// What this kernel offers, and whether this process may use it: every probe
+// the loader makes, decided once before the program is opened. libbpf's own
+// probe answers "no" alike when the kernel lacks a feature and when a
+// seccomp filter or an LSM refuses the call; the user needs to know which,
+// because the fixes have nothing in common.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kernel/attach_mode.h"
+
+namespace selfconnect {
+
+// Is `name` in the kernel's BTF string table (a type, a field, an enum
+// value such as a helper's BPF_FUNC_ name)?
+bool kernel_btf_has_name(std::string_view name);
+
+// Does the kernel's BTF describe the raw tracepoint (btf_trace_inet_sock_set_state)?
+bool kernel_offers_tp_btf();
+
+// Auto becomes the concrete mode this kernel supports.
+AttachMode resolve_attach_mode(AttachMode requested);
+
+// Classic tracepoints are found through tracefs; mount it if nobody has.
+// Returns an error sentence, or nothing.
+std::optional<std::string> ensure_tracefs();
+
+// Is the classic tracepoint `event` ("syscalls/sys_exit_bind") there? Call
+// after ensure_tracefs().
+bool kernel_has_tracepoint(const std::string& event);
+
+// The tracepoint program reads its record at fixed offsets (see
+// vmlinux/vmlinux.h). Compares them with the kernel's format description
+// (`format_text`); returns the first mismatch as a sentence, or nothing.
+std::optional<std::string> check_tracepoint_layout(const std::string& format_text);
+
+// Reads the format file from tracefs and checks it.
+std::optional<std::string> check_tracepoint_layout();
+
+// The seccomp mode of this process (/proc/self/status "Seccomp:"): 0 none,
+// 1 strict, 2 filter; -1 if it cannot be read.
+int seccomp_mode();
+
+// The sentence for a ring buffer map that could not be created with errno
+// `err`, or "" when err is 0. Pure, for the tests.
+std::string explain_ring_buffer_probe(int err, int seccomp);
+
+// Creates and frees a small BPF ring buffer; "" when that works.
+std::string probe_ring_buffer();
+
+// Checks that must pass before loading: BTF present, ring buffers supported.
+// Returns an error sentence or an empty string.
+std::string check_kernel_support();
+
+}  // namespace selfconnect

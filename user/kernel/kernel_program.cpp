@@ -1,0 +1,161 @@
+#include "kernel/kernel_program.h"
+
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "kernel/kernel_features.h"
+#include "selfconnect.skel.h"
+
+namespace selfconnect {
+
+namespace {
+
+bool g_libbpf_verbose = false;
+
+int print_libbpf(enum libbpf_print_level level, const char* fmt, va_list args)
+{
+    if (!g_libbpf_verbose || level == LIBBPF_DEBUG)
+        return 0;
+    return vfprintf(stderr, fmt, args);
+}
+
+std::string errno_text(int err)
+{
+    return strerror(err < 0 ? -err : err);
+}
+
+bool is_power_of_two(uint32_t v) { return v && !(v & (v - 1)); }
+
+}  // namespace
+
+void KernelProgram::SkeletonDeleter::operator()(selfconnect_bpf* s) const
+{
+    selfconnect_bpf__destroy(s);
+}
+
+KernelProgram::KernelProgram(const KernelProgramConfig& config)
+{
+    g_libbpf_verbose = config.verbose;
+    libbpf_set_print(print_libbpf);
+
+    if (auto err = check_kernel_support(); !err.empty())
+        throw KernelProgramError(err);
+
+    mode_ = resolve_attach_mode(config.attach_mode);
+    // The syscall hooks for bind() and listen() are classic tracepoints in
+    // either mode; without tracefs they are simply left out.
+    const bool tracefs = !ensure_tracefs().has_value();
+    syscall_hooks_ = tracefs && kernel_has_tracepoint("syscalls/sys_enter_bind") &&
+                     kernel_has_tracepoint("syscalls/sys_exit_bind") &&
+                     kernel_has_tracepoint("syscalls/sys_exit_listen");
+    if (mode_ == AttachMode::TpBtf && !kernel_offers_tp_btf())
+        throw KernelProgramError("hook not found: this kernel has no BTF for the raw tracepoint "
+                            "inet_sock_set_state (try --attach-mode tracepoint)");
+    if (mode_ == AttachMode::Tracepoint) {
+        if (auto err = ensure_tracefs())
+            throw KernelProgramError(*err);
+        if (auto err = check_tracepoint_layout())
+            throw KernelProgramError(*err);
+    }
+
+    // 1. open
+    skel_.reset(selfconnect_bpf__open());
+    if (!skel_)
+        throw KernelProgramError("cannot open the BPF object: " + errno_text(errno));
+
+    // 2. configure: filters, ring size, which flavour of the program loads.
+    skel_->rodata->filter_port = config.port;
+    skel_->rodata->filter_netns = config.netns;
+    if (config.ring_buffer_bytes) {
+        if (!is_power_of_two(config.ring_buffer_bytes) ||
+            config.ring_buffer_bytes < static_cast<uint32_t>(getpagesize()))
+            throw KernelProgramError("the ring buffer size must be a power of two of at least one page");
+        if (int err = bpf_map__set_max_entries(skel_->maps.events, config.ring_buffer_bytes))
+            throw KernelProgramError("cannot size the ring buffer: " + errno_text(err));
+    }
+    bpf_program__set_autoload(skel_->progs.on_state_change_btf, mode_ == AttachMode::TpBtf);
+    bpf_program__set_autoload(skel_->progs.on_state_change_tp, mode_ == AttachMode::Tracepoint);
+    skel_->rodata->syscall_hooks = syscall_hooks_;
+    // The holder iterator needs bpf_sock_from_file (5.11); its absence
+    // would fail the whole load, so it is looked up first.
+    bpf_program__set_autoload(skel_->progs.find_port_holders, kernel_btf_has_name("BPF_FUNC_sock_from_file"));
+    for (bpf_program* p : {skel_->progs.on_bind_enter, skel_->progs.on_bind_exit, skel_->progs.on_listen_exit})
+        bpf_program__set_autoload(p, syscall_hooks_);
+
+    // 3. load
+    if (int err = selfconnect_bpf__load(skel_.get()))
+        throw KernelProgramError("the kernel refused the BPF program (" + errno_text(err) +
+                            "); run with --verbose for the verifier's log");
+
+    // 4. attach
+    if (int err = selfconnect_bpf__attach(skel_.get()))
+        throw KernelProgramError("cannot attach to inet_sock_set_state (" + std::string(attach_mode_name(mode_)) +
+                            "): " + errno_text(err));
+    attached_ = true;
+}
+
+KernelProgram::~KernelProgram() = default;
+
+int KernelProgram::events_map_fd() const { return bpf_map__fd(skel_->maps.events); }
+
+std::array<uint64_t, SC_EVENT_KINDS> KernelProgram::lost_events() const
+{
+    std::array<uint64_t, SC_EVENT_KINDS> totals{};
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0)
+        return totals;
+    std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+    for (uint32_t kind = 0; kind < SC_EVENT_KINDS; ++kind) {
+        if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.lost_events), &kind, per_cpu.data()) != 0)
+            continue;
+        for (uint64_t v : per_cpu)
+            totals[kind] += v;
+    }
+    return totals;
+}
+
+uint64_t KernelProgram::skipped_runs() const
+{
+    const bpf_program* prog =
+        mode_ == AttachMode::TpBtf ? skel_->progs.on_state_change_btf : skel_->progs.on_state_change_tp;
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0)
+        return 0;
+    return info.recursion_misses;
+}
+
+int KernelProgram::holder_iterator_link_fd() const
+{
+    // Attached with the rest when it was loaded; no link otherwise.
+    return skel_->links.find_port_holders ? bpf_link__fd(skel_->links.find_port_holders) : -1;
+}
+
+void KernelProgram::ask_holders_of(uint32_t netns, uint16_t port)
+{
+    skel_->bss->want_netns = netns;
+    skel_->bss->want_port = port;
+}
+
+void KernelProgram::count_open_self_connects(uint64_t n)
+{
+    __atomic_fetch_add(&skel_->bss->open_self_connects, static_cast<int64_t>(n), __ATOMIC_SEQ_CST);
+}
+
+void KernelProgram::detach()
+{
+    if (!attached_)
+        return;
+    selfconnect_bpf__detach(skel_.get());
+    attached_ = false;
+}
+
+}  // namespace selfconnect

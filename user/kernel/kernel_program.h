@@ -1,0 +1,74 @@
+// The kernel side, loaded and attached: the skeleton of bpf/selfconnect.bpf.c,
+// its programs and maps, and the questions only they answer (losses, holders).
+// Construction is open, configure, load, attach; each step fails with one
+// sentence a user can act on (KernelProgramError). Destruction detaches.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "kernel/attach_mode.h"
+#include "events.h"
+
+struct selfconnect_bpf;
+
+namespace selfconnect {
+
+struct KernelProgramError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct KernelProgramConfig {
+    AttachMode attach_mode = AttachMode::Auto;
+    uint16_t port = 0;              // 0: every port
+    uint32_t netns = 0;             // 0: every namespace
+    uint32_t ring_buffer_bytes = 0; // 0: the program's default (256 KiB)
+    bool verbose = false;           // let libbpf print its log
+};
+
+class KernelProgram {
+public:
+    explicit KernelProgram(const KernelProgramConfig& config);
+    ~KernelProgram();
+    KernelProgram(const KernelProgram&) = delete;
+    KernelProgram& operator=(const KernelProgram&) = delete;
+
+    AttachMode attach_mode() const { return mode_; }
+    // Are bind() and listen() watched for EADDRINUSE (the kernel has the
+    // syscall tracepoints)? Without them listeners are reported from the
+    // state hook alone and no listener_blocked record can be made.
+    bool watches_port_conflicts() const { return syscall_hooks_; }
+    int events_map_fd() const;
+    // Events the kernel could not queue because the ring buffer was full,
+    // by kind (index: enum sc_event_kind).
+    std::array<uint64_t, SC_EVENT_KINDS> lost_events() const;
+    // Runs of the program that the kernel skipped because a BPF program was
+    // already running on that CPU (the hook fired in an interrupt that came
+    // during one). Counted by kernels since 5.12; 0 on older ones.
+    uint64_t skipped_runs() const;
+    // The port-holder iterator's link (read with bpf_iter_create), or -1
+    // on a kernel without bpf_sock_from_file (before 5.11).
+    int holder_iterator_link_fd() const;
+    // What the iterator answers on its next run.
+    void ask_holders_of(uint32_t netns, uint16_t port);
+    // Self-connected sockets that existed before the program was attached:
+    // counted as open, so that their close is looked at (see
+    // open_self_connects in the BPF program).
+    void count_open_self_connects(uint64_t n);
+    // Stops new events; idempotent. The ring buffer can still be drained.
+    void detach();
+
+private:
+    struct SkeletonDeleter {
+        void operator()(selfconnect_bpf* s) const;
+    };
+    std::unique_ptr<selfconnect_bpf, SkeletonDeleter> skel_;
+    AttachMode mode_ = AttachMode::Auto;
+    bool attached_ = false;
+    bool syscall_hooks_ = false;
+};
+
+}  // namespace selfconnect

@@ -1,0 +1,112 @@
+#include "metrics/metrics.h"
+
+#include <stdexcept>
+
+#include "host/port_set.h"
+#include "version.h"
+
+namespace selfconnect {
+
+namespace {
+
+void family(std::string& out, const char* name, const char* type, const char* help)
+{
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+void sample(std::string& out, const char* name, const std::string& labels, uint64_t value)
+{
+    out += name;
+    if (!labels.empty())
+        out += "{" + labels + "}";
+    out += " " + std::to_string(value) + "\n";
+}
+
+}  // namespace
+
+std::string render_prometheus(const Metrics& m)
+{
+    std::string out;
+    family(out, "selfconnect_self_connects_total", "counter", "TCP sockets seen connecting to themselves.");
+    sample(out, "selfconnect_self_connects_total", "family=\"ipv4\"", m.self_connects_ipv4);
+    sample(out, "selfconnect_self_connects_total", "family=\"ipv6\"", m.self_connects_ipv6);
+    family(out, "selfconnect_self_connects_closed_total", "counter", "Self-connected sockets seen closing.");
+    sample(out, "selfconnect_self_connects_closed_total", "", m.self_connects_closed);
+    family(out, "selfconnect_retry_loop_warnings_total", "counter",
+           "Clients warned of for retrying a refused port they could be handed.");
+    sample(out, "selfconnect_retry_loop_warnings_total", "", m.retry_loop_warnings);
+    family(out, "selfconnect_kills_total", "counter", "Self-connected sockets destroyed by --kill, by result.");
+    sample(out, "selfconnect_kills_total", "result=\"ok\"", m.kills_ok);
+    sample(out, "selfconnect_kills_total", "result=\"failed\"", m.kills_failed);
+    family(out, "selfconnect_events_lost_total", "counter",
+           "Events lost: in the kernel when its ring buffer was full, in userspace when undecodable.");
+    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"self_connect\"", m.lost_kernel_self_connects);
+    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"self_connect_closed\"", m.lost_kernel_closes);
+    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"connect_refused\"", m.lost_kernel_refusals);
+    sample(out, "selfconnect_events_lost_total", "where=\"userspace\",kind=\"any\"", m.lost_userspace);
+    sample(out, "selfconnect_events_lost_total", "where=\"kernel_skipped\",kind=\"unknown\"", m.skipped_kernel_runs);
+    sample(out, "selfconnect_events_lost_total", "where=\"output\",kind=\"any\"", m.lost_output);
+    family(out, "selfconnect_ports_reserved_total", "counter",
+           "Ports reserved by --protect in ip_local_reserved_ports, by reason; failed: not reserved.");
+    sample(out, "selfconnect_ports_reserved_total", "reason=\"listener_at_risk\"", m.ports_reserved_listener);
+    sample(out, "selfconnect_ports_reserved_total", "reason=\"retry_loop\"", m.ports_reserved_retry_loop);
+    sample(out, "selfconnect_ports_reserved_total", "reason=\"failed\"", m.ports_reserve_failed);
+    family(out, "selfconnect_listeners_blocked_total", "counter",
+           "bind() or listen() refused because a connected socket held the port.");
+    sample(out, "selfconnect_listeners_blocked_total", "", m.listeners_blocked);
+    family(out, "selfconnect_listeners_at_risk", "gauge",
+           "Listeners now on an unreserved port of their namespace's ephemeral range.");
+    sample(out, "selfconnect_listeners_at_risk", "", m.listeners_at_risk);
+    family(out, "selfconnect_self_connects_open", "gauge", "Self-connected sockets now open (seen, not yet closed).");
+    sample(out, "selfconnect_self_connects_open", "", m.self_connects_open);
+    family(out, "selfconnect_attach_mode", "gauge", "How the program is attached to inet_sock_set_state.");
+    sample(out, "selfconnect_attach_mode", "mode=\"" + m.attach_mode + "\"", 1);
+    family(out, "selfconnect_build_info", "gauge", "The running build.");
+    sample(out, "selfconnect_build_info", std::string("version=\"") + kVersion + "\"", 1);
+    return out;
+}
+
+std::optional<ListenAddress> parse_listen_address(const std::string& text)
+{
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos)
+        return std::nullopt;
+    std::string host = text.substr(0, colon);
+    const std::optional<uint16_t> port = parse_port_number(text.substr(colon + 1));
+    if (!port || *port == 0)
+        return std::nullopt;
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    else if (host.find(':') != std::string::npos)
+        return std::nullopt;  // a bare IPv6 address needs brackets
+    if (host.empty())
+        host = "0.0.0.0";
+    return ListenAddress{host, *port};
+}
+
+std::string http_response_for(const std::string& head, const Metrics& m)
+{
+    const auto line_end = head.find("\r\n");
+    const std::string line = head.substr(0, line_end);
+    const auto sp1 = line.find(' ');
+    const auto sp2 = sp1 == std::string::npos ? std::string::npos : line.find(' ', sp1 + 1);
+    auto reply = [](const char* status, const std::string& type, const std::string& body) {
+        return std::string("HTTP/1.1 ") + status + "\r\nContent-Type: " + type +
+               "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    };
+    if (sp2 == std::string::npos || line.compare(sp2 + 1, 5, "HTTP/") != 0)
+        return reply("400 Bad Request", "text/plain", "bad request\n");
+    const std::string method = line.substr(0, sp1);
+    std::string path = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    path = path.substr(0, path.find('?'));
+    if (method != "GET" && method != "HEAD")
+        return reply("405 Method Not Allowed", "text/plain", "only GET\n");
+    if (path != "/metrics")
+        return reply("404 Not Found", "text/plain", "see /metrics\n");
+    std::string response = reply("200 OK", "text/plain; version=0.0.4; charset=utf-8", render_prometheus(m));
+    if (method == "HEAD")
+        response.resize(response.find("\r\n\r\n") + 4);
+    return response;
+}
+
+}  // namespace selfconnect

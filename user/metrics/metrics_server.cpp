@@ -1,0 +1,181 @@
+#include "metrics/metrics_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <list>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+namespace selfconnect {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Connection {
+    UniqueFd fd;
+    Clock::time_point deadline;
+    std::string head;      // what the client sent so far
+    std::string response;  // once the head is complete
+    size_t sent = 0;
+    std::list<int>::iterator age;  // its place in the accept order
+};
+
+const char kHeadTooLarge[] =
+    "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\nContent-Length: 15\r\n"
+    "Connection: close\r\n\r\nhead too large\n";
+
+// Reads what is there; returns false when the connection is done with.
+bool read_head(Connection& c, const Metrics& metrics, size_t max_head)
+{
+    char buf[2048];
+    for (;;) {
+        const ssize_t n = recv(c.fd.get(), buf, sizeof(buf), 0);
+        if (n == 0)
+            return false;  // the client went away before asking
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR;
+        c.head.append(buf, static_cast<size_t>(n));
+        if (c.head.find("\r\n\r\n") != std::string::npos) {
+            c.response = http_response_for(c.head, metrics);
+            return true;
+        }
+        if (c.head.size() > max_head) {
+            c.response = kHeadTooLarge;
+            return true;
+        }
+    }
+}
+
+// Sends what the socket takes; returns false when the connection is done.
+bool send_response(Connection& c)
+{
+    while (c.sent < c.response.size()) {
+        const ssize_t n = send(c.fd.get(), c.response.data() + c.sent, c.response.size() - c.sent, MSG_NOSIGNAL);
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR;
+        c.sent += static_cast<size_t>(n);
+    }
+    shutdown(c.fd.get(), SHUT_WR);
+    return false;
+}
+
+UniqueFd bind_listener(const ListenAddress& where)
+{
+    sockaddr_storage addr{};
+    socklen_t len = 0;
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    if (inet_pton(AF_INET, where.host.c_str(), &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(where.port);
+        len = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, where.host.c_str(), &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(where.port);
+        len = sizeof(*v6);
+    } else {
+        throw std::runtime_error("--metrics: '" + where.host + "' is not an IP address");
+    }
+    UniqueFd fd(socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    const int one = 1;
+    if (fd)
+        setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (!fd || bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd.get(), 128) != 0)
+        throw std::runtime_error("cannot serve metrics on " + where.host + ":" + std::to_string(where.port) + ": " +
+                                 strerror(errno));
+    return fd;
+}
+
+}  // namespace
+
+MetricsServer::MetricsServer(const ListenAddress& where, const Metrics& metrics, MetricsServerLimits limits)
+    : metrics_(metrics), limits_(limits), listener_(bind_listener(where)), wake_(eventfd(0, EFD_CLOEXEC))
+{
+    thread_ = std::thread([this] { serve(); });
+}
+
+MetricsServer::~MetricsServer()
+{
+    const uint64_t one = 1;
+    (void)!write(wake_.get(), &one, sizeof(one));
+    thread_.join();
+}
+
+void MetricsServer::serve()
+{
+    UniqueFd poller(epoll_create1(EPOLL_CLOEXEC));
+    auto watch = [&](int fd, uint32_t events, int op) {
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.fd = fd;
+        epoll_ctl(poller.get(), op, fd, &ev);
+    };
+    watch(listener_.get(), EPOLLIN, EPOLL_CTL_ADD);
+    watch(wake_.get(), EPOLLIN, EPOLL_CTL_ADD);
+
+    std::unordered_map<int, Connection> connections;
+    std::list<int> by_age;  // oldest first: deadlines come in this order too
+    auto drop = [&](int fd) {
+        auto it = connections.find(fd);
+        by_age.erase(it->second.age);
+        connections.erase(it);  // closes it, which also takes it out of epoll
+    };
+
+    for (;;) {
+        int timeout_ms = -1;
+        if (!by_age.empty()) {
+            const auto left = connections.at(by_age.front()).deadline - Clock::now();
+            timeout_ms = std::max<int>(0, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count()));
+        }
+        epoll_event events[32];
+        const int n = epoll_wait(poller.get(), events, 32, timeout_ms);
+        if (n < 0 && errno != EINTR)
+            return;
+        for (int i = 0; i < n; ++i) {
+            const int fd = events[i].data.fd;
+            if (fd == wake_.get())
+                return;
+            if (fd == listener_.get()) {
+                for (;;) {
+                    UniqueFd client(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+                    if (!client)
+                        break;
+                    if (connections.size() >= limits_.max_connections)
+                        drop(by_age.front());  // the oldest: most likely a client that stalls
+                    const int cfd = client.get();
+                    by_age.push_back(cfd);
+                    Connection c{std::move(client), Clock::now() + limits_.deadline, {}, {}, 0, std::prev(by_age.end())};
+                    connections.emplace(cfd, std::move(c));
+                    watch(cfd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+                }
+                continue;
+            }
+            auto it = connections.find(fd);
+            if (it == connections.end())
+                continue;  // dropped earlier in this round
+            Connection& c = it->second;
+            bool keep = c.response.empty() ? read_head(c, metrics_, limits_.max_head_bytes) : true;
+            if (keep && !c.response.empty()) {
+                keep = send_response(c);
+                if (keep)
+                    watch(fd, EPOLLOUT, EPOLL_CTL_MOD);
+            }
+            if (!keep)
+                drop(fd);
+        }
+        const auto now = Clock::now();
+        while (!by_age.empty() && connections.at(by_age.front()).deadline <= now)
+            drop(by_age.front());
+    }
+}
+
+}  // namespace selfconnect

@@ -1,0 +1,43 @@
+#include "prevent/port_protector.h"
+
+#include "host/netns.h"
+#include "prevent/reserved_ports.h"
+
+namespace selfconnect {
+
+PortProtector::PortProtector(uint32_t max_per_netns, std::vector<uint32_t> only_netns)
+    : max_(max_per_netns), only_(std::move(only_netns))
+{
+}
+
+std::optional<Record> PortProtector::protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason)
+{
+    if (!netns_selected(only_, netns))
+        return std::nullopt;
+    auto& done = done_[netns];
+    if (done.count(port))
+        return std::nullopt;
+    if (done.size() >= max_) {
+        if (!capped_.insert(netns).second)
+            return std::nullopt;  // said once per namespace
+        Record r = port_reserved_record(netns, port, reason);
+        r.error = "--protect-max " + std::to_string(max_) +
+                  " reached in this namespace: no more ports are reserved here";
+        return r;
+    }
+    done.insert(port);
+    UniqueFd fd = open_netns(netns, pid);
+    if (!fd) {
+        Record r = port_reserved_record(netns, port, reason);
+        r.error = "cannot reach network namespace " + std::to_string(netns) + ": it is gone or cannot be opened";
+        return r;
+    }
+    PortSet ports;
+    ports.set(port);
+    const ReserveResult result = reserve_ports(fd.get(), ports);
+    if (!result.error && !result.changed)
+        return std::nullopt;  // someone reserved it already
+    return port_reserved_record(netns, port, reason, result);
+}
+
+}  // namespace selfconnect

@@ -1,0 +1,30 @@
+// watch --protect: reserves each port it is told about in its namespace's
+// ip_local_reserved_ports, at most `max` per namespace, and only in the
+// namespaces listed (all when none is).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "records/record.h"
+
+namespace selfconnect {
+
+class PortProtector {
+public:
+    PortProtector(uint32_t max_per_netns, std::vector<uint32_t> only_netns);
+    // The port_reserved record for this port, or nothing if it was reserved
+    // already or the namespace was left out. `pid` lives in the namespace.
+    std::optional<Record> protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason);
+
+private:
+    uint32_t max_;
+    std::vector<uint32_t> only_;
+    std::map<uint32_t, std::set<uint16_t>> done_;  // by netns
+    std::set<uint32_t> capped_;                     // namespaces told about the cap
+};
+
+}  // namespace selfconnect

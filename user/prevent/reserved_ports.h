@@ -1,0 +1,54 @@
+// The one owner of a namespace's net.ipv4.ip_local_reserved_ports, the
+// seed's third fix: connect() and bind(0) then never pick those ports,
+// while an explicit bind() (a server) still can. A write replaces the whole
+// list, so it is always read, merged and written back; no port is ever
+// removed. Also every way this project tells a person to do the same: the
+// sysctl line in each namespace's form, the /etc/sysctl.d line, and the
+// port_reserved record.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "host/port_set.h"
+#include "records/record.h"
+
+namespace selfconnect {
+
+struct ReserveResult {
+    bool changed = false;      // the list was written (false: already reserved)
+    std::string list;          // the namespace's list afterwards, kernel syntax
+    std::optional<std::string> error;
+};
+
+// The list of the namespace the calling thread is in; throws if it cannot
+// be read or parsed.
+PortSet read_reserved_ports_here();
+
+// The namespace's list now, or nothing if it cannot be entered or read.
+std::optional<PortSet> read_reserved_ports(int netns_fd);
+
+// Adds `ports` to the list of the namespace `netns_fd` (-1: this one).
+ReserveResult reserve_ports(int netns_fd, const PortSet& ports);
+
+// How a person sets the list to `list` in the namespace `netns`, reached at
+// `netns_path` (/run/netns/NAME or /proc/PID/ns/net): the sysctl line,
+// behind `ip netns exec` or `nsenter` for another namespace.
+std::string fix_command(const PortSet& list, uint32_t netns, const std::string& netns_path);
+
+// The fix for a live listener at risk: the sysctl line with the namespace's
+// list merged when the watcher can read that list, else the audit that
+// merges it. A list that could not be read is never replaced.
+std::string live_fix_command(const Record& listener);
+
+// The line for /etc/sysctl.d/ that keeps `list` after a reboot.
+std::string persistent_sysctl_line(const std::string& list);
+
+// A port_reserved record before anything was tried (for a refusal).
+Record port_reserved_record(uint32_t netns, uint16_t port, ReserveReason reason);
+// ... and with what reserve_ports() did: the list afterwards, the error,
+// and for the watcher's own namespace the line that persists it.
+Record port_reserved_record(uint32_t netns, uint16_t port, ReserveReason reason, const ReserveResult& result);
+
+}  // namespace selfconnect

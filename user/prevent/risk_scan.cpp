@@ -1,0 +1,137 @@
+#include "prevent/risk_scan.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <fstream>
+#include <span>
+#include <sstream>
+#include <stdexcept>
+
+#include "host/capabilities.h"
+#include "host/socket_owners.h"
+#include "host/tcp_states.h"
+#include "prevent/reserved_ports.h"
+#include "records/text_format.h"
+
+namespace selfconnect {
+
+namespace {
+
+// States a self-connected socket can be in once its handshake completed.
+constexpr uint32_t kConnectedStates =
+    tcp_state_bit(kTcpEstablished) | tcp_state_bit(kTcpSynRecv) | tcp_state_bit(kTcpFinWait1) |
+    tcp_state_bit(kTcpFinWait2) | tcp_state_bit(kTcpCloseWait) | tcp_state_bit(kTcpLastAck) |
+    tcp_state_bit(kTcpClosing);
+
+std::string read_first_line(const char* path)
+{
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);
+    return line;
+}
+
+// The namespace's own sysctls: /proc/sys/net answers for the reader's namespace.
+PortPolicy read_port_policy(int netns_fd)
+{
+    PortPolicy p;
+    run_in_netns(netns_fd, [&] {
+        std::istringstream range(read_first_line("/proc/sys/net/ipv4/ip_local_port_range"));
+        unsigned lo = 0, hi = 0;
+        if (!(range >> lo >> hi))
+            throw std::runtime_error("cannot read net.ipv4.ip_local_port_range");
+        p.lo = static_cast<uint16_t>(lo);
+        p.hi = static_cast<uint16_t>(hi);
+        try {
+            p.reserved = read_reserved_ports_here();
+        } catch (const std::exception&) {
+            // unreadable: taken as empty, so every listener in range is shown
+        }
+    });
+    return p;
+}
+
+bool is_self_connected(const TcpSocket& s)
+{
+    return s.sport == s.dport && s.src == s.dst;
+}
+
+}  // namespace
+
+RiskScanner::RiskScanner() : owner_pids_(socket_owner_pids()) {}
+
+Record RiskScanner::record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy)
+{
+    Record r;
+    r.type = type;
+    r.time = std::chrono::system_clock::now();
+    r.netns = netns;
+    r.family = s.family;
+    r.addr = format_address(s.family, std::span<const uint8_t, 16>(s.src.data(), 16));
+    r.v4_mapped = s.family == AF_INET6 && r.addr.rfind("::ffff:", 0) == 0;
+    r.port = s.sport;
+    r.range_lo = policy.lo;
+    r.range_hi = policy.hi;
+    r.reserved = policy.reserved.test(s.sport);
+    if (auto it = owner_pids_.find(s.inode); it != owner_pids_.end() && s.inode) {
+        r.owner.known = true;
+        r.owner.pid = it->second;
+        r.owner.tid = it->second;
+        r.owner.comm = process_name(it->second);
+        r.owner.uid = s.uid;
+        enricher_.enrich(r.owner);
+    }
+    return r;
+}
+
+NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns)
+{
+    NamespaceRisks risks;
+    risks.netns = netns;
+    risks.policy = read_port_policy(ns.fd.get());
+    const PortPolicy& policy = risks.policy;
+    risks.reserve = policy.reserved;
+    SockDiag diag(ns.fd.get());
+    for (uint16_t family : {AF_INET, AF_INET6}) {
+        for (const TcpSocket& s : diag.list(family, kConnectedStates | tcp_state_bit(kTcpListen))) {
+            const bool in_range = s.sport >= policy.lo && s.sport <= policy.hi;
+            if (s.state == kTcpListen) {
+                if (!in_range || policy.reserved.test(s.sport))
+                    continue;
+                risks.findings.push_back({record_of(RecordType::ListenerAtRisk, s, netns, policy), s});
+                risks.reserve.set(s.sport);
+            } else if (is_self_connected(s)) {
+                risks.findings.push_back({record_of(RecordType::SelfConnect, s, netns, policy), s});
+                if (in_range)
+                    risks.reserve.set(s.sport);
+            }
+        }
+    }
+    if (risks.needs_fix())
+        for (Finding& f : risks.findings)
+            f.record.fix = fix_command(risks.reserve, netns, ns.path);
+    return risks;
+}
+
+std::vector<Record> scan_now(const std::vector<uint32_t>& only_netns)
+{
+    std::vector<Record> found;
+    RiskScanner scanner;
+    // Entering another namespace needs CAP_SYS_ADMIN: without it (a
+    // hardened unit) only the watcher's own is scanned.
+    const bool may_enter = may_administer_system();
+    for (const auto& [inode, ns] : list_network_namespaces()) {
+        if (!netns_selected(only_netns, inode) || (!may_enter && inode != current_netns_inode()))
+            continue;
+        try {
+            for (Finding& f : scanner.scan(inode, ns).findings)
+                found.push_back(std::move(f.record));
+        } catch (const std::exception&) {
+            // gone while we looked: it has no listener any more
+        }
+    }
+    return found;
+}
+
+}  // namespace selfconnect

@@ -1,0 +1,59 @@
+// What is at risk now, read from the kernel's socket tables (sock_diag) in
+// each network namespace: listeners on an unreserved port of their
+// namespace's ephemeral range, and sockets connected to themselves. Audit
+// reports (and fixes) it; watch starts from it.
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "host/netns.h"
+#include "host/port_set.h"
+#include "host/sock_diag.h"
+#include "records/owner_enricher.h"
+#include "records/record.h"
+
+namespace selfconnect {
+
+// The namespace's ip_local_port_range and ip_local_reserved_ports.
+struct PortPolicy {
+    uint16_t lo = 0;
+    uint16_t hi = 0;
+    PortSet reserved;
+};
+
+struct Finding {
+    Record record;     // listener_at_risk or self_connect, owner enriched
+    TcpSocket socket;  // for --kill
+};
+
+struct NamespaceRisks {
+    uint32_t netns = 0;
+    PortPolicy policy;
+    std::vector<Finding> findings;  // IPv4 first, in the kernel's order
+    PortSet reserve;                // the reserved list that would protect them all
+    bool needs_fix() const { return reserve != policy.reserved; }
+};
+
+class RiskScanner {
+public:
+    // Who holds which socket is read once, for every namespace scanned.
+    RiskScanner();
+    // Every finding gets the namespace's fix command when it needs one.
+    // Throws if the namespace cannot be read (it may have gone).
+    NamespaceRisks scan(uint32_t netns, const NetnsHandle& ns);
+
+private:
+    Record record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy);
+
+    std::unordered_map<uint32_t, uint32_t> owner_pids_;  // socket inode -> pid
+    OwnerEnricher enricher_;
+};
+
+// The listeners at risk and the self-connected sockets now, as audit
+// reports them, in every namespace or only in those listed. Without
+// CAP_SYS_ADMIN only our own namespace is read. For watch, at its start.
+std::vector<Record> scan_now(const std::vector<uint32_t>& only_netns);
+
+}  // namespace selfconnect

@@ -1,0 +1,23 @@
+// The one place where what the kernel writes (bpf/events.h) becomes the
+// record model: ring-buffer events and the holder iterator's records.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "events.h"
+#include "records/record.h"
+
+namespace selfconnect {
+
+// Maps a kernel event to a record. `wall` is when the event happened.
+Record decode_event(const sc_event& e, std::chrono::system_clock::time_point wall);
+
+// A socket the holder iterator found holding a port.
+HeldSocket decode_holder(const sc_holder& h);
+
+// Converts a kernel CLOCK_MONOTONIC stamp to wall-clock time, using the
+// current offset between the two clocks.
+std::chrono::system_clock::time_point wall_time_of(uint64_t mono_ns);
+
+}  // namespace selfconnect

@@ -1,0 +1,159 @@
+#include "watch/event_dispatcher.h"
+
+#include <sys/socket.h>
+
+#include "host/netns.h"
+#include "prevent/port_holders.h"
+
+namespace selfconnect {
+
+EventDispatcher::EventDispatcher(const WatchOptions& o, RecordSink& sink, Metrics& metrics, OwnerEnricher& enricher,
+                                 WatchActions& actions)
+    : options_(o),
+      sink_(sink),
+      metrics_(metrics),
+      enricher_(enricher),
+      actions_(actions),
+      retry_loops_(o.retry_threshold, o.retry_window_seconds)
+{
+}
+
+uint64_t EventDispatcher::start_with(std::vector<Record> found)
+{
+    uint64_t self_connects = 0;
+    for (Record& r : found) {
+        if (r.type == RecordType::ListenerAtRisk) {
+            on_listener(r);
+        } else if (r.type == RecordType::SelfConnect) {
+            lifetimes_.on_existing(r);
+            ++self_connects;
+        }
+    }
+    update_gauges();
+    return self_connects;
+}
+
+void EventDispatcher::handle(Record r)
+{
+    if (done() || !wanted(r))
+        return;
+    switch (r.type) {
+    case RecordType::SelfConnect:
+        on_self_connect(r);
+        break;
+    case RecordType::SelfConnectClosed:
+        r.lifetime_seconds = lifetimes_.on_closed(r);
+        update_gauges();
+        ++metrics_.self_connects_closed;
+        emit(r);
+        break;
+    case RecordType::ConnectRefused:
+        on_refused(r);
+        break;
+    case RecordType::ListenerAtRisk:
+        r.fix = actions_.fix_for(r);
+        on_listener(r);
+        break;
+    case RecordType::ListenerClosed:
+        listeners_.closed(r);
+        update_gauges();
+        break;
+    case RecordType::PortInUse:
+        on_port_in_use(r);
+        break;
+    default:
+        break;
+    }
+}
+
+bool EventDispatcher::wanted(const Record& r) const
+{
+    if (!netns_selected(options_.netns, r.netns))
+        return false;
+    if (options_.pid && (!r.owner.known || r.owner.pid != *options_.pid))
+        return false;
+    if (options_.comm && (!r.owner.known || r.owner.comm != *options_.comm))
+        return false;
+    return true;
+}
+
+void EventDispatcher::emit(Record& r)
+{
+    enricher_.enrich(r);
+    sink_.write(r);
+}
+
+void EventDispatcher::update_gauges()
+{
+    metrics_.listeners_at_risk = listeners_.at_risk();
+    metrics_.self_connects_open = lifetimes_.open();
+}
+
+void EventDispatcher::on_self_connect(Record& r)
+{
+    lifetimes_.on_established(r);
+    update_gauges();
+    if (options_.kill) {
+        const KillResult k = actions_.kill(r);
+        ++(k.ok ? metrics_.kills_ok : metrics_.kills_failed);
+        r.killed = k.ok;
+        if (!k.ok)
+            r.kill_error = k.error;
+    }
+    ++(r.family == AF_INET6 ? metrics_.self_connects_ipv6 : metrics_.self_connects_ipv4);
+    ++detections_;
+    emit(r);
+}
+
+void EventDispatcher::on_refused(const Record& r)
+{
+    auto loop = retry_loops_.on_refused(r);
+    if (!loop)
+        return;
+    ++retry_loop_warnings_;
+    ++metrics_.retry_loop_warnings;
+    emit(*loop);
+    protect(loop->netns, loop->port, loop->owner.pid, ReserveReason::RetryLoop);
+}
+
+void EventDispatcher::on_listener(Record& r)
+{
+    // A reserved port cannot be handed out: that listener is safe.
+    if (r.reserved || !listeners_.add(r))
+        return;
+    update_gauges();
+    emit(r);
+    protect(r.netns, r.port, r.owner.pid, ReserveReason::ListenerAtRisk);
+}
+
+void EventDispatcher::protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason)
+{
+    if (!options_.protect)
+        return;
+    auto reserved = actions_.protect(netns, port, pid, reason);
+    if (!reserved)
+        return;
+    if (reserved->error) {
+        ++metrics_.ports_reserve_failed;
+    } else {
+        listeners_.reserved(netns, port);
+        ++(reason == ReserveReason::RetryLoop ? metrics_.ports_reserved_retry_loop : metrics_.ports_reserved_listener);
+        update_gauges();
+    }
+    emit(*reserved);
+}
+
+// bind() or listen() was refused: name the connected socket that holds the
+// port, if one does (a listener there is the ordinary case).
+void EventDispatcher::on_port_in_use(Record& r)
+{
+    auto holder = blocking_holder(actions_.holders_of(r.netns, r.port), r.addr);
+    if (!holder)
+        return;
+    r.type = RecordType::ListenerBlocked;
+    r.holder = std::move(holder);
+    ++metrics_.listeners_blocked;
+    emit(r);
+}
+
+}  // namespace selfconnect

@@ -1,0 +1,62 @@
+// Everything that happens to an event after it leaves the ring buffer and
+// is decoded: the --pid/--comm/--netns filters, the records written, the
+// sockets killed, the ports reserved, the holders named, the metrics and
+// gauges kept. Its collaborators are passed in; it knows no kernel.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "metrics/metrics.h"
+#include "records/owner_enricher.h"
+#include "records/record.h"
+#include "records/record_sink.h"
+#include "watch/listener_tracker.h"
+#include "watch/retry_loop_detector.h"
+#include "watch/self_connect_lifetimes.h"
+#include "watch/watch_actions.h"
+#include "watch/watch_options.h"
+
+namespace selfconnect {
+
+class EventDispatcher {
+public:
+    EventDispatcher(const WatchOptions& options, RecordSink& sink, Metrics& metrics, OwnerEnricher& enricher,
+                    WatchActions& actions);
+
+    // What was there when watching began, from the start scan: the
+    // listeners at risk are reported, the self-connects counted as open.
+    // Returns how many self-connects there were.
+    uint64_t start_with(std::vector<Record> found);
+
+    // One decoded event.
+    void handle(Record r);
+
+    // --count reached.
+    bool done() const { return options_.count && detections_ >= *options_.count; }
+    uint64_t detections() const { return detections_; }
+    uint64_t retry_loop_warnings() const { return retry_loop_warnings_; }
+
+private:
+    bool wanted(const Record& r) const;
+    void emit(Record& r);
+    void update_gauges();
+    void on_self_connect(Record& r);
+    void on_refused(const Record& r);
+    void on_listener(Record& r);
+    void on_port_in_use(Record& r);
+    void protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason);
+
+    const WatchOptions& options_;
+    RecordSink& sink_;
+    Metrics& metrics_;
+    OwnerEnricher& enricher_;
+    WatchActions& actions_;
+    SelfConnectLifetimes lifetimes_;
+    RetryLoopDetector retry_loops_;
+    ListenerTracker listeners_;
+    uint64_t detections_ = 0;
+    uint64_t retry_loop_warnings_ = 0;
+};
+
+}  // namespace selfconnect

@@ -1,0 +1,204 @@
+#include "watch/watch_command.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+
+#include "host/capabilities.h"
+#include "host/service_notify.h"
+#include "kernel/kernel_program.h"
+#include "kernel/port_holder_finder.h"
+#include "kernel/ring_buffer_reader.h"
+#include "metrics/metrics_server.h"
+#include "prevent/risk_scan.h"
+#include "records/event_decoding.h"
+#include "records/line_writer.h"
+#include "records/output_file.h"
+#include "watch/event_dispatcher.h"
+#include "watch/loss_reporter.h"
+#include "watch/stop_signals.h"
+
+namespace selfconnect {
+
+namespace {
+
+int fail(const std::string& sentence)
+{
+    std::fprintf(stderr, "selfconnect: %s\n", sentence.c_str());
+    return 2;
+}
+
+KernelProgramConfig program_config(const WatchOptions& o)
+{
+    KernelProgramConfig config;
+    config.attach_mode = o.attach_mode;
+    config.port = o.port;
+    config.netns = o.netns.size() == 1 ? o.netns.front() : 0;  // more are filtered in userspace
+    config.ring_buffer_bytes = o.ring_buffer_bytes;
+    config.verbose = o.verbose;
+    return config;
+}
+
+// listener_blocked needs the syscall hooks and the holder iterator; where
+// either is missing, say so once and go on without.
+void use_holder_finder_if_possible(const KernelProgram& program, PortHolderFinder& finder, HostWatchActions& actions)
+{
+    if (!program.watches_port_conflicts())
+        std::fprintf(stderr, "selfconnect: the bind() and listen() syscall tracepoints are not reachable "
+                             "(no tracefs, or a kernel without them): no listener_blocked records\n");
+    else if (!finder.available())
+        std::fprintf(stderr, "selfconnect: this kernel lacks bpf_sock_from_file (Linux 5.11) to find who "
+                             "holds a port: no listener_blocked records\n");
+    else
+        actions.use_holder_finder(&finder);
+}
+
+void say_ready(const WatchOptions& o, AttachMode mode)
+{
+    std::string notify_error;
+    if (!notify_service_manager("READY=1", notify_error))
+        std::fprintf(stderr, "selfconnect: %s\n", notify_error.c_str());
+    const std::string scope = o.netns.empty() ? "of this host"
+                              : o.netns.size() == 1 ? "of network namespace " + std::to_string(o.netns.front())
+                                                    : "of " + std::to_string(o.netns.size()) + " network namespaces";
+    std::fprintf(stderr, "selfconnect: ready, watching every TCP socket %s (attach mode %s)\n", scope.c_str(),
+                 std::string(attach_mode_name(mode)).c_str());
+}
+
+UniqueFd poller_of(std::initializer_list<int> fds)
+{
+    UniqueFd poller(epoll_create1(EPOLL_CLOEXEC));
+    for (int fd : fds) {
+        if (fd < 0)
+            continue;
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        epoll_ctl(poller.get(), EPOLL_CTL_ADD, fd, &ev);
+    }
+    return poller;
+}
+
+// What the stop summary says.
+struct WatchTotals {
+    uint64_t detections = 0;
+    uint64_t retry_loop_warnings = 0;
+    LostEvents lost;
+    uint64_t skipped_runs = 0;
+    uint64_t not_written = 0;
+};
+
+void print_summary(const WatchTotals& t)
+{
+    // Self-connects lost in the kernel were seen by no filter: with --pid or
+    // --comm they may belong to other processes.
+    std::fprintf(stderr,
+                 "selfconnect: %llu self-connects detected, %llu retry-loop warnings, %llu events lost "
+                 "(%llu self-connects, %llu closes, %llu refusals), %llu runs skipped by the kernel, "
+                 "%llu records not written\n",
+                 static_cast<unsigned long long>(t.detections),
+                 static_cast<unsigned long long>(t.retry_loop_warnings),
+                 static_cast<unsigned long long>(t.lost.total), static_cast<unsigned long long>(t.lost.self_connects),
+                 static_cast<unsigned long long>(t.lost.closes), static_cast<unsigned long long>(t.lost.refusals),
+                 static_cast<unsigned long long>(t.skipped_runs), static_cast<unsigned long long>(t.not_written));
+}
+
+}  // namespace
+
+int run_watch(const WatchOptions& o)
+{
+    if (auto missing = missing_load_capabilities())
+        return fail(*missing);
+    if (o.kill || o.protect)
+        if (auto missing = missing_kill_capabilities())
+            return fail(*missing);
+
+    std::signal(SIGPIPE, SIG_IGN);  // a closed stdout shows up as EPIPE instead
+    UniqueFd signals = block_stop_signals();
+
+    LineWriter out(STDOUT_FILENO, OnWriteError::CountAndGoOn);
+    auto sink = make_sink(o.json, out);
+    Metrics metrics;
+    OwnerEnricher enricher;
+    HostWatchActions actions(o);
+    EventDispatcher dispatcher(o, *sink, metrics, enricher, actions);
+    WatchTotals totals;
+    try {
+        std::optional<OutputFile> output_file;
+        if (o.output)
+            output_file.emplace(*o.output, out);
+        // Bound before capabilities are dropped: a low port stays possible.
+        std::optional<MetricsServer> metrics_server;
+        KernelProgram program(program_config(o));
+        metrics.attach_mode = attach_mode_name(program.attach_mode());
+        if (o.metrics)
+            metrics_server.emplace(*parse_listen_address(*o.metrics), metrics);
+        PortHolderFinder holder_finder(program);
+        use_holder_finder_if_possible(program, holder_finder, actions);
+        // Attached first, then scanned: a listener that starts in between
+        // is seen twice and written once.
+        program.count_open_self_connects(dispatcher.start_with(scan_now(o.netns)));
+        RingBufferReader reader(program.events_map_fd(),
+                                [&](const sc_event& e) { dispatcher.handle(decode_event(e, wall_time_of(e.mono_ns))); });
+        LossReporter losses(program, *sink, metrics);
+        UniqueFd deadline = o.duration_seconds ? deadline_timer(*o.duration_seconds) : UniqueFd();
+        UniqueFd poller = poller_of({reader.epoll_fd(), signals.get(), deadline.get()});
+
+        // Attached: from here on only --kill needs any privilege.
+        // --protect enters namespaces and writes their sysctls as --kill does.
+        if (auto err = drop_capabilities_except(o.kill || o.protect ? capabilities_for_kill() : std::vector<int>{}))
+            return fail(*err);
+        say_ready(o, program.attach_mode());
+
+        try {
+            bool stop = false;
+            while (!stop && !dispatcher.done()) {
+                epoll_event events[4];
+                const int n = epoll_wait(poller.get(), events, 4, 250);
+                if (n < 0 && errno != EINTR)
+                    throw std::runtime_error(std::string("epoll_wait: ") + strerror(errno));
+                for (int i = 0; i < n; ++i) {
+                    const int fd = events[i].data.fd;
+                    if (fd == reader.epoll_fd()) {
+                        reader.consume();
+                    } else if (fd == signals.get() && take_signal(fd) == SIGHUP) {
+                        if (!output_file)
+                            continue;
+                        if (auto err = output_file->reopen())
+                            std::fprintf(stderr, "selfconnect: %s (still writing to the old file)\n", err->c_str());
+                    } else {
+                        stop = true;  // SIGINT, SIGTERM or the deadline
+                    }
+                }
+                metrics.lost_userspace = reader.malformed();
+                metrics.lost_output = out.lost();
+                losses.poll();
+            }
+            // Detach first so the drain below ends and the summary is final.
+            std::string notify_error;
+            notify_service_manager("STOPPING=1", notify_error);
+            program.detach();
+            reader.consume();
+            losses.poll();
+        } catch (const OutputClosed&) {
+            return 0;  // the reader went away (| head -1): a quiet, normal end
+        }
+        totals.lost = losses.totals();
+        totals.skipped_runs = losses.skipped_runs();
+    } catch (const std::exception& e) {
+        return fail(e.what());
+    }
+    totals.detections = dispatcher.detections();
+    totals.retry_loop_warnings = dispatcher.retry_loop_warnings();
+    totals.not_written = out.lost();
+    print_summary(totals);
+    return 0;
+}
+
+}  // namespace selfconnect
