@@ -1,8 +1,10 @@
 #include "prevent/reserved_ports.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <stdexcept>
 
 #include "host/capabilities.h"
@@ -14,21 +16,54 @@ namespace {
 
 constexpr const char* kReservedPorts = "/proc/sys/net/ipv4/ip_local_reserved_ports";
 
+// Every port reserved, written the longest way ("0,2,4,...,65534"), fits.
+constexpr size_t kLongestList = 32768 * 6 + 2;
+
 std::string sysctl_command(const PortSet& list)
 {
     return "sysctl -w net.ipv4.ip_local_reserved_ports=" + format_port_list(list);
 }
 
+std::runtime_error failure(const char* what)
+{
+    return std::runtime_error(std::string(what) + " " + kReservedPorts + ": " + strerror(errno));
+}
+
+// Adds the ports of `text` (kernel syntax, newline-terminated) to the
+// list: every write at a non-zero offset, so the kernel ORs, never replaces.
+void add_to_list(const std::string& text)
+{
+    UniqueFd fd(open(kReservedPorts, O_WRONLY | O_CLOEXEC));
+    if (!fd)
+        throw failure("cannot open");
+    for (size_t done = 0; done < text.size();) {
+        const ssize_t n = pwrite(fd.get(), text.data() + done, text.size() - done, static_cast<off_t>(1 + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            throw failure("cannot write");
+        done += static_cast<size_t>(n);
+    }
+}
+
 }  // namespace
 
-// /proc/sys/net answers for the namespace of the thread that opens it.
 PortSet read_reserved_ports_here()
 {
-    std::ifstream in(kReservedPorts);
-    if (!in)
-        throw std::runtime_error(std::string("cannot read ") + kReservedPorts);
-    std::string text;
-    std::getline(in, text);  // an empty list is an empty line
+    UniqueFd fd(open(kReservedPorts, O_RDONLY | O_CLOEXEC));
+    if (!fd)
+        throw failure("cannot read");
+    std::string text(kLongestList + 1, '\0');
+    ssize_t n;
+    while ((n = read(fd.get(), text.data(), text.size())) < 0 && errno == EINTR) {
+    }
+    if (n < 0)
+        throw failure("cannot read");
+    text.resize(static_cast<size_t>(n));
+    // The kernel ends a whole list with a newline; without it, it was cut.
+    if (text.empty() || text.back() != '\n')
+        throw std::runtime_error(std::string("cannot read ") + kReservedPorts + " whole");
+    text.pop_back();
     auto current = parse_port_list(text);
     if (!current)
         throw std::runtime_error("cannot parse " + std::string(kReservedPorts) + ": '" + text + "'");
@@ -45,23 +80,29 @@ std::optional<PortSet> read_reserved_ports(int netns_fd)
     return list;
 }
 
+ReserveResult reserve_ports_here(const PortSet& ports)
+{
+    ReserveResult result;
+    PortSet now = read_reserved_ports_here();
+    // Read back after each write: another writer that replaced the list in
+    // between (sysctl -w) is met by writing again.
+    for (int attempt = 0; attempt < 3 && (now | ports) != now; ++attempt) {
+        add_to_list(format_port_list(ports & ~now) + "\n");
+        result.changed = true;
+        now = read_reserved_ports_here();
+    }
+    if ((now | ports) != now)
+        throw std::runtime_error(std::string("the ports did not stay in ") + kReservedPorts +
+                                 ": another writer keeps replacing the list");
+    result.list = format_port_list(now);
+    return result;
+}
+
 ReserveResult reserve_ports(int netns_fd, const PortSet& ports)
 {
     ReserveResult result;
     try {
-        run_in_netns(netns_fd, [&] {
-            const PortSet current = read_reserved_ports_here();
-            const PortSet merged = current | ports;
-            result.list = format_port_list(merged);
-            if (merged == current)
-                return;
-            std::ofstream out(kReservedPorts);
-            out << result.list << '\n';
-            out.flush();
-            if (!out)
-                throw std::runtime_error(std::string("cannot write ") + kReservedPorts + ": " + strerror(errno));
-            result.changed = true;
-        });
+        run_in_netns(netns_fd, [&] { result = reserve_ports_here(ports); });
     } catch (const std::exception& e) {
         result.error = e.what();
     }

@@ -1,10 +1,16 @@
 // The one owner of a namespace's net.ipv4.ip_local_reserved_ports, the
 // seed's third fix: connect() and bind(0) then never pick those ports,
-// while an explicit bind() (a server) still can. A write replaces the whole
-// list, so it is always read, merged and written back; no port is ever
-// removed. Also every way this project tells a person to do the same: the
-// sysctl line in each namespace's form, the /etc/sysctl.d line, and the
-// port_reserved record.
+// while an explicit bind() (a server) still can. Also every way this
+// project tells a person to do the same: the sysctl line in each
+// namespace's form, the /etc/sysctl.d line, and the port_reserved record.
+//
+// How the kernel's file behaves (proc_do_large_bitmap): a read at offset 0
+// returns as much of the list as fits, a read at any other offset nothing,
+// so the list is read in one read() large enough for any list. A write at
+// offset 0 replaces the list; a write at any other offset adds its ports to
+// it; each write takes at most a page. So ports are only ever added, by
+// writes at offset 1 and on: no port is ever removed, whoever else writes
+// at the same time, and the list is read back to check.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +37,9 @@ std::optional<PortSet> read_reserved_ports(int netns_fd);
 
 // Adds `ports` to the list of the namespace `netns_fd` (-1: this one).
 ReserveResult reserve_ports(int netns_fd, const PortSet& ports);
+
+// The same, for a thread already in the namespace; throws on failure.
+ReserveResult reserve_ports_here(const PortSet& ports);
 
 // How a person sets the list to `list` in the namespace `netns`, reached at
 // `netns_path` (/run/netns/NAME or /proc/PID/ns/net): the sysctl line,
