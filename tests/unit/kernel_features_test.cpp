@@ -27,3 +27,15 @@ TEST(BpfProbe, AnUnknownMapTypeMeansTheKernelIsTooOld)
     EXPECT_NE(explain_ring_buffer_probe(EINVAL, 0).find("needs Linux 5.8"), std::string::npos);
     EXPECT_EQ(explain_ring_buffer_probe(0, 2), "");
 }
+
+TEST(BpfAfterTheDrop, KernelsBefore519NeedCapBpfForEveryBpfCommand)
+{
+    EXPECT_TRUE(bpf_commands_need_capability("5.10.0-28-amd64"));  // Debian 11
+    EXPECT_TRUE(bpf_commands_need_capability("5.15.0-91-generic"));  // Ubuntu 22.04
+    EXPECT_TRUE(bpf_commands_need_capability("5.14.0-362.el9.x86_64"));  // RHEL 9
+    EXPECT_TRUE(bpf_commands_need_capability("5.18.19"));
+    EXPECT_FALSE(bpf_commands_need_capability("5.19.0"));
+    EXPECT_FALSE(bpf_commands_need_capability("6.1.0-18-amd64"));
+    EXPECT_FALSE(bpf_commands_need_capability("6.12.9+bpo-amd64"));
+    EXPECT_TRUE(bpf_commands_need_capability("garbage")) << "unknown: keep what reading needs";
+}

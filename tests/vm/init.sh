@@ -44,6 +44,27 @@ for mode in auto tracepoint; do
   sed 's/^/VM-STDERR /' "$err" | tail -n +2
   echo "VM-END $mode"
 done
+# Losses after the capability drop, with the kernel's own
+# kernel.unprivileged_bpf_disabled: a ring of one page and a burst of
+# self-connects; every one is either reported or counted lost.
+echo "VM-BEGIN losses"
+echo "VM-LOG kernel.unprivileged_bpf_disabled=$(cat /proc/sys/kernel/unprivileged_bpf_disabled)"
+out=/tmp/out.losses err=/tmp/err.losses
+: >"$out"; : >"$err"
+/bin/selfconnect watch --json --ring-buffer-size 4096 --port 20303 >"$out" 2>"$err" &
+pid=$!
+i=0
+while ! grep -q ready "$err" 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
+  sleep 0.1; i=$((i + 1))
+done
+/bin/vm-self-connects burst 20303 3000 | sed 's/^/VM-LOG /'
+sleep 2
+kill -INT $pid 2>/dev/null
+wait $pid
+echo "VM-EXIT losses $?"
+echo "VM-DETECTED $(grep -c '"type":"self_connect"' "$out")"
+sed 's/^/VM-STDERR /' "$err"
+echo "VM-END losses"
 # Prevention records: a listener at risk, and servers refused a held port.
 echo "VM-BEGIN prevention"
 out=/tmp/out.prevention err=/tmp/err.prevention

@@ -9,6 +9,7 @@
 //   vm-self-connects lo-up
 //   vm-self-connects PORT [noop-tracepoint]
 //   vm-self-connects port-conflict PORT
+//   vm-self-connects burst PORT COUNT   (COUNT self-connects, one after another)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -94,6 +95,13 @@ int main(int argc, char** argv)
         return bring_loopback_up() ? 0 : 1;
     if (std::string(argv[1]) == "port-conflict" && argc > 2)
         return port_conflict(static_cast<uint16_t>(std::atoi(argv[2])));
+    if (std::string(argv[1]) == "burst" && argc > 3) {
+        SelfConnectPlan plan{AF_INET, "127.0.0.1", static_cast<uint16_t>(std::atoi(argv[2])), "sc-vm-burst"};
+        plan.repeat = std::atoi(argv[3]);
+        const int status = wait_child(start_self_connects(plan).pid);
+        std::printf("made %d self-connects: %s\n", plan.repeat, status == 0 ? "ok" : "FAILED");
+        return status == 0 ? 0 : 1;
+    }
     const auto port = static_cast<uint16_t>(std::atoi(argv[1]));
     std::unique_ptr<noop_bpf, NoopDeleter> noop;
     if (argc > 2 && std::string(argv[2]) == "noop-tracepoint") {

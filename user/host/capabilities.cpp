@@ -29,6 +29,19 @@ bool has_effective_capability(int cap)
     return (data[cap / 32].effective >> (cap % 32)) & 1U;
 }
 
+// Sets the calling thread's effective and permitted sets to `keep` (capset
+// acts on the calling thread only).
+bool keep_only(const std::vector<int>& keep)
+{
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    for (int cap : keep) {
+        data[cap / 32].effective |= 1U << (cap % 32);
+        data[cap / 32].permitted |= 1U << (cap % 32);
+    }
+    return syscall(SYS_capset, &header, data) == 0;
+}
+
 }  // namespace
 
 std::optional<std::string> missing_load_capabilities()
@@ -50,6 +63,8 @@ std::optional<std::string> missing_load_capabilities()
 
 bool may_administer_system() { return has_effective_capability(kCapSysAdmin); }
 
+std::vector<int> capabilities_for_bpf_after_load() { return {kCapBpf}; }
+
 std::vector<int> capabilities_for_kill() { return {kCapNetAdmin, kCapSysAdmin, kCapSysPtrace}; }
 
 std::optional<std::string> drop_capabilities_except(const std::vector<int>& keep)
@@ -64,16 +79,17 @@ std::optional<std::string> drop_capabilities_except(const std::vector<int>& keep
             break;
     }
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-    __user_cap_data_struct data[2]{};
-    for (int cap : keep) {
-        data[cap / 32].effective |= 1U << (cap % 32);
-        data[cap / 32].permitted |= 1U << (cap % 32);
-    }
-    if (syscall(SYS_capset, &header, data) != 0)
+    if (!keep_only(keep))
         return std::string("cannot drop capabilities: ") + strerror(errno);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         return std::string("cannot set no_new_privs: ") + strerror(errno);
+    return std::nullopt;
+}
+
+std::optional<std::string> drop_this_threads_capabilities(const std::vector<int>& keep)
+{
+    if (!keep_only(keep))
+        return std::string("cannot drop the capabilities of a thread: ") + strerror(errno);
     return std::nullopt;
 }
 

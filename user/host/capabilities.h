@@ -26,6 +26,17 @@ std::optional<std::string> missing_kill_capabilities();
 // no_new_privs. Returns an error sentence, or nothing.
 std::optional<std::string> drop_capabilities_except(const std::vector<int>& keep);
 
+// Keeps only `keep` in the calling thread's effective and permitted sets
+// (capabilities are per thread): for a thread that needs less than the
+// main one, such as the one serving metrics to the network (nothing).
+// Returns an error sentence, or nothing.
+std::optional<std::string> drop_this_threads_capabilities(const std::vector<int>& keep = {});
+
+// CAP_BPF: before Linux 5.19, while kernel.unprivileged_bpf_disabled is
+// set (the default of many distributions' kernels), every bpf() command of
+// a process without it fails, even on descriptors it already holds.
+std::vector<int> capabilities_for_bpf_after_load();
+
 // What --kill needs for as long as it runs: SOCK_DESTROY (CAP_NET_ADMIN),
 // entering another network namespace (CAP_SYS_ADMIN) and opening other
 // users' /proc/PID/ns/net (CAP_SYS_PTRACE).

@@ -1,12 +1,14 @@
 #include "kernel/kernel_features.h"
 
 #include <sys/mount.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -168,6 +170,20 @@ std::string probe_ring_buffer()
     }
     const int err = errno;
     return explain_ring_buffer_probe(err, seccomp_mode());
+}
+
+bool bpf_commands_need_capability(const std::string& release)
+{
+    unsigned major = 0, minor = 0;
+    if (std::sscanf(release.c_str(), "%u.%u", &major, &minor) != 2)
+        return true;  // unknown: keep what reading the counters needs
+    return major < 5 || (major == 5 && minor < 19);
+}
+
+bool bpf_commands_need_capability()
+{
+    utsname u{};
+    return uname(&u) != 0 || bpf_commands_need_capability(u.release);
 }
 
 std::string check_kernel_support()

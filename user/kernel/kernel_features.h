@@ -50,6 +50,13 @@ std::string explain_ring_buffer_probe(int err, int seccomp);
 // Creates and frees a small BPF ring buffer; "" when that works.
 std::string probe_ring_buffer();
 
+// Does every bpf() command need CAP_BPF while kernel.unprivileged_bpf_disabled
+// is set, lookups on descriptors already held included? Before Linux 5.19
+// it does; the sysctl can be set at any time, so its value now decides
+// nothing. Pure, for the tests: `release` as uname -r gives it.
+bool bpf_commands_need_capability(const std::string& release);
+bool bpf_commands_need_capability();
+
 // Checks that must pass before loading: BTF present, ring buffers supported.
 // Returns an error sentence or an empty string.
 std::string check_kernel_support();

@@ -8,17 +8,24 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <future>
 #include <list>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+
+#include "host/capabilities.h"
 
 namespace selfconnect {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// How long the listener rests when accept() cannot make a descriptor.
+constexpr std::chrono::milliseconds kAcceptPause{100};
 
 struct Connection {
     UniqueFd fd;
@@ -100,14 +107,29 @@ UniqueFd bind_listener(const ListenAddress& where)
 MetricsServer::MetricsServer(const ListenAddress& where, const Metrics& metrics, MetricsServerLimits limits)
     : metrics_(metrics), limits_(limits), listener_(bind_listener(where)), wake_(eventfd(0, EFD_CLOEXEC))
 {
-    thread_ = std::thread([this] { serve(); });
+}
+
+void MetricsServer::start()
+{
+    if (thread_.joinable())
+        return;
+    // Returns once the thread holds no capability: it serves nothing before.
+    std::promise<void> dropped;
+    thread_ = std::thread([this, &dropped] {
+        if (auto err = drop_this_threads_capabilities())
+            std::fprintf(stderr, "selfconnect: %s\n", err->c_str());
+        dropped.set_value();
+        serve();
+    });
+    dropped.get_future().wait();
 }
 
 MetricsServer::~MetricsServer()
 {
     const uint64_t one = 1;
     (void)!write(wake_.get(), &one, sizeof(one));
-    thread_.join();
+    if (thread_.joinable())
+        thread_.join();
 }
 
 void MetricsServer::serve()
@@ -130,12 +152,21 @@ void MetricsServer::serve()
         connections.erase(it);  // closes it, which also takes it out of epoll
     };
 
+    // Out of descriptors (EMFILE and the like), the listener stays readable:
+    // it is left out of the poll for a moment instead of spinning.
+    bool listener_paused = false;
+    Clock::time_point listener_paused_until{};
     for (;;) {
         int timeout_ms = -1;
-        if (!by_age.empty()) {
-            const auto left = connections.at(by_age.front()).deadline - Clock::now();
-            timeout_ms = std::max<int>(0, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count()));
-        }
+        const auto wait_until = [&](Clock::time_point t) {
+            const auto left = t - Clock::now();
+            const int ms = std::max<int>(0, static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count()));
+            timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
+        };
+        if (!by_age.empty())
+            wait_until(connections.at(by_age.front()).deadline);
+        if (listener_paused)
+            wait_until(listener_paused_until);
         epoll_event events[32];
         const int n = epoll_wait(poller.get(), events, 32, timeout_ms);
         if (n < 0 && errno != EINTR)
@@ -147,6 +178,13 @@ void MetricsServer::serve()
             if (fd == listener_.get()) {
                 for (;;) {
                     UniqueFd client(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+                    if (!client && errno == EINTR)
+                        continue;
+                    if (!client && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
+                        watch(listener_.get(), 0, EPOLL_CTL_MOD);
+                        listener_paused = true;
+                        listener_paused_until = Clock::now() + kAcceptPause;
+                    }
                     if (!client)
                         break;
                     if (connections.size() >= limits_.max_connections)
@@ -175,6 +213,10 @@ void MetricsServer::serve()
         const auto now = Clock::now();
         while (!by_age.empty() && connections.at(by_age.front()).deadline <= now)
             drop(by_age.front());
+        if (listener_paused && listener_paused_until <= now) {
+            listener_paused = false;
+            watch(listener_.get(), EPOLLIN, EPOLL_CTL_MOD);
+        }
     }
 }
 

@@ -2,10 +2,13 @@
 // once, none of which can hold it: one event loop over non-blocking
 // sockets, a total deadline per connection (not per read), a bounded head,
 // and a bounded number of connections, the oldest dropped to make room.
+// The socket is bound in the constructor, so a privileged port can be
+// taken before capabilities are dropped; the thread is started by start(),
+// after the drop, because capabilities are per thread: started before, it
+// would keep every one of them.
 // Written here rather than taken from Debian's cpp-httplib, which is built
 // with OpenSSL: linking it added ~4 MiB to the daemon's resident memory,
-// metrics or not. The socket is bound in the constructor, so a privileged
-// port can be taken before capabilities are dropped.
+// metrics or not.
 #pragma once
 
 #include <chrono>
@@ -30,6 +33,9 @@ public:
     ~MetricsServer();
     MetricsServer(const MetricsServer&) = delete;
     MetricsServer& operator=(const MetricsServer&) = delete;
+    // Serves from here on, on a thread of its own that holds no
+    // capability, whatever the watcher kept for --kill or --protect.
+    void start();
 
 private:
     void serve();
