@@ -73,7 +73,8 @@ struct sc_event {
 	__u8 kind;       /* enum sc_event_kind */
 	__u8 owner;      /* enum sc_owner_source */
 	__u8 reserved;   /* port is in ip_local_reserved_ports */
-	__u8 pad[5];
+	__u8 pad[1];
+	__u32 sock_ino;  /* listeners: the socket's inode, as sock_diag reports it; else 0 */
 	__u8 addr[16];   /* AF_INET: first 4 bytes; AF_INET6: all 16 */
 	char comm[SC_COMM_LEN];
 };

@@ -8,29 +8,45 @@
 #ifndef SELFCONNECT_PORT_CALLS_BPF_H
 #define SELFCONNECT_PORT_CALLS_BPF_H
 
-/* struct sockaddr_in and sockaddr_in6 up to the address. */
-struct inet_sockaddr {
-	__u16 family;
-	__be16 port;
-	__be32 v4_or_flowinfo;
-	__u8 v6[16];
-};
+/* The socket behind a descriptor of the current task, read the slow way
+ * (this runs only for a bind() that failed with EADDRINUSE): the file's
+ * private_data of a socket file is its struct socket. */
+static __always_inline const struct sock *socket_of_fd(__s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	struct socket *sock;
+
+	if (fd < 0 || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	if (bpf_probe_read_kernel(&file, sizeof(file), fds + fd) || !file)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
 
 /* Only a bind() to a chosen port of an inet family can be refused for a
  * port someone holds: a bind() to port 0 (UDP resolvers make one a query)
- * leaves after one read of its first four bytes, never touching the map. */
+ * leaves after one read of its first four bytes, never touching the map.
+ * The rest of the address is copied now: by the return, another thread of
+ * the caller could have changed it. */
 SEC("tracepoint/syscalls/sys_enter_bind")
 int on_bind_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 uaddr = ctx->args[1];
-	struct inet_sockaddr sa;
+	void *uaddr = (void *)ctx->args[1];
+	struct bind_call call = {};
 
-	if (bpf_probe_read_user(&sa, 4, (void *)uaddr))
+	if (bpf_probe_read_user(&call.sa, 4, uaddr))
 		return 0;
-	if ((sa.family != AF_INET && sa.family != AF_INET6) || !sa.port)
+	if ((call.sa.family != AF_INET && call.sa.family != AF_INET6) || !call.sa.port)
 		return 0;
-	bpf_map_update_elem(&bind_calls, &id, &uaddr, BPF_ANY);
+	if (bpf_probe_read_user(&call.sa, call.sa.family == AF_INET6 ? sizeof(call.sa) : 8, uaddr))
+		return 0;
+	call.fd = (__s32)ctx->args[0];
+	bpf_map_update_elem(&bind_calls, &id, &call, BPF_ANY);
 	return 0;
 }
 
@@ -38,35 +54,44 @@ SEC("tracepoint/syscalls/sys_exit_bind")
 int on_bind_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 *uaddr = bpf_map_lookup_elem(&bind_calls, &id);
-	struct inet_sockaddr sa = {};
-	struct task_struct *task;
+	struct bind_call *found = bpf_map_lookup_elem(&bind_calls, &id);
+	struct bind_call call;
+	const struct sock *sk;
 	struct sc_event *e;
-	__u64 where;
 
-	if (!uaddr)
+	if (!found)
 		return 0;
-	where = *uaddr;
+	call = *found;
 	bpf_map_delete_elem(&bind_calls, &id);
 	if (ctx->ret != -EADDRINUSE)
 		return 0;
-	if (bpf_probe_read_user(&sa, 8, (void *)where))
+	/* TCP only: a UDP port in use keeps no server from listening, and
+	 * the socket's own namespace, whichever the caller is in now. */
+	sk = socket_of_fd(call.fd);
+	if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	if (sa.family == AF_INET6 && bpf_probe_read_user(&sa, sizeof(sa), (void *)where))
-		return 0;
-	if (sa.family != AF_INET && sa.family != AF_INET6)
-		return 0;
-	task = (struct task_struct *)bpf_get_current_task();
-	e = start_port_event(BPF_CORE_READ(task, nsproxy, net_ns), bpf_ntohs(sa.port), sa.family,
+	e = start_port_event(BPF_CORE_READ(sk, __sk_common.skc_net.net), bpf_ntohs(call.sa.port), call.sa.family,
 			     SC_EVENT_PORT_IN_USE);
 	if (!e)
 		return 0;
-	if (sa.family == AF_INET6)
-		__builtin_memcpy(e->addr, sa.v6, sizeof(sa.v6));
+	if (call.sa.family == AF_INET6)
+		__builtin_memcpy(e->addr, call.sa.v6, sizeof(call.sa.v6));
 	else
-		__builtin_memcpy(e->addr, &sa.v4_or_flowinfo, 4);
+		__builtin_memcpy(e->addr, &call.sa.v4_or_flowinfo, 4);
 	fill_current_owner(e);
 	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* A listen() in flight: the state hook fills in its socket if it gets as
+ * far as listening. */
+SEC("tracepoint/syscalls/sys_enter_listen")
+int on_listen_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 none = 0;
+
+	bpf_map_update_elem(&listen_calls, &id, &none, BPF_ANY);
 	return 0;
 }
 
@@ -81,6 +106,8 @@ int on_listen_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	sk_addr = *sk;
 	bpf_map_delete_elem(&listen_calls, &id);
+	if (!sk_addr)
+		return 0; /* failed before it listened */
 	if (ctx->ret == 0)
 		return report_port_event(sk_addr, SC_EVENT_LISTEN);
 	if (ctx->ret == -EADDRINUSE)

@@ -131,6 +131,7 @@ static __always_inline struct sc_event *reserve_event(__u8 kind, struct net *net
 	e->range_hi = hi;
 	e->reserved = port_reserved(net, port);
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	e->sock_ino = 0;
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
 	return e;
 }
@@ -177,6 +178,34 @@ static __always_inline void fill_current_owner(struct sc_event *e)
 	e->owner = SC_OWNER_CURRENT;
 }
 
+/* A refused bind() or listen() on a port already reported within the
+ * second says nothing new; past the per-CPU budget it is counted lost. */
+static __always_inline bool port_in_use_allowed(__u32 netns, __u16 port)
+{
+	__u64 key = (__u64)netns << 16 | port;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 *last = bpf_map_lookup_elem(&port_in_use_seen, &key);
+	struct port_in_use_budget *budget;
+	__u32 zero = 0;
+
+	if (last && now - *last < 1000000000ULL)
+		return false;
+	budget = bpf_map_lookup_elem(&port_in_use_budget, &zero);
+	if (!budget)
+		return false;
+	if (now - budget->window_start >= 1000000000ULL) {
+		budget->window_start = now;
+		budget->used = 0;
+	}
+	if (budget->used >= PORT_IN_USE_PER_SECOND) {
+		count_lost(SC_EVENT_PORT_IN_USE);
+		return false;
+	}
+	budget->used++;
+	bpf_map_update_elem(&port_in_use_seen, &key, &now, BPF_ANY);
+	return true;
+}
+
 /* Header of a port event; NULL if it is filtered out or the ring is full. */
 static __always_inline struct sc_event *start_port_event(struct net *net, __u16 port, __u16 family, __u8 kind)
 {
@@ -185,6 +214,8 @@ static __always_inline struct sc_event *start_port_event(struct net *net, __u16 
 	__u16 lo, hi;
 
 	if (filtered_out(port, netns))
+		return NULL;
+	if (kind == SC_EVENT_PORT_IN_USE && !port_in_use_allowed(netns, port))
 		return NULL;
 	ephemeral_range(&probe, net, &lo, &hi);
 	/* Only ports a client can be handed make a listener worth a record. */
@@ -212,6 +243,9 @@ static __always_inline int report_port_event(__u64 sk_addr, __u8 kind)
 		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_v6_rcv_saddr);
 	else
 		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_rcv_saddr);
+	/* Names the listener however it is seen: at listen(), at its close
+	 * (its file is still there), and by the start scan. */
+	e->sock_ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
 	if (kind == SC_EVENT_LISTENER_CLOSED) {
 		e->tgid = 0;
 		e->tid = 0;

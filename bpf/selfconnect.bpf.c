@@ -84,14 +84,31 @@ struct {
 	__type(value, struct sc_owner);
 } connect_owners SEC(".maps");
 
-/* bind() and listen() calls in flight, by thread: the user's sockaddr
- * (bind) or the socket (listen), kept from entry to return. Only these two
- * syscalls pay for them. LRU: an entry whose return was never seen ages out. */
+/* struct sockaddr_in and sockaddr_in6 up to the address. */
+struct inet_sockaddr {
+	__u16 family;
+	__be16 port;
+	__be32 v4_or_flowinfo;
+	__u8 v6[16];
+};
+
+/* A bind() in flight: the address it asked for, copied at entry (the
+ * caller's memory may change before it returns), and its descriptor. */
+struct bind_call {
+	struct inet_sockaddr sa;
+	__s32 fd;
+	__u32 pad;
+};
+
+/* bind() and listen() calls in flight, by thread, kept from entry to
+ * return: the bind_call, or the socket that started listening (0 until the
+ * state hook sees it). Only these two syscalls pay for them. LRU: an entry
+ * whose return was never seen ages out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct bind_call);
 } bind_calls SEC(".maps");
 
 struct {
@@ -100,6 +117,31 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } listen_calls SEC(".maps");
+
+/* Ports in use, reported at most once a second per (namespace, port):
+ * the key is netns << 16 | port, the value when it was last reported. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} port_in_use_seen SEC(".maps");
+
+/* And at most PORT_IN_USE_PER_SECOND a second per CPU in all, whatever
+ * the number of ports: the rest are counted lost (never silently). A user
+ * who loops on refused bind()s cannot make the watcher busy. */
+#define PORT_IN_USE_PER_SECOND 64
+struct port_in_use_budget {
+	__u64 window_start;
+	__u64 used;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct port_in_use_budget);
+} port_in_use_budget SEC(".maps");
 
 /* The hooks, in the order the verifier and a reader meet them. */
 #include "socket_reads.bpf.h"

@@ -12,9 +12,12 @@
 static __always_inline void on_listen(__u64 sk_addr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u64 *call = syscall_hooks ? bpf_map_lookup_elem(&listen_calls, &id) : NULL;
 
-	if (syscall_hooks)
-		bpf_map_update_elem(&listen_calls, &id, &sk_addr, BPF_ANY);
+	/* Inside a listen() syscall: its return decides. A listen that passes
+	 * no syscall hook (io_uring, a 32-bit program) is reported now. */
+	if (call)
+		*call = sk_addr;
 	else
 		report_port_event(sk_addr, SC_EVENT_LISTEN);
 }

@@ -129,19 +129,35 @@ struct nsproxy {
 	struct net *net_ns;
 };
 
+struct file;
+
+/* A task's descriptors: read only for a bind() refused with EADDRINUSE. */
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
 struct task_struct {
 	int pid; /* the thread id */
 	int tgid;
 	const struct cred *cred;
 	struct css_set *cgroups;
 	struct nsproxy *nsproxy;
+	struct files_struct *files;
 	char comm[16];
 };
+
+struct socket;
 
 struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol; /* a plain field since 5.6, the kernel floor is 5.8 */
 	int sk_err;
+	struct socket *sk_socket;
 };
 
 /* The source port as the socket was connected with. skc_num is zeroed when
@@ -167,10 +183,12 @@ struct inode {
 
 struct file {
 	struct inode *f_inode;
+	void *private_data; /* a socket file's struct socket */
 };
 
 struct socket {
 	struct sock *sk;
+	struct file *file;
 };
 
 struct seq_file;

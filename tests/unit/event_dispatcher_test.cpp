@@ -58,13 +58,13 @@ public:
             r.error = *protect_error;
         return r;
     }
-    std::vector<HeldSocket> holders_of(uint32_t, uint16_t) override { return holders; }
+    void find_holders(const Record& r) override { asked.push_back(r); }
     std::string fix_for(const Record& r) override { return "fix for " + std::to_string(r.port); }
 
     KillResult kill_answer{true, {}};
     bool protect_answer = true;
     std::optional<std::string> protect_error;
-    std::vector<HeldSocket> holders;
+    std::vector<Record> asked;
     std::vector<Record> killed;
     struct Protected {
         uint32_t netns;
@@ -216,6 +216,7 @@ TEST_F(Dispatcher, AListenerAtRiskIsWrittenOnceWithItsFixAndCountedUntilItCloses
     EventDispatcher& d = make();
     Record found = event(SC_EVENT_LISTEN, 40800);
     found.fix = "from the scan";
+    found.socket_inode = 555;
     Record self_connected = event(SC_EVENT_SELF_CONNECT, 40500);
     EXPECT_EQ(d.start_with({found, self_connected}), 1u);
     EXPECT_EQ(metrics.listeners_at_risk, 1u);
@@ -223,7 +224,9 @@ TEST_F(Dispatcher, AListenerAtRiskIsWrittenOnceWithItsFixAndCountedUntilItCloses
     ASSERT_EQ(sink.records.size(), 1u);  // the listener; the self-connect is only counted
     EXPECT_EQ(sink.records[0].fix, "from the scan");
 
-    d.handle(event(SC_EVENT_LISTEN, 40800));  // the same listener, seen live too
+    Record live = event(SC_EVENT_LISTEN, 40800);
+    live.socket_inode = 555;
+    d.handle(live);  // the same socket, seen live too
     EXPECT_EQ(sink.records.size(), 1u);
     d.handle(event(SC_EVENT_LISTEN, 40802));
     ASSERT_EQ(sink.records.size(), 2u);
@@ -237,8 +240,29 @@ TEST_F(Dispatcher, AListenerAtRiskIsWrittenOnceWithItsFixAndCountedUntilItCloses
 
     d.handle(event(SC_EVENT_LISTENER_CLOSED, 40802));
     EXPECT_EQ(metrics.listeners_at_risk, 1u);
+    Record closed = event(SC_EVENT_LISTENER_CLOSED, 40800);
+    closed.socket_inode = 555;
+    d.handle(closed);  // seen at start and live: one socket
+    EXPECT_EQ(metrics.listeners_at_risk, 0u);
     EXPECT_EQ(sink.records.size(), 2u);  // internal, never written
     EXPECT_TRUE(host.protected_ports.empty());  // no --protect
+}
+
+TEST_F(Dispatcher, AfterLostListenerEventsAScanSetsTheGaugeRightAndReportsWhatWasMissed)
+{
+    EventDispatcher& d = make();
+    Record gone = event(SC_EVENT_LISTEN, 40800);
+    gone.socket_inode = 1;
+    d.handle(gone);
+    EXPECT_EQ(metrics.listeners_at_risk, 1u);
+    Record missed = event(SC_EVENT_LISTEN, 40802);
+    missed.socket_inode = 2;
+    d.resync_listeners({missed}, {kNetns});  // 40800's close and 40802's start were lost
+    EXPECT_EQ(metrics.listeners_at_risk, 1u);
+    ASSERT_EQ(sink.records.size(), 2u);
+    EXPECT_EQ(sink.records[1].port, 40802);
+    d.resync_listeners({missed}, {kNetns});
+    EXPECT_EQ(sink.records.size(), 2u) << "a listener already known is not written again";
 }
 
 TEST_F(Dispatcher, ProtectReservesAListenersPortAndItIsNoLongerAtRisk)
@@ -284,13 +308,19 @@ HeldSocket held(uint8_t state, const char* local, bool self_connected, const cha
 TEST_F(Dispatcher, APortInUseNamesTheConnectedSocketThatHoldsItAndNeverAListener)
 {
     EventDispatcher& d = make();
-    host.holders = {held(10, "0.0.0.0", false, "server")};  // listening: the ordinary case
     d.handle(event(SC_EVENT_PORT_IN_USE, 40800, 1, kNetns, "python3"));
+    ASSERT_EQ(host.asked.size(), 1u);  // looked up off the ring's thread
+    EXPECT_TRUE(sink.records.empty());
+    const Record refused = host.asked[0];
+
+    d.on_holders(refused, {held(10, "0.0.0.0", false, "server")});  // listening: the ordinary case
+    EXPECT_TRUE(sink.records.empty());
+    // ... with a client it accepted, which has the server's port too
+    d.on_holders(refused, {held(10, "0.0.0.0", false, "server"), held(1, "127.0.0.1", false, "server")});
     EXPECT_TRUE(sink.records.empty());
     EXPECT_EQ(metrics.listeners_blocked, 0u);
 
-    host.holders.push_back(held(1, "127.0.0.1", true));
-    d.handle(event(SC_EVENT_PORT_IN_USE, 40800, 1, kNetns, "python3"));
+    d.on_holders(refused, {held(1, "127.0.0.1", true)});  // no server: a client met itself there
     ASSERT_EQ(sink.records.size(), 1u);
     const Record& r = sink.records[0];
     EXPECT_EQ(r.type, RecordType::ListenerBlocked);
@@ -300,8 +330,7 @@ TEST_F(Dispatcher, APortInUseNamesTheConnectedSocketThatHoldsItAndNeverAListener
     EXPECT_TRUE(r.holder->self_connected);
     EXPECT_EQ(metrics.listeners_blocked, 1u);
 
-    host.holders.clear();  // a kernel without the holder iterator
-    d.handle(event(SC_EVENT_PORT_IN_USE, 40800, 1, kNetns, "python3"));
+    d.on_holders(refused, {});  // nobody holds it any more
     EXPECT_EQ(sink.records.size(), 1u);
 }
 

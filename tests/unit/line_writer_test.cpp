@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "records/line_writer.h"
 
@@ -94,6 +95,32 @@ TEST(LineWriter, TheDaemonCountsLostLinesAndAnnouncesThemBeforeTheNextOne)
     EXPECT_EQ(p.drain(), "LOST 2 of 2\nc\nd\n");
     EXPECT_EQ(w.lost(), 2u);
     close(read_only);
+}
+
+// A pipe someone made non-blocking, nearly full: a line longer than the
+// pipe's atomic size goes out in parts, and the rest waits for room.
+TEST(LineWriter, ANonBlockingPipeThatFillsMidLineGetsTheWholeLine)
+{
+    Pipe p;
+    const int capacity = fcntl(p.fds[1], F_GETPIPE_SZ);
+    ASSERT_GT(capacity, 8192);
+    const std::string filler(static_cast<size_t>(capacity) - 1000, 'f');
+    ASSERT_EQ(write(p.fds[1], filler.data(), filler.size()), static_cast<ssize_t>(filler.size()));
+    std::string drained;
+    std::thread reader([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        for (int i = 0; i < 100 && drained.size() < filler.size() + 6001; ++i) {
+            drained += p.drain();
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    });
+    LineWriter w(p.fds[1], OnWriteError::CountAndGoOn);
+    const std::string line(6000, 'l');
+    w.write_line(line);
+    reader.join();
+    EXPECT_EQ(w.lost(), 0u);
+    ASSERT_EQ(drained.size(), filler.size() + line.size() + 1);
+    EXPECT_EQ(drained.substr(filler.size()), line + "\n");
 }
 
 // A full disk, made with the file-size limit: the line that did not fit is

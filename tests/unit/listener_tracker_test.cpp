@@ -54,3 +54,44 @@ TEST(ListenerTracker, AReservedPortMakesEveryListenerOnItInThatNamespaceSafe)
 }
 
 }  // namespace
+
+namespace {
+
+Record socket_listening(uint32_t netns, uint16_t port, uint32_t inode, const char* addr = "127.0.0.1")
+{
+    Record r = listener(netns, port, addr);
+    r.socket_inode = inode;
+    return r;
+}
+
+TEST(ListenerTracker, ASocketSeenByTheStartScanAndAsItStartsCountsOnce)
+{
+    ListenerTracker t;
+    EXPECT_TRUE(t.add(socket_listening(1, 40800, 777)));   // the start scan
+    EXPECT_FALSE(t.add(socket_listening(1, 40800, 777)));  // its listen(), seen live too
+    EXPECT_FALSE(t.add(socket_listening(1, 40800, 778)));  // a second SO_REUSEPORT socket
+    t.closed(socket_listening(1, 40800, 777));
+    EXPECT_EQ(t.at_risk(), 1u);
+    t.closed(socket_listening(1, 40800, 777));  // a close seen twice changes nothing more
+    EXPECT_EQ(t.at_risk(), 1u);
+    t.closed(socket_listening(1, 40800, 778));
+    EXPECT_EQ(t.at_risk(), 0u);
+}
+
+TEST(ListenerTracker, AResyncForgetsListenersWhoseCloseWasLostAndNamesThoseWhoseStartWas)
+{
+    ListenerTracker t;
+    t.add(socket_listening(1, 40800, 10));
+    t.add(socket_listening(1, 40802, 11));  // its close is lost
+    t.add(socket_listening(2, 40900, 12));  // in a namespace the scan could not read
+    const auto unknown = t.resync({socket_listening(1, 40800, 10), socket_listening(1, 40804, 13)}, {1});
+    ASSERT_EQ(unknown.size(), 1u);
+    EXPECT_EQ(unknown[0].port, 40804);
+    EXPECT_EQ(t.at_risk(), 3u);  // 40800, 40804, and namespace 2's as it was
+    t.closed(socket_listening(1, 40804, 13));
+    t.closed(socket_listening(2, 40900, 12));
+    t.closed(socket_listening(1, 40800, 10));
+    EXPECT_EQ(t.at_risk(), 0u);
+}
+
+}  // namespace

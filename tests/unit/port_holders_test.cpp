@@ -26,10 +26,20 @@ TEST(BlockingHolder, ListenersAndClosedSocketsAreNeverNamed)
 
 TEST(BlockingHolder, AConnectedSocketOnTheSameAddressIsNamed)
 {
-    const auto h = blocking_holder({held(kTcpListen, "0.0.0.0", 1), held(kTcpEstablished, "127.0.0.1", 2)},
+    const auto h = blocking_holder({held(kTcpListen, "127.0.0.2", 1), held(kTcpEstablished, "127.0.0.1", 2)},
                                    "127.0.0.1");
     ASSERT_TRUE(h);
     EXPECT_EQ(h->owner.pid, 2u);
+}
+
+TEST(BlockingHolder, AServerWithAnAcceptedClientIsTheOrdinaryCaseNotACulprit)
+{
+    // The accepted socket has the listener's port as its own.
+    EXPECT_FALSE(blocking_holder({held(kTcpListen, "0.0.0.0", 1), held(kTcpEstablished, "127.0.0.1", 1)},
+                                 "127.0.0.1"));
+    EXPECT_FALSE(blocking_holder({held(kTcpEstablished, "127.0.0.1", 1), held(kTcpListen, "::", 1)}, "0.0.0.0"));
+    // A SO_REUSEPORT group: several listeners, none a culprit.
+    EXPECT_FALSE(blocking_holder({held(kTcpListen, "127.0.0.1", 1), held(kTcpListen, "127.0.0.1", 2)}, "127.0.0.1"));
 }
 
 TEST(BlockingHolder, AddressesMustOverlapWildcardsOverlapEverythingAndV4MappedIsIpv4)

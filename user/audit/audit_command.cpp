@@ -121,9 +121,12 @@ int run_audit(const AuditOptions& o)
                 audit_namespace(scanner, inode, ns, o, findings);
                 ++namespaces;
             } catch (const std::exception& e) {
-                // A namespace can vanish mid-audit; say so, go on.
-                if (o.verbose)
+                // A namespace can vanish mid-audit; say so, go on. With
+                // --fix, one left unfixed is a fix that failed.
+                if (o.verbose || o.fix)
                     std::fprintf(stderr, "selfconnect: skipped netns %u: %s\n", inode, e.what());
+                if (o.fix)
+                    ++findings.fix_failures;
             }
         }
         std::signal(SIGPIPE, SIG_IGN);

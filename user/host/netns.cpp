@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -93,6 +94,25 @@ UniqueFd open_netns(uint32_t inode, uint32_t pid_hint)
         return !result;
     });
     return result;
+}
+
+std::optional<uint64_t> netns_cookie(int netns_fd)
+{
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+    std::optional<uint64_t> cookie;
+    try {
+        run_in_netns(netns_fd, [&] {
+            UniqueFd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+            uint64_t value = 0;
+            socklen_t len = sizeof(value);
+            if (s && getsockopt(s.get(), SOL_SOCKET, SO_NETNS_COOKIE, &value, &len) == 0 && len == sizeof(value))
+                cookie = value;
+        });
+    } catch (const std::exception&) {
+    }
+    return cookie;
 }
 
 void run_in_netns(int netns_fd, const std::function<void()>& fn)

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,12 @@ std::map<uint32_t, NetnsHandle> list_network_namespaces();
 // reachable); `pid_hint` is tried first. Invalid if no process or bind
 // mount holds it any more.
 UniqueFd open_netns(uint32_t inode, uint32_t pid_hint = 0);
+
+// What names the namespace `netns_fd` for as long as the host runs: its
+// cookie (SO_NETNS_COOKIE, Linux 5.14), which is never handed out again,
+// unlike its inode, which the kernel reuses once it is gone. Nothing on
+// older kernels.
+std::optional<uint64_t> netns_cookie(int netns_fd);
 
 // Runs `fn` on a short-lived thread that has joined the namespace `netns_fd`
 // (-1, or a descriptor of our own namespace: no setns() at all), so the

@@ -55,6 +55,7 @@ KernelProgram::KernelProgram(const KernelProgramConfig& config)
     const bool tracefs = !ensure_tracefs().has_value();
     syscall_hooks_ = tracefs && kernel_has_tracepoint("syscalls/sys_enter_bind") &&
                      kernel_has_tracepoint("syscalls/sys_exit_bind") &&
+                     kernel_has_tracepoint("syscalls/sys_enter_listen") &&
                      kernel_has_tracepoint("syscalls/sys_exit_listen");
     if (mode_ == AttachMode::TpBtf && !kernel_offers_tp_btf())
         throw KernelProgramError("hook not found: this kernel has no BTF for the raw tracepoint "
@@ -87,7 +88,8 @@ KernelProgram::KernelProgram(const KernelProgramConfig& config)
     // The holder iterator needs bpf_sock_from_file (5.11); its absence
     // would fail the whole load, so it is looked up first.
     bpf_program__set_autoload(skel_->progs.find_port_holders, kernel_btf_has_name("BPF_FUNC_sock_from_file"));
-    for (bpf_program* p : {skel_->progs.on_bind_enter, skel_->progs.on_bind_exit, skel_->progs.on_listen_exit})
+    for (bpf_program* p : {skel_->progs.on_bind_enter, skel_->progs.on_bind_exit, skel_->progs.on_listen_enter,
+                           skel_->progs.on_listen_exit})
         bpf_program__set_autoload(p, syscall_hooks_);
 
     // 3. load

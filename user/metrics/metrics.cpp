@@ -43,6 +43,12 @@ std::string render_prometheus(const Metrics& m)
     sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"self_connect\"", m.lost_kernel_self_connects);
     sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"self_connect_closed\"", m.lost_kernel_closes);
     sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"connect_refused\"", m.lost_kernel_refusals);
+    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"listen\"", m.lost_kernel_listens);
+    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"listener_closed\"",
+           m.lost_kernel_listener_closes);
+    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"port_in_use\"", m.lost_kernel_ports_in_use);
+    sample(out, "selfconnect_events_lost_total", "where=\"holder_lookup\",kind=\"port_in_use\"",
+           m.lost_holder_lookups);
     sample(out, "selfconnect_events_lost_total", "where=\"userspace\",kind=\"any\"", m.lost_userspace);
     sample(out, "selfconnect_events_lost_total", "where=\"kernel_skipped\",kind=\"unknown\"", m.skipped_kernel_runs);
     sample(out, "selfconnect_events_lost_total", "where=\"output\",kind=\"any\"", m.lost_output);

@@ -20,6 +20,10 @@ struct Metrics {
     std::atomic<uint64_t> lost_kernel_self_connects{0};
     std::atomic<uint64_t> lost_kernel_closes{0};
     std::atomic<uint64_t> lost_kernel_refusals{0};
+    std::atomic<uint64_t> lost_kernel_listens{0};
+    std::atomic<uint64_t> lost_kernel_listener_closes{0};
+    std::atomic<uint64_t> lost_kernel_ports_in_use{0};  // ring full, or over the kernel's budget
+    std::atomic<uint64_t> lost_holder_lookups{0};        // port conflicts whose holder was not looked for
     std::atomic<uint64_t> lost_userspace{0};       // ring samples that could not be decoded
     std::atomic<uint64_t> skipped_kernel_runs{0};  // runs the kernel skipped (nested BPF)
     std::atomic<uint64_t> lost_output{0};          // records that could not be written

@@ -24,11 +24,15 @@ bool addresses_overlap(const std::string& want, const std::string& have)
 // Not by family: an IPv6 wildcard also takes the IPv4 port on a dual-stack host.
 std::optional<HeldSocket> blocking_holder(const std::vector<HeldSocket>& held, const std::string& addr)
 {
+    // A listener there is the ordinary "another server runs here": the
+    // connections it accepted share its port and are no culprits either.
+    for (const HeldSocket& s : held)
+        if (s.state == kTcpListen && addresses_overlap(addr, s.local_addr))
+            return std::nullopt;
     const HeldSocket* best = nullptr;
     for (const HeldSocket& s : held) {
-        // Listeners are the ordinary "another server runs here"; a closed
-        // socket bound to the port has no peer to name.
-        if (s.state == kTcpListen || s.state == kTcpClose || !addresses_overlap(addr, s.local_addr))
+        // A closed socket bound to the port has no peer to name.
+        if (s.state == kTcpClose || !addresses_overlap(addr, s.local_addr))
             continue;
         if (!best || (s.self_connected && !best->self_connected))
             best = &s;

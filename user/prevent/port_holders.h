@@ -10,9 +10,10 @@
 
 namespace selfconnect {
 
-// The socket that keeps a server from `addr`:`port`: a connected (not
-// listening) one whose local address overlaps, self-connected ones first.
-// `held` is every TCP socket on that port of the namespace.
+// The socket that keeps a server from `addr`:`port`: a connected one whose
+// local address overlaps, self-connected ones first; none where a listener
+// overlaps (another server, with the connections it accepted). `held` is
+// every TCP socket on that port of the namespace.
 std::optional<HeldSocket> blocking_holder(const std::vector<HeldSocket>& held, const std::string& addr);
 
 }  // namespace selfconnect

@@ -14,11 +14,14 @@ std::optional<Record> PortProtector::protect(uint32_t netns, uint16_t port, uint
 {
     if (!netns_selected(only_, netns))
         return std::nullopt;
-    auto& done = done_[netns];
+    UniqueFd fd = open_netns(netns, pid);
+    // The inode, where there is no cookie: marked so that it never meets one.
+    const uint64_t key = (fd ? netns_cookie(fd.get()) : std::nullopt).value_or((1ULL << 63) | netns);
+    auto& done = done_[key];
     if (done.count(port))
         return std::nullopt;
     if (done.size() >= max_) {
-        if (!capped_.insert(netns).second)
+        if (!capped_.insert(key).second)
             return std::nullopt;  // said once per namespace
         Record r = port_reserved_record(netns, port, reason);
         r.error = "--protect-max " + std::to_string(max_) +
@@ -26,7 +29,6 @@ std::optional<Record> PortProtector::protect(uint32_t netns, uint16_t port, uint
         return r;
     }
     done.insert(port);
-    UniqueFd fd = open_netns(netns, pid);
     if (!fd) {
         Record r = port_reserved_record(netns, port, reason);
         r.error = "cannot reach network namespace " + std::to_string(netns) + ": it is gone or cannot be opened";

@@ -1,6 +1,8 @@
 // watch --protect: reserves each port it is told about in its namespace's
 // ip_local_reserved_ports, at most `max` per namespace, and only in the
-// namespaces listed (all when none is).
+// namespaces listed (all when none is). A namespace is known by its cookie
+// where the kernel gives one (5.14): a new namespace that was handed a dead
+// one's inode starts afresh.
 #pragma once
 
 #include <cstdint>
@@ -23,8 +25,8 @@ public:
 private:
     uint32_t max_;
     std::vector<uint32_t> only_;
-    std::map<uint32_t, std::set<uint16_t>> done_;  // by netns
-    std::set<uint32_t> capped_;                     // namespaces told about the cap
+    std::map<uint64_t, std::set<uint16_t>> done_;  // by namespace (cookie, or inode)
+    std::set<uint64_t> capped_;                     // namespaces told about the cap
 };
 
 }  // namespace selfconnect

@@ -74,6 +74,7 @@ Record RiskScanner::record_of(RecordType type, const TcpSocket& s, uint32_t netn
     r.range_lo = policy.lo;
     r.range_hi = policy.hi;
     r.reserved = policy.reserved.test(s.sport);
+    r.socket_inode = s.inode;
     if (auto it = owner_pids_.find(s.inode); it != owner_pids_.end() && s.inode) {
         r.owner.known = true;
         r.owner.pid = it->second;
@@ -114,9 +115,9 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns)
     return risks;
 }
 
-std::vector<Record> scan_now(const std::vector<uint32_t>& only_netns)
+ScanResult scan_now(const std::vector<uint32_t>& only_netns)
 {
-    std::vector<Record> found;
+    ScanResult found;
     RiskScanner scanner;
     // Entering another namespace needs CAP_SYS_ADMIN: without it (a
     // hardened unit) only the watcher's own is scanned.
@@ -126,7 +127,8 @@ std::vector<Record> scan_now(const std::vector<uint32_t>& only_netns)
             continue;
         try {
             for (Finding& f : scanner.scan(inode, ns).findings)
-                found.push_back(std::move(f.record));
+                found.records.push_back(std::move(f.record));
+            found.namespaces.push_back(inode);
         } catch (const std::exception&) {
             // gone while we looked: it has no listener any more
         }

@@ -51,9 +51,15 @@ private:
     OwnerEnricher enricher_;
 };
 
+struct ScanResult {
+    std::vector<Record> records;       // listeners at risk, self-connected sockets
+    std::vector<uint32_t> namespaces;  // those read whole
+};
+
 // The listeners at risk and the self-connected sockets now, as audit
 // reports them, in every namespace or only in those listed. Without
-// CAP_SYS_ADMIN only our own namespace is read. For watch, at its start.
-std::vector<Record> scan_now(const std::vector<uint32_t>& only_netns);
+// CAP_SYS_ADMIN only our own namespace is read. For watch, at its start
+// and after it lost listener events.
+ScanResult scan_now(const std::vector<uint32_t>& only_netns);
 
 }  // namespace selfconnect

@@ -79,6 +79,7 @@ Record decode_event(const sc_event& e, std::chrono::system_clock::time_point wal
     r.range_lo = e.range_lo;
     r.range_hi = e.range_hi;
     r.reserved = e.reserved != 0;
+    r.socket_inode = e.sock_ino;
     return r;
 }
 

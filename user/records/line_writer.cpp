@@ -1,6 +1,7 @@
 #include "records/line_writer.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,17 @@
 
 
 namespace selfconnect {
+
+namespace {
+
+// Up to a second for room on a descriptor that said EAGAIN.
+bool wait_writable(int fd)
+{
+    pollfd p{fd, POLLOUT, 0};
+    return poll(&p, 1, 1000) > 0;
+}
+
+}  // namespace
 
 void LineWriter::write_line(const std::string& line)
 {
@@ -47,6 +59,14 @@ int LineWriter::write_whole(const std::string& buf)
         const ssize_t n = ::write(fd_, buf.data() + done, buf.size() - done);
         if (n < 0 && errno == EINTR)
             continue;
+        // A non-blocking pipe that is full: wait for room. Once part of the
+        // line is out, the rest follows however long the reader takes, as
+        // on a blocking pipe: half a line is never left.
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_writable(fd_) || done)
+                continue;
+            return EAGAIN;
+        }
         if (n < 0 && errno == EPIPE)
             throw OutputClosed();
         if (n <= 0) {

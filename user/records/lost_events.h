@@ -12,6 +12,8 @@ enum class LossPlace {
     KernelSkipped,  // runs of the program the kernel skipped while a BPF program
                     // ran on that CPU: what each would have reported is unknown
     Output,         // records that could not be written
+    HolderLookup,   // refused bind()s or listen()s whose holder was not looked
+                    // for: more at once than the lookup queue holds
 };
 
 struct LostEvents {
@@ -22,6 +24,9 @@ struct LostEvents {
     uint64_t self_connects = 0;  // KernelRing only: in all, by kind
     uint64_t closes = 0;
     uint64_t refusals = 0;
+    uint64_t listens = 0;
+    uint64_t listener_closes = 0;
+    uint64_t ports_in_use = 0;  // refused bind()/listen(): ring full, or past the kernel's budget
 };
 
 }  // namespace selfconnect

@@ -72,6 +72,7 @@ struct Record {
     uint16_t range_lo = 0;
     uint16_t range_hi = 0;
     bool reserved = false;
+    uint32_t socket_inode = 0;  // listeners: which socket (0: unknown); not printed
     std::optional<double> lifetime_seconds;  // self_connect_closed
     std::optional<uint64_t> refusals;        // retry_loop
     std::optional<double> window_seconds;    // retry_loop

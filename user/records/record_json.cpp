@@ -83,11 +83,17 @@ nlohmann::json lost_json(const LostEvents& l)
     case LossPlace::Output:
         j["where"] = "output";
         break;
+    case LossPlace::HolderLookup:
+        j["where"] = "holder_lookup";
+        break;
     case LossPlace::KernelRing:
         j["where"] = "kernel";
         j["self_connects"] = l.self_connects;
         j["self_connect_closes"] = l.closes;
         j["refusals"] = l.refusals;
+        j["listens"] = l.listens;
+        j["listener_closes"] = l.listener_closes;
+        j["ports_in_use"] = l.ports_in_use;
         break;
     }
     return j;

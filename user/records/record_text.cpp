@@ -126,11 +126,16 @@ std::string lost_text(const LostEvents& l)
                in_all;
     case LossPlace::Output:
         return head + " records: they could not be written" + in_all;
+    case LossPlace::HolderLookup:
+        return head + " refused bind()/listen() calls: too many at once to look for who holds their port" + in_all;
     case LossPlace::KernelRing:
         break;
     }
-    return head + " events: the kernel's ring buffer was full (in all: " + std::to_string(l.self_connects) +
-           " self-connects, " + std::to_string(l.closes) + " closes, " + std::to_string(l.refusals) + " refusals)";
+    return head + " events: the kernel's ring buffer was full, or refused bind()s past its budget (in all: " +
+           std::to_string(l.self_connects) + " self-connects, " + std::to_string(l.closes) + " closes, " +
+           std::to_string(l.refusals) + " refusals, " + std::to_string(l.listens) + " listens, " +
+           std::to_string(l.listener_closes) + " listener closes, " + std::to_string(l.ports_in_use) +
+           " refused bind()/listen() calls)";
 }
 
 }  // namespace selfconnect

@@ -33,6 +33,19 @@ uint64_t EventDispatcher::start_with(std::vector<Record> found)
     return self_connects;
 }
 
+void EventDispatcher::resync_listeners(const std::vector<Record>& found, const std::vector<uint32_t>& scanned)
+{
+    std::vector<Record> listeners;
+    for (const Record& r : found)
+        if (r.type == RecordType::ListenerAtRisk && !r.reserved)
+            listeners.push_back(r);
+    for (Record& r : listeners_.resync(listeners, scanned)) {
+        emit(r);
+        protect(r.netns, r.port, r.owner.pid, ReserveReason::ListenerAtRisk);
+    }
+    update_gauges();
+}
+
 void EventDispatcher::handle(Record r)
 {
     if (done() || !wanted(r))
@@ -59,7 +72,7 @@ void EventDispatcher::handle(Record r)
         update_gauges();
         break;
     case RecordType::PortInUse:
-        on_port_in_use(r);
+        actions_.find_holders(r);
         break;
     default:
         break;
@@ -145,9 +158,9 @@ void EventDispatcher::protect(uint32_t netns, uint16_t port, uint32_t pid, Reser
 
 // bind() or listen() was refused: name the connected socket that holds the
 // port, if one does (a listener there is the ordinary case).
-void EventDispatcher::on_port_in_use(Record& r)
+void EventDispatcher::on_holders(Record r, const std::vector<HeldSocket>& held)
 {
-    auto holder = blocking_holder(actions_.holders_of(r.netns, r.port), r.addr);
+    auto holder = blocking_holder(held, r.addr);
     if (!holder)
         return;
     r.type = RecordType::ListenerBlocked;

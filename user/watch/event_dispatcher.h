@@ -32,6 +32,15 @@ public:
     // One decoded event.
     void handle(Record r);
 
+    // After listener events were lost: the listeners a scan found replace
+    // what was known of the namespaces it read; those whose start was lost
+    // are reported now, those whose close was lost are forgotten.
+    void resync_listeners(const std::vector<Record>& found, const std::vector<uint32_t>& scanned);
+
+    // Who held the port of a refused bind() or listen() (WatchActions::
+    // find_holders): a listener_blocked record if one of them blocks it.
+    void on_holders(Record port_in_use, const std::vector<HeldSocket>& held);
+
     // --count reached.
     bool done() const { return options_.count && detections_ >= *options_.count; }
     uint64_t detections() const { return detections_; }
@@ -44,7 +53,6 @@ private:
     void on_self_connect(Record& r);
     void on_refused(const Record& r);
     void on_listener(Record& r);
-    void on_port_in_use(Record& r);
     void protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason);
 
     const WatchOptions& options_;

@@ -1,39 +1,71 @@
 #include "watch/loss_reporter.h"
 
+#include <algorithm>
+
 namespace selfconnect {
 
-void LossReporter::poll()
+namespace {
+constexpr auto kRecordEvery = std::chrono::seconds(1);
+}
+
+void LossReporter::poll(uint64_t dropped_lookups, bool final)
 {
-    poll_skipped();
+    skipped_place_.seen = std::max(skipped_place_.seen, program_.skipped_runs());
+    metrics_.skipped_kernel_runs = skipped_place_.seen;
+    skipped_.total = skipped_place_.seen;
+    if (due(skipped_place_, final))
+        write(skipped_place_, LossPlace::KernelSkipped);
+
+    lookups_place_.seen = std::max(lookups_place_.seen, dropped_lookups);
+    metrics_.lost_holder_lookups = lookups_place_.seen;
+    if (due(lookups_place_, final))
+        write(lookups_place_, LossPlace::HolderLookup);
+
     const auto by_kind = program_.lost_events();
     uint64_t total = 0;
     for (uint64_t n : by_kind)
         total += n;
-    if (total <= reported_.total)
-        return;
-    reported_.when = std::chrono::system_clock::now();
-    reported_.count = total - reported_.total;
-    reported_.total = total;
-    reported_.self_connects = by_kind[SC_EVENT_SELF_CONNECT];
-    reported_.closes = by_kind[SC_EVENT_SELF_CONNECT_CLOSED];
-    reported_.refusals = by_kind[SC_EVENT_CONNECT_REFUSED];
-    metrics_.lost_kernel_self_connects = reported_.self_connects;
-    metrics_.lost_kernel_closes = reported_.closes;
-    metrics_.lost_kernel_refusals = reported_.refusals;
-    sink_.write_lost(reported_);
+    if (total > ring_place_.seen) {
+        ring_place_.seen = total;
+        ring_.total = total;
+        ring_.self_connects = by_kind[SC_EVENT_SELF_CONNECT];
+        ring_.closes = by_kind[SC_EVENT_SELF_CONNECT_CLOSED];
+        ring_.refusals = by_kind[SC_EVENT_CONNECT_REFUSED];
+        ring_.listens = by_kind[SC_EVENT_LISTEN];
+        ring_.listener_closes = by_kind[SC_EVENT_LISTENER_CLOSED];
+        ring_.ports_in_use = by_kind[SC_EVENT_PORT_IN_USE];
+        metrics_.lost_kernel_self_connects = ring_.self_connects;
+        metrics_.lost_kernel_closes = ring_.closes;
+        metrics_.lost_kernel_refusals = ring_.refusals;
+        metrics_.lost_kernel_listens = ring_.listens;
+        metrics_.lost_kernel_listener_closes = ring_.listener_closes;
+        metrics_.lost_kernel_ports_in_use = ring_.ports_in_use;
+    }
+    if (due(ring_place_, final)) {
+        LostEvents& r = ring_place_.reported;
+        const uint64_t before = r.total;
+        r = ring_;
+        r.total = before;
+        write(ring_place_, LossPlace::KernelRing);
+    }
 }
 
-void LossReporter::poll_skipped()
+bool LossReporter::due(Place& place, bool final) const
 {
-    const uint64_t total = program_.skipped_runs();
-    if (total <= skipped_.total)
-        return;
-    skipped_.when = std::chrono::system_clock::now();
-    skipped_.count = total - skipped_.total;
-    skipped_.total = total;
-    skipped_.where = LossPlace::KernelSkipped;
-    metrics_.skipped_kernel_runs = total;
-    sink_.write_lost(skipped_);
+    if (place.seen <= place.reported.total)
+        return false;
+    return final || std::chrono::steady_clock::now() - place.last_record >= kRecordEvery;
+}
+
+void LossReporter::write(Place& place, LossPlace where)
+{
+    LostEvents& r = place.reported;
+    r.when = std::chrono::system_clock::now();
+    r.where = where;
+    r.count = place.seen - r.total;
+    r.total = place.seen;
+    place.last_record = std::chrono::steady_clock::now();
+    sink_.write_lost(r);
 }
 
 }  // namespace selfconnect

@@ -1,7 +1,12 @@
-// Reports the kernel side's losses as records, as they grow: events that
-// found the ring buffer full, and runs the kernel skipped.
+// Reports the watcher's losses as records, as they grow: events that found
+// the ring buffer full (or refused bind()s past the kernel's budget), runs
+// the kernel skipped, and holder lookups that found their queue full. The
+// metrics follow every poll; a record of each kind is written at most once
+// a second, with everything since the last, so that a flood of losses is
+// not a flood of lines. The last poll (at stop) always writes.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 #include "kernel/kernel_program.h"
@@ -17,18 +22,34 @@ public:
         : program_(program), sink_(sink), metrics_(metrics)
     {
     }
-    void poll();
-    const LostEvents& totals() const { return reported_; }
+    // `dropped_lookups`: port conflicts whose holder was not looked for, in
+    // all. `final`: write what is left, however recent the last record.
+    void poll(uint64_t dropped_lookups, bool final = false);
+    const LostEvents& totals() const { return ring_; }
     uint64_t skipped_runs() const { return skipped_.total; }
+    // listen()s and listeners' closes lost, in all.
+    uint64_t listener_events_lost() const { return ring_.listens + ring_.listener_closes; }
 
 private:
-    void poll_skipped();
+    // Loss counters are read where they may fail, and then come back as 0:
+    // a count only ever grows.
+    struct Place {
+        LostEvents reported;  // what the last record said
+        uint64_t seen = 0;    // the highest count read
+        std::chrono::steady_clock::time_point last_record{};
+    };
+    // Writes a record for `place` if its count grew and it is time to.
+    bool due(Place& place, bool final) const;
+    void write(Place& place, LossPlace where);
 
     const KernelProgram& program_;
     RecordSink& sink_;
     Metrics& metrics_;
-    LostEvents reported_;
-    LostEvents skipped_;
+    Place ring_place_;
+    Place skipped_place_;
+    Place lookups_place_;
+    LostEvents ring_;     // the ring's losses in all, by kind
+    LostEvents skipped_;  // in all
 };
 
 }  // namespace selfconnect

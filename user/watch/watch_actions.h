@@ -1,5 +1,5 @@
 // What the event dispatcher may do to the host: destroy a socket, reserve a
-// port, look up who holds a port, read the fix for a listener. One seam, so
+// port, ask who holds a port, read the fix for a listener. One seam, so
 // the dispatcher's tests fake the host and need neither root nor BPF.
 #pragma once
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "kernel/port_holder_finder.h"
+#include "watch/holder_lookups.h"
 #include "prevent/port_protector.h"
 #include "prevent/socket_killer.h"
 #include "records/record.h"
@@ -23,9 +23,10 @@ public:
     virtual KillResult kill(const Record& self_connect) = 0;
     // --protect: the port_reserved record, or nothing if nothing was done.
     virtual std::optional<Record> protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason) = 0;
-    // Every TCP socket on this port of the namespace; none where the kernel
-    // cannot tell.
-    virtual std::vector<HeldSocket> holders_of(uint32_t netns, uint16_t port) = 0;
+    // Asks who holds the port a bind() or listen() was refused; the answer
+    // comes later, to EventDispatcher::on_holders (never, where the kernel
+    // cannot tell).
+    virtual void find_holders(const Record& port_in_use) = 0;
     // The command that protects a live listener's port.
     virtual std::string fix_for(const Record& listener) = 0;
 };
@@ -34,24 +35,24 @@ public:
 class HostWatchActions final : public WatchActions {
 public:
     explicit HostWatchActions(const WatchOptions& options) : protector_(options.protect_max, options.netns) {}
-    // Must be given before the capabilities are dropped: it loads a program.
-    void use_holder_finder(PortHolderFinder* finder) { holders_ = finder; }
+    void use_holder_lookups(HolderLookups* lookups) { holders_ = lookups; }
 
     KillResult kill(const Record& self_connect) override { return killer_.destroy(self_connect); }
     std::optional<Record> protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason) override
     {
         return protector_.protect(netns, port, pid, reason);
     }
-    std::vector<HeldSocket> holders_of(uint32_t netns, uint16_t port) override
+    void find_holders(const Record& port_in_use) override
     {
-        return holders_ ? holders_->find(netns, port) : std::vector<HeldSocket>{};
+        if (holders_)
+            holders_->ask(port_in_use);
     }
     std::string fix_for(const Record& listener) override;
 
 private:
     SocketKiller killer_;
     PortProtector protector_;
-    PortHolderFinder* holders_ = nullptr;
+    HolderLookups* holders_ = nullptr;
 };
 
 }  // namespace selfconnect

@@ -12,6 +12,7 @@
 
 #include "host/capabilities.h"
 #include "host/service_notify.h"
+#include "kernel/kernel_features.h"
 #include "kernel/kernel_program.h"
 #include "kernel/port_holder_finder.h"
 #include "kernel/ring_buffer_reader.h"
@@ -21,6 +22,7 @@
 #include "records/line_writer.h"
 #include "records/output_file.h"
 #include "watch/event_dispatcher.h"
+#include "watch/holder_lookups.h"
 #include "watch/loss_reporter.h"
 #include "watch/stop_signals.h"
 
@@ -47,7 +49,7 @@ KernelProgramConfig program_config(const WatchOptions& o)
 
 // listener_blocked needs the syscall hooks and the holder iterator; where
 // either is missing, say so once and go on without.
-void use_holder_finder_if_possible(const KernelProgram& program, PortHolderFinder& finder, HostWatchActions& actions)
+bool holders_can_be_found(const KernelProgram& program, const PortHolderFinder& finder)
 {
     if (!program.watches_port_conflicts())
         std::fprintf(stderr, "selfconnect: the bind() and listen() syscall tracepoints are not reachable "
@@ -56,7 +58,14 @@ void use_holder_finder_if_possible(const KernelProgram& program, PortHolderFinde
         std::fprintf(stderr, "selfconnect: this kernel lacks bpf_sock_from_file (Linux 5.11) to find who "
                              "holds a port: no listener_blocked records\n");
     else
-        actions.use_holder_finder(&finder);
+        return true;
+    return false;
+}
+
+// What reading BPF objects after the drop needs on this kernel.
+std::vector<int> capabilities_for_bpf_reads()
+{
+    return bpf_commands_need_capability() ? capabilities_for_bpf_after_load() : std::vector<int>{};
 }
 
 void say_ready(const WatchOptions& o, AttachMode mode)
@@ -69,6 +78,18 @@ void say_ready(const WatchOptions& o, AttachMode mode)
                                                     : "of " + std::to_string(o.netns.size()) + " network namespaces";
     std::fprintf(stderr, "selfconnect: ready, watching every TCP socket %s (attach mode %s)\n", scope.c_str(),
                  std::string(attach_mode_name(mode)).c_str());
+}
+
+// Attached: from here on only --kill and --protect need privileges, and the
+// reading of BPF objects (loss counters, the holder iterator) on kernels
+// before 5.19. --protect enters namespaces and writes their sysctls as
+// --kill does.
+std::vector<int> capabilities_kept(const WatchOptions& o)
+{
+    std::vector<int> keep = o.kill || o.protect ? capabilities_for_kill() : std::vector<int>{};
+    for (int cap : capabilities_for_bpf_reads())
+        keep.push_back(cap);
+    return keep;
 }
 
 UniqueFd poller_of(std::initializer_list<int> fds)
@@ -84,6 +105,27 @@ UniqueFd poller_of(std::initializer_list<int> fds)
     }
     return poller;
 }
+
+// A listen() or a listener's close lost to a full ring leaves the gauge
+// wrong: the listeners are read again from the kernel, at most every ten
+// seconds, for as long as such losses grow.
+class ListenerHealing {
+public:
+    void after(uint64_t listener_events_lost, EventDispatcher& dispatcher, const std::vector<uint32_t>& netns)
+    {
+        const auto now = std::chrono::steady_clock::now();
+        if (listener_events_lost <= healed_up_to_ || now - last_ < std::chrono::seconds(10))
+            return;
+        healed_up_to_ = listener_events_lost;
+        last_ = now;
+        const ScanResult scan = scan_now(netns);
+        dispatcher.resync_listeners(scan.records, scan.namespaces);
+    }
+
+private:
+    uint64_t healed_up_to_ = 0;
+    std::chrono::steady_clock::time_point last_{};
+};
 
 // What the stop summary says.
 struct WatchTotals {
@@ -140,20 +182,28 @@ int run_watch(const WatchOptions& o)
         if (o.metrics)
             metrics_server.emplace(*parse_listen_address(*o.metrics), metrics);
         PortHolderFinder holder_finder(program);
-        use_holder_finder_if_possible(program, holder_finder, actions);
+        std::optional<HolderLookups> lookups;
+        if (holders_can_be_found(program, holder_finder)) {
+            lookups.emplace(holder_finder);
+            actions.use_holder_lookups(&*lookups);
+        }
         // Attached first, then scanned: a listener that starts in between
         // is seen twice and written once.
-        program.count_open_self_connects(dispatcher.start_with(scan_now(o.netns)));
+        program.count_open_self_connects(dispatcher.start_with(scan_now(o.netns).records));
         RingBufferReader reader(program.events_map_fd(),
                                 [&](const sc_event& e) { dispatcher.handle(decode_event(e, wall_time_of(e.mono_ns))); });
         LossReporter losses(program, *sink, metrics);
+        ListenerHealing listener_healing;
         UniqueFd deadline = o.duration_seconds ? deadline_timer(*o.duration_seconds) : UniqueFd();
-        UniqueFd poller = poller_of({reader.epoll_fd(), signals.get(), deadline.get()});
+        const int answers_fd = lookups ? lookups->ready_fd() : -1;
+        UniqueFd poller = poller_of({reader.epoll_fd(), signals.get(), deadline.get(), answers_fd});
 
-        // Attached: from here on only --kill needs any privilege.
-        // --protect enters namespaces and writes their sysctls as --kill does.
-        if (auto err = drop_capabilities_except(o.kill || o.protect ? capabilities_for_kill() : std::vector<int>{}))
+        if (auto err = drop_capabilities_except(capabilities_kept(o)))
             return fail(*err);
+        if (metrics_server)
+            metrics_server->start();
+        if (lookups)
+            lookups->start(capabilities_for_bpf_reads());
         say_ready(o, program.attach_mode());
 
         try {
@@ -167,6 +217,9 @@ int run_watch(const WatchOptions& o)
                     const int fd = events[i].data.fd;
                     if (fd == reader.epoll_fd()) {
                         reader.consume();
+                    } else if (fd == answers_fd) {
+                        for (HolderAnswer& a : lookups->take_answers())
+                            dispatcher.on_holders(std::move(a.port_in_use), a.held);
                     } else if (fd == signals.get() && take_signal(fd) == SIGHUP) {
                         if (!output_file)
                             continue;
@@ -178,14 +231,15 @@ int run_watch(const WatchOptions& o)
                 }
                 metrics.lost_userspace = reader.malformed();
                 metrics.lost_output = out.lost();
-                losses.poll();
+                losses.poll(lookups ? lookups->dropped() : 0);
+                listener_healing.after(losses.listener_events_lost(), dispatcher, o.netns);
             }
             // Detach first so the drain below ends and the summary is final.
             std::string notify_error;
             notify_service_manager("STOPPING=1", notify_error);
             program.detach();
             reader.consume();
-            losses.poll();
+            losses.poll(lookups ? lookups->dropped() : 0, true);
         } catch (const OutputClosed&) {
             return 0;  // the reader went away (| head -1): a quiet, normal end
         }
