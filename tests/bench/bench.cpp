@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -434,6 +435,40 @@ void print_bind_cost(const std::string& binary, int n, int reps)
     }
 }
 
+// What watching costs a process that makes no TCP call at all: enabling a
+// syscall tracepoint puts every thread of the host on the slow system-call
+// path. A loop of `n` getppid() calls (through syscall(), so nothing is
+// cached), pinned to one CPU, without and with `watch`, alternated `reps`
+// times; the medians of each.
+void print_syscall_cost(const std::string& binary, int n, int reps)
+{
+    // Pinned for the loop only: the watcher, forked before, runs anywhere.
+    const auto ns_per_call = [n] {
+        cpu_set_t before{}, one{};
+        sched_getaffinity(0, sizeof(before), &before);
+        CPU_ZERO(&one);
+        CPU_SET(0, &one);
+        sched_setaffinity(0, sizeof(one), &one);
+        const auto t0 = Clock::now();
+        for (int i = 0; i < n; ++i)
+            syscall(SYS_getppid);
+        const double ns = std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
+        sched_setaffinity(0, sizeof(before), &before);
+        return ns;
+    };
+    std::vector<double> without, with;
+    for (int rep = 0; rep < reps; ++rep) {
+        without.push_back(ns_per_call());
+        External sc = start_selfconnect(binary, "");
+        with.push_back(ns_per_call());
+        stop(sc);
+    }
+    std::printf("\nan unrelated system call (getppid, pinned to CPU 0): %.1f ns without watch, %.1f ns with it "
+                "(%+.1f ns, %+.1f%%), medians of %d alternated runs of %d calls\n",
+                *median(without), *median(with), *median(with) - *median(without),
+                100.0 * (*median(with) - *median(without)) / *median(without), reps, n);
+}
+
 void print_table(const std::vector<Result>& rows)
 {
     std::printf("\n| contender | server port | conn/s | ns per hook hit | do-nothing, same hits | extra ns per hit | "
@@ -522,8 +557,10 @@ int main(int argc, char** argv)
                     return release;
                 }());
     print_table(rows);
-    if (only.empty() || only.count(2))
+    if (only.empty() || only.count(2)) {
         print_bind_cost(binary, g_connections, g_reps);
+        print_syscall_cost(binary, 100 * g_connections, g_reps);
+    }
     close(stats_fd);
     return 0;
 }
