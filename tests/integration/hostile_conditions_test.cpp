@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "self_connect.h"
@@ -226,4 +227,77 @@ TEST(HostileConditions, AFullDiskLosesOnlyCountedRecordsAndWritingResumes)
     const uint64_t lost = std::stoull(err.substr(err.rfind(' ', at - 1) + 1));
     EXPECT_EQ(records + lost, static_cast<size_t>(2 * burst + 2)) << err;
     EXPECT_EQ(last_total, lost);
+}
+
+namespace {
+
+// User plus system CPU time of a process, all its threads, in seconds.
+double cpu_seconds_of(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string f;
+    unsigned long long ticks = 0;
+    for (int i = 3; i <= 15 && fields >> f; ++i)
+        if (i == 14 || i == 15)
+            ticks += std::stoull(f);
+    return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+size_t open_descriptors(pid_t pid)
+{
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+        ++n;
+    return n;
+}
+
+}  // namespace
+
+// A watcher out of descriptors (a low RLIMIT_NOFILE, clients that keep
+// connecting) cannot accept(): the listener stays readable, and the
+// metrics thread must rest, not spin. Scrapes work again once it can.
+TEST(HostileConditions, AMetricsEndpointOutOfDescriptorsDoesNotSpin)
+{
+    REQUIRE_ROOT();
+    const uint16_t port = static_cast<uint16_t>(unique_port(72) + 1);
+    // Room for what the watcher opens at start and two clients more.
+    size_t needed = 0;
+    {
+        WatchProcess probe({"watch", "--json", "--metrics", "127.0.0.1:" + std::to_string(port)});
+        ASSERT_TRUE(probe.wait_ready()) << probe.stderr_text();
+        needed = open_descriptors(probe.pid());
+        probe.signal(SIGINT);
+        ASSERT_EQ(probe.wait_exit(), 0);
+    }
+    const std::string limit = "--nofile=" + std::to_string(needed + 2) + ":" + std::to_string(needed + 2);
+    WatchProcess watch({"watch", "--json", "--metrics", "127.0.0.1:" + std::to_string(port)}, {},
+                       {"prlimit", limit, "--"});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    // Clients that connect and say nothing: two are accepted (and dropped
+    // after the deadline), the rest wait in the backlog for descriptors.
+    std::vector<int> clients;
+    const double cpu_before = cpu_seconds_of(watch.pid());
+    const auto wall_before = Clock::now();
+    while (Clock::now() - wall_before < 3s) {
+        if (clients.size() < 200)
+            if (int fd = connect_to(port); fd >= 0)
+                clients.push_back(fd);
+        std::this_thread::sleep_for(10ms);
+    }
+    const double cpu = cpu_seconds_of(watch.pid()) - cpu_before;
+    const double wall = std::chrono::duration<double>(Clock::now() - wall_before).count();
+    for (int fd : clients)
+        close(fd);
+    EXPECT_LT(cpu / wall, 0.25) << "the watcher used " << cpu << " s of CPU in " << wall << " s";
+    bool scraped = false;
+    for (int i = 0; i < 50 && !scraped; ++i) {
+        scraped = http_exchange(port, kScrape).response.find("selfconnect_build_info") != std::string::npos;
+        if (!scraped)
+            std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(scraped) << "no scrape once the clients were gone";
+    watch.signal(SIGINT);
+    EXPECT_EQ(watch.wait_exit(), 0) << watch.stderr_text();
 }
