@@ -178,6 +178,26 @@ static __always_inline void fill_current_owner(struct sc_event *e)
 	e->owner = SC_OWNER_CURRENT;
 }
 
+/* Within this CPU's budget for the second (see event_budgets)? An event
+ * past it is counted lost. */
+static __always_inline bool within_budget(__u32 which, __u64 per_second, __u8 kind, __u64 now)
+{
+	struct event_budget *budget = bpf_map_lookup_elem(&event_budgets, &which);
+
+	if (!budget)
+		return false;
+	if (now - budget->window_start >= 1000000000ULL) {
+		budget->window_start = now;
+		budget->used = 0;
+	}
+	if (budget->used >= per_second) {
+		count_lost(kind);
+		return false;
+	}
+	budget->used++;
+	return true;
+}
+
 /* A refused bind() or listen() on a port already reported within the
  * second says nothing new; past the per-CPU budget it is counted lost. */
 static __always_inline bool port_in_use_allowed(__u32 netns, __u16 port)
@@ -185,23 +205,11 @@ static __always_inline bool port_in_use_allowed(__u32 netns, __u16 port)
 	__u64 key = (__u64)netns << 16 | port;
 	__u64 now = bpf_ktime_get_ns();
 	__u64 *last = bpf_map_lookup_elem(&port_in_use_seen, &key);
-	struct port_in_use_budget *budget;
-	__u32 zero = 0;
 
 	if (last && now - *last < 1000000000ULL)
 		return false;
-	budget = bpf_map_lookup_elem(&port_in_use_budget, &zero);
-	if (!budget)
+	if (!within_budget(BUDGET_PORT_IN_USE, PORT_IN_USE_PER_SECOND, SC_EVENT_PORT_IN_USE, now))
 		return false;
-	if (now - budget->window_start >= 1000000000ULL) {
-		budget->window_start = now;
-		budget->used = 0;
-	}
-	if (budget->used >= PORT_IN_USE_PER_SECOND) {
-		count_lost(SC_EVENT_PORT_IN_USE);
-		return false;
-	}
-	budget->used++;
 	bpf_map_update_elem(&port_in_use_seen, &key, &now, BPF_ANY);
 	return true;
 }
@@ -219,7 +227,9 @@ static __always_inline struct sc_event *start_port_event(struct net *net, __u16 
 		return NULL;
 	ephemeral_range(&probe, net, &lo, &hi);
 	/* Only ports a client can be handed make a listener worth a record. */
-	if (kind != SC_EVENT_PORT_IN_USE && (port < lo || port > hi))
+	if (kind != SC_EVENT_PORT_IN_USE &&
+	    (port < lo || port > hi ||
+	     !within_budget(BUDGET_LISTENERS, LISTENERS_PER_SECOND, kind, bpf_ktime_get_ns())))
 		return NULL;
 	return reserve_event(kind, net, netns, family, port, lo, hi);
 }

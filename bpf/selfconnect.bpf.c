@@ -127,21 +127,26 @@ struct {
 	__type(value, __u64);
 } port_in_use_seen SEC(".maps");
 
-/* And at most PORT_IN_USE_PER_SECOND a second per CPU in all, whatever
- * the number of ports: the rest are counted lost (never silently). A user
- * who loops on refused bind()s cannot make the watcher busy. */
+/* Events any user can cause as fast as a loop runs, per CPU and second: at
+ * most PORT_IN_USE_PER_SECOND refused bind()s or listen()s, whatever the
+ * number of ports, and LISTENERS_PER_SECOND listens and listeners' closes
+ * in the range. The rest are counted lost (never silently), so that nobody
+ * can make the watcher busy. */
 #define PORT_IN_USE_PER_SECOND 64
-struct port_in_use_budget {
+#define LISTENERS_PER_SECOND 256
+#define BUDGET_PORT_IN_USE 0
+#define BUDGET_LISTENERS 1
+struct event_budget {
 	__u64 window_start;
 	__u64 used;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
-	__type(value, struct port_in_use_budget);
-} port_in_use_budget SEC(".maps");
+	__type(value, struct event_budget);
+} event_budgets SEC(".maps");
 
 /* The hooks, in the order the verifier and a reader meet them. */
 #include "socket_reads.bpf.h"

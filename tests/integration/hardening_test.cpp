@@ -90,23 +90,6 @@ void stop(WatchProcess& watch)
     EXPECT_EQ(watch.wait_exit(10s), 0) << watch.stderr_text();
 }
 
-// User plus system CPU time of a process, all its threads, in seconds.
-double cpu_seconds(pid_t pid)
-{
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::stringstream fields(stat.substr(stat.rfind(')') + 2));
-    std::string f;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && fields >> f; ++i) {
-        if (i == 14)
-            utime = std::stoull(f);
-        if (i == 15)
-            stime = std::stoull(f);
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 std::string status_field(const std::string& status_path, const std::string& name)
 {
     std::ifstream in(status_path);
@@ -228,16 +211,21 @@ TEST(Hardening, AServerWithAnAcceptedClientOrAUdpPortBlamesNobody)
     stop(watch);
 }
 
-// As uid 65534, bind() refused as fast as a loop can: UDP and TCP, many
-// ports, the port of a listener with an accepted client. The watcher stays
+// As uid 65534, bind() and listen() refused, and listen() and close(), as
+// fast as a loop can: UDP and TCP, many ports, the port of a listener with
+// an accepted client, ports of the range. The watcher stays
 // under a tenth of a core and reports every self-connect made meanwhile
 // within a second.
-TEST(Hardening, AnUnprivilegedFloodOfRefusedBindsCannotBusyOrBlindTheWatcher)
+TEST(Hardening, AnUnprivilegedFloodOfBindsAndListensCannotBusyOrBlindTheWatcher)
 {
     REQUIRE_ROOT();
     NamedNetns ns;
     WatchProcess watch(watch_args());
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    // Refused bind()s on 200 TCP and 200 UDP ports, one of them a listener
+    // with an accepted client, refused listen()s on 200 more (two
+    // SO_REUSEADDR sockets bound to a port, the second listen() refused),
+    // and listeners that start and stop on 200 ports of the range.
     const std::string flood =
         "import socket, time\n"
         "held = []\n"
@@ -245,15 +233,23 @@ TEST(Hardening, AnUnprivilegedFloodOfRefusedBindsCannotBusyOrBlindTheWatcher)
         "    s = socket.socket(); s.bind(('127.0.0.1', port)); s.listen(); held.append(s)\n"
         "    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', port)); held.append(u)\n"
         "c = socket.create_connection(('127.0.0.1', 30000)); a, _ = held[0].accept(); held += [c, a]\n"
-        "end = time.time() + 8; n = 0\n"
+        "def refused_listen(port):\n"
+        "    a = socket.socket(); b = socket.socket()\n"
+        "    for s in (a, b): s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', port))\n"
+        "    a.listen()\n"
+        "    try: b.listen()\n"
+        "    except OSError: pass\n"
+        "    a.close(); b.close()\n"
+        "end = time.time() + 8\n"
         "while time.time() < end:\n"
         "    for port in range(30000, 30200):\n"
         "        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):\n"
         "            s = socket.socket(socket.AF_INET, kind)\n"
         "            try: s.bind(('127.0.0.1', port))\n"
-        "            except OSError: n += 1\n"
+        "            except OSError: pass\n"
         "            s.close()\n"
-        "print(n)\n";
+        "        refused_listen(port + 1000)\n"
+        "        s = socket.socket(); s.bind(('127.0.0.1', port + 10000)); s.listen(); s.close()\n";
     // Debian's python3 by its path: another one on root's PATH may not be
     // reachable for uid 65534.
     BackgroundProcess flooder(ns.exec({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
@@ -262,7 +258,7 @@ TEST(Hardening, AnUnprivilegedFloodOfRefusedBindsCannotBusyOrBlindTheWatcher)
         std::this_thread::sleep_for(50ms);
     ASSERT_FALSE(run_command(ns.exec({"ss", "-Hltn", "sport = :30199"})).out.empty()) << "the flood did not start";
     std::this_thread::sleep_for(500ms);  // the flood is on
-    const double cpu_before = cpu_seconds(watch.pid());
+    const double cpu_before = cpu_seconds_of(watch.pid());
     const auto wall_before = std::chrono::steady_clock::now();
     const std::string make_one =
         "import socket, sys\n"
@@ -276,8 +272,9 @@ TEST(Hardening, AnUnprivilegedFloodOfRefusedBindsCannotBusyOrBlindTheWatcher)
         EXPECT_EQ((*self)["port"], port);
         std::this_thread::sleep_for(300ms);
     }
-    const double cpu = cpu_seconds(watch.pid()) - cpu_before;
+    const double cpu = cpu_seconds_of(watch.pid()) - cpu_before;
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
+    std::printf("the watcher used %.3f s of CPU in %.3f s of flood\n", cpu, wall);
     EXPECT_LT(cpu / wall, 0.10) << "the watcher used " << cpu << " s of CPU in " << wall << " s";
     stop(watch);
     const std::string summary = watch.stderr_text();

@@ -231,20 +231,6 @@ TEST(HostileConditions, AFullDiskLosesOnlyCountedRecordsAndWritingResumes)
 
 namespace {
 
-// User plus system CPU time of a process, all its threads, in seconds.
-double cpu_seconds_of(pid_t pid)
-{
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-    std::string f;
-    unsigned long long ticks = 0;
-    for (int i = 3; i <= 15 && fields >> f; ++i)
-        if (i == 14 || i == 15)
-            ticks += std::stoull(f);
-    return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 size_t open_descriptors(pid_t pid)
 {
     size_t n = 0;

@@ -61,6 +61,10 @@ struct RunResult {
 };
 RunResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+// User plus system CPU time of a process, all its threads, in seconds: what
+// a watcher spent, for tests that bound its cost.
+double cpu_seconds_of(pid_t pid);
+
 // A helper program (a Prometheus server, say) running for the length of a
 // test: output discarded, SIGTERM then SIGKILL by its pid when destroyed.
 class BackgroundProcess {

@@ -265,6 +265,28 @@ TEST_F(Dispatcher, AfterLostListenerEventsAScanSetsTheGaugeRightAndReportsWhatWa
     EXPECT_EQ(sink.records.size(), 2u) << "a listener already known is not written again";
 }
 
+TEST_F(Dispatcher, AListenerThatStartsAgainWithinTenSecondsIsCountedNotWrittenAgain)
+{
+    EventDispatcher& d = make();
+    for (int i = 0; i < 5; ++i) {  // a loop of listen() and close(), a second apart
+        Record up = event(SC_EVENT_LISTEN, 40800, (1 + i) * 1'000'000'000ULL);
+        up.socket_inode = static_cast<uint32_t>(100 + i);
+        d.handle(up);
+        EXPECT_EQ(metrics.listeners_at_risk, 1u);
+        Record down = event(SC_EVENT_LISTENER_CLOSED, 40800, (1 + i) * 1'000'000'000ULL + 500'000'000ULL);
+        down.socket_inode = up.socket_inode;
+        d.handle(down);
+        EXPECT_EQ(metrics.listeners_at_risk, 0u);
+    }
+    EXPECT_EQ(sink.records.size(), 1u);
+    Record later = event(SC_EVENT_LISTEN, 40800, 12'000'000'000ULL);
+    later.socket_inode = 200;
+    d.handle(later);
+    EXPECT_EQ(sink.records.size(), 2u) << "once the window has passed, it is written again";
+    d.handle(event(SC_EVENT_LISTEN, 40802, 12'000'000'000ULL));
+    EXPECT_EQ(sink.records.size(), 3u) << "another port is another listener";
+}
+
 TEST_F(Dispatcher, ProtectReservesAListenersPortAndItIsNoLongerAtRisk)
 {
     options.protect = true;

@@ -119,18 +119,26 @@ std::string fix_command(const PortSet& list, uint32_t netns, const std::string& 
     return "nsenter --net=" + netns_path + " " + cmd;
 }
 
-std::string live_fix_command(const Record& listener)
+std::optional<PortSet> readable_reserved_ports(const Record& listener)
 {
     const bool here = listener.netns == current_netns_inode();
     // Another namespace is entered only with the capability to do so.
     UniqueFd fd = here || may_administer_system() ? open_netns(listener.netns, listener.owner.pid) : UniqueFd();
-    if (fd) {
-        if (auto list = read_reserved_ports(fd.get())) {
-            list->set(listener.port);
-            return fix_command(*list, listener.netns, "/proc/" + std::to_string(listener.owner.pid) + "/ns/net");
-        }
-    }
-    return "selfconnect audit --fix --netns " + std::to_string(listener.netns);
+    return fd ? read_reserved_ports(fd.get()) : std::nullopt;
+}
+
+std::string live_fix_command(const Record& listener, const std::optional<PortSet>& list)
+{
+    if (!list)
+        return "selfconnect audit --fix --netns " + std::to_string(listener.netns);
+    PortSet merged = *list;
+    merged.set(listener.port);
+    return fix_command(merged, listener.netns, "/proc/" + std::to_string(listener.owner.pid) + "/ns/net");
+}
+
+std::string live_fix_command(const Record& listener)
+{
+    return live_fix_command(listener, readable_reserved_ports(listener));
 }
 
 std::string persistent_sysctl_line(const std::string& list)

@@ -51,6 +51,12 @@ std::string fix_command(const PortSet& list, uint32_t netns, const std::string& 
 // merges it. A list that could not be read is never replaced.
 std::string live_fix_command(const Record& listener);
 
+// The same in two steps, for a caller that keeps the list a moment: the
+// listener's namespace's list, where the watcher may read it ...
+std::optional<PortSet> readable_reserved_ports(const Record& listener);
+// ... and the command, from that list (or its absence).
+std::string live_fix_command(const Record& listener, const std::optional<PortSet>& list);
+
 // The line for /etc/sysctl.d/ that keeps `list` after a reboot.
 std::string persistent_sysctl_line(const std::string& list);
 

@@ -2,10 +2,26 @@
 
 #include <sys/socket.h>
 
+#include <time.h>
+
 #include "host/netns.h"
 #include "prevent/port_holders.h"
 
 namespace selfconnect {
+
+namespace {
+
+constexpr uint64_t kListenerRecordWindowNs = 10'000'000'000ULL;
+
+// The clock of the kernel's event stamps (bpf_ktime_get_ns).
+uint64_t monotonic_ns()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
 
 EventDispatcher::EventDispatcher(const WatchOptions& o, RecordSink& sink, Metrics& metrics, OwnerEnricher& enricher,
                                  WatchActions& actions)
@@ -135,8 +151,26 @@ void EventDispatcher::on_listener(Record& r)
     if (r.reserved || !listeners_.add(r))
         return;
     update_gauges();
-    emit(r);
+    if (!written_lately(r))
+        emit(r);
+    // Every time: the protector knows what it reserved, and a namespace
+    // that was handed a dead one's inode is a new one to it.
     protect(r.netns, r.port, r.owner.pid, ReserveReason::ListenerAtRisk);
+}
+
+// A listener that starts again within the window is counted, not written
+// again: a server in a crash loop, or a user looping on listen() and
+// close(), makes one record a window, not one a loop.
+bool EventDispatcher::written_lately(const Record& r)
+{
+    const uint64_t now = r.mono_ns ? r.mono_ns : monotonic_ns();
+    if (listeners_written_.size() > 4096)
+        std::erase_if(listeners_written_, [&](const auto& e) { return now - e.second >= kListenerRecordWindowNs; });
+    auto [it, first] = listeners_written_.try_emplace(ListenerKey{r.netns, r.port, r.addr}, now);
+    if (!first && now - it->second < kListenerRecordWindowNs)
+        return true;
+    it->second = now;
+    return false;
 }
 
 void EventDispatcher::protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason)

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "metrics/metrics.h"
@@ -54,6 +57,7 @@ private:
     void on_refused(const Record& r);
     void on_listener(Record& r);
     void protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason);
+    bool written_lately(const Record& listener);
 
     const WatchOptions& options_;
     RecordSink& sink_;
@@ -63,6 +67,8 @@ private:
     SelfConnectLifetimes lifetimes_;
     RetryLoopDetector retry_loops_;
     ListenerTracker listeners_;
+    using ListenerKey = std::tuple<uint32_t, uint16_t, std::string>;  // netns, port, address
+    std::map<ListenerKey, uint64_t> listeners_written_;  // when each was last written
     uint64_t detections_ = 0;
     uint64_t retry_loop_warnings_ = 0;
 };

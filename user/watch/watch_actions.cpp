@@ -4,6 +4,16 @@
 
 namespace selfconnect {
 
-std::string HostWatchActions::fix_for(const Record& listener) { return live_fix_command(listener); }
+std::string HostWatchActions::fix_for(const Record& listener)
+{
+    const auto now = std::chrono::steady_clock::now();
+    auto it = reserved_lists_.find(listener.netns);
+    if (it == reserved_lists_.end() || now - it->second.read_at >= std::chrono::seconds(1)) {
+        if (reserved_lists_.size() >= 1024)
+            reserved_lists_.clear();  // namespaces come and go; a second's cache is all this is
+        it = reserved_lists_.insert_or_assign(listener.netns, ReservedList{now, readable_reserved_ports(listener)}).first;
+    }
+    return live_fix_command(listener, it->second.list);
+}
 
 }  // namespace selfconnect

@@ -3,12 +3,15 @@
 // the dispatcher's tests fake the host and need neither root nor BPF.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "watch/holder_lookups.h"
+#include "host/port_set.h"
 #include "prevent/port_protector.h"
 #include "prevent/socket_killer.h"
 #include "records/record.h"
@@ -40,6 +43,7 @@ public:
     KillResult kill(const Record& self_connect) override { return killer_.destroy(self_connect); }
     std::optional<Record> protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason) override
     {
+        reserved_lists_.erase(netns);  // about to change
         return protector_.protect(netns, port, pid, reason);
     }
     void find_holders(const Record& port_in_use) override
@@ -50,6 +54,14 @@ public:
     std::string fix_for(const Record& listener) override;
 
 private:
+    // Each namespace's reserved list, read at most once a second: a loop
+    // that listens and closes cannot make a thread and a read of /proc
+    // per listen.
+    struct ReservedList {
+        std::chrono::steady_clock::time_point read_at;
+        std::optional<PortSet> list;
+    };
+    std::map<uint32_t, ReservedList> reserved_lists_;
     SocketKiller killer_;
     PortProtector protector_;
     HolderLookups* holders_ = nullptr;
