@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "named_netns.h"
 #include "self_connect.h"
 #include "watch_process.h"
 
@@ -206,4 +207,24 @@ TEST(Audit, ExitStatusSaysWhetherAnythingWasFound)
                                                 "--inh-caps=-all", "--bounding-set=-all", bin, "audit"});
     EXPECT_EQ(unprivileged.status, 2);
     EXPECT_NE(unprivileged.err.find("CAP_SYS_ADMIN"), std::string::npos) << unprivileged.err;
+}
+
+// A namespace audit cannot enter (here setns() is refused, as a runtime's
+// seccomp profile may refuse it) is said, and with --fix it is a fix that
+// failed: exit 2, never "every fix applied".
+TEST(Audit, FixFailsWhenANamespaceCouldNotBeEntered)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    BackgroundProcess server(ns.exec({"nc", "-l", "127.0.0.1", "40110"}));
+    ASSERT_TRUE(ns.wait_listening(40110));
+    const std::string inode = std::to_string(ns.inode());
+    const RunResult refused =
+        run_command({SC_DENY_SYSCALL, "setns", selfconnect_binary(), "audit", "--fix", "--netns", inode});
+    EXPECT_EQ(refused.status, 2) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("skipped netns " + inode), std::string::npos) << refused.err;
+    EXPECT_EQ(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"), "");
+    const RunResult fixed = run_command({selfconnect_binary(), "audit", "--fix", "--netns", inode});
+    EXPECT_EQ(fixed.status, 0) << fixed.out << fixed.err;
+    EXPECT_EQ(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"), "40110");
 }

@@ -350,3 +350,28 @@ TEST(Hardening, ProtectTakesANamespaceWithAReusedInodeForANewOne)
     EXPECT_EQ(second->read_sysctl("net/ipv4/ip_local_reserved_ports"), "40800");
     stop(watch);
 }
+
+// A listener set listening through io_uring passes no listen() syscall
+// hook: the state hook reports it at once, rather than keeping it for a
+// syscall return that never comes.
+TEST(Hardening, AListenerMadeThroughIoUringIsReported)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    WatchProcess watch(watch_args({"--netns", std::to_string(ns.inode())}));
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    BackgroundProcess listener(ns.exec({SC_URING_LISTEN, "40820"}));
+    if (!ns.wait_listening(40820)) {
+        int status = 0;
+        if (waitpid(listener.pid(), &status, WNOHANG) == listener.pid() && WIFEXITED(status) &&
+            WEXITSTATUS(status) == 3)
+            GTEST_SKIP() << "this kernel has no IORING_OP_LISTEN (Linux 6.11)";
+        FAIL() << "the io_uring listener is not listening";
+    }
+    std::vector<json> seen;
+    const auto listening = wait_for_record(watch, "listener_at_risk", 10s, seen);
+    ASSERT_TRUE(listening) << "a listener made through io_uring was not reported\n" << watch.stderr_text();
+    EXPECT_EQ((*listening)["port"], 40820);
+    EXPECT_EQ((*listening)["comm"], "sc-uring-listen");
+    stop(watch);
+}

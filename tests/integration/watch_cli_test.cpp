@@ -106,7 +106,7 @@ TEST(WatchCli, ABpfCallRefusedByASeccompFilterIsBlamedOnTheFilterNotTheKernel)
 {
     REQUIRE_ROOT();
     // Root with every capability, but a filter that refuses bpf() with EPERM.
-    const RunResult r = run_command({SC_DENY_BPF, selfconnect_binary(), "watch"});
+    const RunResult r = run_command({SC_DENY_SYSCALL, "bpf", selfconnect_binary(), "watch"});
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_EQ(count_lines(r.err), 1) << r.err;
     EXPECT_NE(r.err.find("seccomp"), std::string::npos) << r.err;
