@@ -43,9 +43,11 @@ long wait_gauge(uint16_t metrics_port, const std::string& name, long want)
     return v;
 }
 
+// Outside the ephemeral range, as unique_port() is: a port inside it may be
+// any client's at the moment the watcher binds it (a scraper's, say).
 uint16_t metrics_port_for(int index)
 {
-    return static_cast<uint16_t>(unique_port(70 + index) + 30000);
+    return unique_port(80 + index);
 }
 
 }  // namespace

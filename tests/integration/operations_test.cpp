@@ -46,7 +46,7 @@ TEST(Operations, MetricsCountWhatHappenedAndPassPromtool)
 {
     REQUIRE_ROOT();
     const uint16_t port = unique_port(60);
-    const uint16_t metrics_port = static_cast<uint16_t>(unique_port(61) + 30000);
+    const uint16_t metrics_port = unique_port(61);
     WatchProcess watch({"watch", "--port", std::to_string(port), "--metrics",
                         "127.0.0.1:" + std::to_string(metrics_port)});
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
@@ -74,8 +74,8 @@ TEST(Operations, ARealPrometheusServerScrapesIt)
 {
     REQUIRE_ROOT();
     const uint16_t port = unique_port(62);
-    const uint16_t metrics_port = static_cast<uint16_t>(unique_port(63) + 30000);
-    const uint16_t prometheus_port = static_cast<uint16_t>(unique_port(64) + 30000);
+    const uint16_t metrics_port = unique_port(63);
+    const uint16_t prometheus_port = unique_port(64);
     WatchProcess watch({"watch", "--port", std::to_string(port), "--metrics",
                         "127.0.0.1:" + std::to_string(metrics_port)});
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
