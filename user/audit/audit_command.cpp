@@ -12,6 +12,7 @@
 #include "prevent/reserved_ports.h"
 #include "prevent/risk_scan.h"
 #include "records/line_writer.h"
+#include "records/owner_enricher.h"
 #include "records/record_sink.h"
 #include "records/record_text.h"
 
@@ -61,10 +62,12 @@ void apply_fix(const NetnsHandle& ns, const NamespaceRisks& risks, Findings& out
         ++out.fix_failures;
 }
 
-void audit_namespace(RiskScanner& scanner, uint32_t inode, const NetnsHandle& ns, const AuditOptions& o,
-                     Findings& out)
+void audit_namespace(RiskScanner& scanner, OwnerEnricher& enricher, uint32_t inode, const NetnsHandle& ns,
+                     const AuditOptions& o, Findings& out)
 {
     NamespaceRisks risks = scanner.scan(inode, ns);
+    for (Finding& f : risks.findings)
+        enricher.enrich(f.record.owner);
     if (o.kill)
         kill_self_connects(ns, risks, out);
     for (const Finding& f : risks.findings) {
@@ -114,11 +117,12 @@ int run_audit(const AuditOptions& o)
     size_t namespaces = 0;
     try {
         RiskScanner scanner;
+        OwnerEnricher enricher;
         for (const auto& [inode, ns] : list_network_namespaces()) {
             if (!netns_selected(o.netns, inode))
                 continue;
             try {
-                audit_namespace(scanner, inode, ns, o, findings);
+                audit_namespace(scanner, enricher, inode, ns, o, findings);
                 ++namespaces;
             } catch (const std::exception& e) {
                 // A namespace can vanish mid-audit; say so, go on. With

@@ -81,7 +81,6 @@ Record RiskScanner::record_of(RecordType type, const TcpSocket& s, uint32_t netn
         r.owner.tid = it->second;
         r.owner.comm = process_name(it->second);
         r.owner.uid = s.uid;
-        enricher_.enrich(r.owner);
     }
     return r;
 }

@@ -11,7 +11,6 @@
 #include "host/netns.h"
 #include "host/port_set.h"
 #include "host/sock_diag.h"
-#include "records/owner_enricher.h"
 #include "records/record.h"
 
 namespace selfconnect {
@@ -24,7 +23,7 @@ struct PortPolicy {
 };
 
 struct Finding {
-    Record record;     // listener_at_risk or self_connect, owner enriched
+    Record record;     // listener_at_risk or self_connect; its owner not yet enriched
     TcpSocket socket;  // for --kill
 };
 
@@ -48,7 +47,6 @@ private:
     Record record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy);
 
     std::unordered_map<uint32_t, uint32_t> owner_pids_;  // socket inode -> pid
-    OwnerEnricher enricher_;
 };
 
 struct ScanResult {

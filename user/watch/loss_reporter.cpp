@@ -12,7 +12,6 @@ void LossReporter::poll(uint64_t dropped_lookups, bool final)
 {
     skipped_place_.seen = std::max(skipped_place_.seen, program_.skipped_runs());
     metrics_.skipped_kernel_runs = skipped_place_.seen;
-    skipped_.total = skipped_place_.seen;
     if (due(skipped_place_, final))
         write(skipped_place_, LossPlace::KernelSkipped);
 

@@ -26,7 +26,7 @@ public:
     // all. `final`: write what is left, however recent the last record.
     void poll(uint64_t dropped_lookups, bool final = false);
     const LostEvents& totals() const { return ring_; }
-    uint64_t skipped_runs() const { return skipped_.total; }
+    uint64_t skipped_runs() const { return skipped_place_.seen; }
     // listen()s and listeners' closes lost, in all.
     uint64_t listener_events_lost() const { return ring_.listens + ring_.listener_closes; }
 
@@ -48,8 +48,7 @@ private:
     Place ring_place_;
     Place skipped_place_;
     Place lookups_place_;
-    LostEvents ring_;     // the ring's losses in all, by kind
-    LostEvents skipped_;  // in all
+    LostEvents ring_;  // the ring's losses in all, by kind
 };
 
 }  // namespace selfconnect
