@@ -71,17 +71,6 @@ static __always_inline void fill_address(struct sc_event *e,
 		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_daddr);
 }
 
-static __always_inline bool port_reserved(struct net *net, __u16 port)
-{
-	unsigned long *bitmap = BPF_CORE_READ(net, ipv4.sysctl_local_reserved_ports);
-	unsigned long word = 0;
-
-	if (!bitmap)
-		return false;
-	bpf_probe_read_kernel(&word, sizeof(word), bitmap + port / 64);
-	return (word >> (port % 64)) & 1;
-}
-
 /* Keeps open_self_connects: up when a self-connect is established, down
  * when the close of one that was counted is seen. The owner slot remembers
  * which were counted; one whose slot was reused is counted up and never

@@ -149,6 +149,7 @@ struct {
 } event_budgets SEC(".maps");
 
 /* The hooks, in the order the verifier and a reader meet them. */
+#include "namespace_reads.bpf.h"
 #include "socket_reads.bpf.h"
 #include "report.bpf.h"
 #include "state_hook.bpf.h"

@@ -94,30 +94,12 @@ static __always_inline struct net *sock_net_of(const struct transition *t)
 	return SK_READ(t, __sk_common.skc_net.net);
 }
 
-/* The namespace's net.ipv4.ip_local_port_range. Its kernel shape changed:
- * two ints up to 6.2, one packed u32 (lo | hi << 16) since. */
+/* The namespace's net.ipv4.ip_local_port_range (namespace_reads.bpf.h),
+ * read the way this transition's attach flavour allows. */
 static __always_inline void ephemeral_range(const struct transition *t,
 					    struct net *net, __u16 *lo, __u16 *hi)
 {
-	if (bpf_core_field_exists(((struct local_ports___pair *)0)->range)) {
-		struct local_ports___pair *p = (void *)&net->ipv4.ip_local_ports;
-		int r0, r1;
-
-		if (t->btf) {
-			r0 = p->range[0];
-			r1 = p->range[1];
-		} else {
-			r0 = BPF_CORE_READ(p, range[0]);
-			r1 = BPF_CORE_READ(p, range[1]);
-		}
-		*lo = r0;
-		*hi = r1;
-	} else {
-		__u32 packed = t->btf ? net->ipv4.ip_local_ports.range
-				      : BPF_CORE_READ(net, ipv4.ip_local_ports.range);
-		*lo = packed & 0xffff;
-		*hi = packed >> 16;
-	}
+	namespace_range(net, t->btf, lo, hi);
 }
 
 static __always_inline bool in_ephemeral_range(const struct transition *t,
