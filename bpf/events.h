@@ -30,8 +30,28 @@ enum sc_event_kind {
 	/* bind() or listen() failed with EADDRINUSE: something holds the port
 	 * the caller (the owner) wanted. */
 	SC_EVENT_PORT_IN_USE = 6,
+	/* watch --guard steered a connect() to its own address away from the
+	 * port it targeted: without the guard it could have met itself. */
+	SC_EVENT_SELF_CONNECT_PREVENTED = 7,
 };
-#define SC_EVENT_KINDS 7 /* array size for per-kind counters */
+#define SC_EVENT_KINDS 8 /* array size for per-kind counters */
+
+/* What the connect guard did (bpf/guard.bpf.c), counted per CPU. */
+enum sc_guard_count {
+	/* A connect() that could have been handed its destination port was
+	 * bound to another one (its destination, local or not, unknown yet). */
+	SC_GUARD_STEERED = 0,
+	/* Of those, the ones whose source address turned out to be their
+	 * destination: each could have met itself. */
+	SC_GUARD_PREVENTED = 1,
+	/* No free port was found in a few tries: the kernel chose, unguarded. */
+	SC_GUARD_NO_FREE_PORT = 2,
+};
+#define SC_GUARD_COUNTS 3
+
+/* Sockets the guard steered, from connect() until the state hook sees them
+ * at SYN_SENT (an LRU: one that never gets there ages out). */
+#define STEERED_SOCKETS 4096
 
 enum sc_owner_source {
 	/* pid/comm captured when the socket entered SYN_SENT, i.e. inside

@@ -187,20 +187,54 @@ static __always_inline bool within_budget(__u32 which, __u64 per_second, __u8 ki
 	return true;
 }
 
-/* A refused bind() or listen() on a port already reported within the
- * second says nothing new; past the per-CPU budget it is counted lost. */
-static __always_inline bool port_in_use_allowed(__u32 netns, __u16 port)
+/* Once a second per (namespace, port), as `seen` remembers, and within the
+ * per-CPU budget: what a loop repeats says nothing new, and past the budget
+ * it is counted lost. */
+static __always_inline bool once_a_second(void *seen, __u32 budget, __u64 per_second, __u8 kind,
+					  __u32 netns, __u16 port)
 {
 	__u64 key = (__u64)netns << 16 | port;
 	__u64 now = bpf_ktime_get_ns();
-	__u64 *last = bpf_map_lookup_elem(&port_in_use_seen, &key);
+	__u64 *last = bpf_map_lookup_elem(seen, &key);
 
 	if (last && now - *last < 1000000000ULL)
 		return false;
-	if (!within_budget(BUDGET_PORT_IN_USE, PORT_IN_USE_PER_SECOND, SC_EVENT_PORT_IN_USE, now))
+	if (!within_budget(budget, per_second, kind, now))
 		return false;
-	bpf_map_update_elem(&port_in_use_seen, &key, &now, BPF_ANY);
+	bpf_map_update_elem(seen, &key, &now, BPF_ANY);
 	return true;
+}
+
+/* A refused bind() or listen() on a port already reported within the
+ * second says nothing new. */
+static __always_inline bool port_in_use_allowed(__u32 netns, __u16 port)
+{
+	return once_a_second(&port_in_use_seen, BUDGET_PORT_IN_USE, PORT_IN_USE_PER_SECOND,
+			     SC_EVENT_PORT_IN_USE, netns, port);
+}
+
+/* A connect the guard steered (guard.bpf.c) whose source address turned out
+ * to be its destination: it could have met itself. At SYN_SENT, inside
+ * connect(): the current task is the caller. */
+static __always_inline int report_prevented(const struct transition *t)
+{
+	struct net *net = sock_net_of(t);
+	__u32 netns = BPF_CORE_READ(net, ns.inum);
+	struct sc_event *e;
+	__u16 lo, hi;
+
+	if (filtered_out(t->dport, netns) ||
+	    !once_a_second(&prevented_seen, BUDGET_PREVENTED, PREVENTED_PER_SECOND,
+			   SC_EVENT_SELF_CONNECT_PREVENTED, netns, t->dport))
+		return 0;
+	ephemeral_range(t, net, &lo, &hi);
+	e = reserve_event(SC_EVENT_SELF_CONNECT_PREVENTED, net, netns, family_of(t), t->dport, lo, hi);
+	if (!e)
+		return 0;
+	fill_current_owner(e);
+	fill_address(e, t);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
 }
 
 /* Header of a port event; NULL if it is filtered out or the ring is full. */

@@ -52,6 +52,11 @@ const volatile __u32 filter_netns = 0;
  * that failed is never mistaken for a listener. */
 const volatile bool syscall_hooks = false;
 
+/* Set by the loader when the connect guard (bpf/guard.bpf.c) runs beside
+ * this program: bound sockets at SYN_SENT are then looked up in
+ * steered_sockets. Off, the check is not even loaded. */
+const volatile bool guard_on = false;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024); /* the loader may resize it */
@@ -127,15 +132,44 @@ struct {
 	__type(value, __u64);
 } port_in_use_seen SEC(".maps");
 
+/* Shared with the connect guard, which writes them: the sockets it steered
+ * (by address; the value is the port each was steered from) and what it
+ * did (enum sc_guard_count). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, STEERED_SOCKETS);
+	__type(key, __u64);
+	__type(value, __u64);
+} steered_sockets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SC_GUARD_COUNTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} guard_counts SEC(".maps");
+
+/* Self-connects prevented, reported at most once a second per (namespace,
+ * port), as port_in_use_seen does for refused binds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} prevented_seen SEC(".maps");
+
 /* Events any user can cause as fast as a loop runs, per CPU and second: at
  * most PORT_IN_USE_PER_SECOND refused bind()s or listen()s, whatever the
- * number of ports, and LISTENERS_PER_SECOND listens and listeners' closes
- * in the range. The rest are counted lost (never silently), so that nobody
- * can make the watcher busy. */
+ * number of ports, LISTENERS_PER_SECOND listens and listeners' closes in
+ * the range, and PREVENTED_PER_SECOND self-connects the guard prevented.
+ * The rest are counted lost (never silently), so that nobody can make the
+ * watcher busy. */
 #define PORT_IN_USE_PER_SECOND 64
 #define LISTENERS_PER_SECOND 256
+#define PREVENTED_PER_SECOND 64
 #define BUDGET_PORT_IN_USE 0
 #define BUDGET_LISTENERS 1
+#define BUDGET_PREVENTED 2
 struct event_budget {
 	__u64 window_start;
 	__u64 used;
@@ -143,7 +177,7 @@ struct event_budget {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, struct event_budget);
 } event_budgets SEC(".maps");

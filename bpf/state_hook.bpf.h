@@ -22,6 +22,30 @@ static __always_inline void on_listen(__u64 sk_addr)
 		report_port_event(sk_addr, SC_EVENT_LISTEN);
 }
 
+/* A bound socket at SYN_SENT: did the connect guard bind it, away from the
+ * port it targets, and is its source address its destination? Then it
+ * could have met itself. Only with --guard, and only for sockets bound to a
+ * port before connect(); the entry is taken out either way. */
+static __always_inline bool steered_from_itself(const struct transition *t)
+{
+	__u64 key = sock_key(t);
+	__u64 *avoided = bpf_map_lookup_elem(&steered_sockets, &key);
+	__u32 which = SC_GUARD_PREVENTED;
+	bool met;
+
+	if (!avoided)
+		return false;
+	met = *avoided == t->dport && same_address(t);
+	bpf_map_delete_elem(&steered_sockets, &key);
+	if (met) {
+		__u64 *n = bpf_map_lookup_elem(&guard_counts, &which);
+
+		if (n)
+			*n += 1;
+	}
+	return met;
+}
+
 /* Which record, if any, this transition makes. Remembering the caller of a
  * candidate connect() is the one side effect. */
 static __always_inline __u8 classify(const struct transition *t)
@@ -33,6 +57,13 @@ static __always_inline __u8 classify(const struct transition *t)
 	case TCP_SYN_SENT:
 		if (may_meet_itself(t))
 			remember_owner(t);
+		else if (guard_on && t->sport && (t->dport_in_range || in_ephemeral_range(t, t->dport)) &&
+			 steered_from_itself(t)) {
+			/* Its refusal still makes a turn of the retry loop,
+			 * which then names its owner. */
+			remember_owner(t);
+			return SC_EVENT_SELF_CONNECT_PREVENTED;
+		}
 		return 0;
 	case TCP_ESTABLISHED:
 		return is_self_connected(t) ? SC_EVENT_SELF_CONNECT : 0;
@@ -58,7 +89,9 @@ static __always_inline int on_transition(const struct transition *t)
 {
 	__u8 kind = classify(t);
 
-	/* One call site, so the verifier walks the reporting path once. */
+	/* One call site each, so the verifier walks each reporting path once. */
+	if (kind == SC_EVENT_SELF_CONNECT_PREVENTED)
+		return report_prevented(t);
 	return kind ? report(t, kind) : 0;
 }
 

@@ -18,6 +18,7 @@
  *   include/linux/nsproxy.h     struct nsproxy (a task's network namespace)
  *   include/linux/fs.h, include/linux/net.h  struct file, struct socket
  *   include/linux/bpf.h         the task_file iterator's context
+ *   include/uapi/linux/bpf.h    the cgroup connect hooks' context (fixed)
  *   include/trace/events/syscalls.h  the syscall tracepoints' records
  *
  * To add a field: copy its declaration from `bpftool btf dump file
@@ -44,6 +45,7 @@ enum { false = 0, true = 1 };
 
 /* The UAPI enums and constants libbpf's headers need (bpf_helper_defs.h). */
 enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
@@ -52,6 +54,56 @@ enum bpf_map_type {
 
 enum {
 	BPF_ANY = 0,
+};
+
+/*
+ * The cgroup connect hooks' context and the socket lookup's key: UAPI, so
+ * fixed (include/uapi/linux/bpf.h), and not relocated: the verifier itself
+ * rewrites a context access to the kernel's own layout.
+ */
+struct bpf_sock {
+	__u32 bound_dev_if;
+	__u32 family;
+	__u32 type;
+	__u32 protocol;
+	__u32 mark;
+	__u32 priority;
+	__u32 src_ip4;     /* the bound address, network byte order; 0: none */
+	__u32 src_ip6[4];
+	__u32 src_port;    /* the bound port, host byte order; 0: none yet */
+};
+
+struct bpf_sock_addr {
+	__u32 user_family; /* the address connect() was given */
+	__u32 user_ip4;    /* network byte order */
+	__u32 user_ip6[4];
+	__u32 user_port;   /* network byte order, in the low 16 bits */
+	__u32 family;      /* the socket's */
+	__u32 type;
+	__u32 protocol;
+	__u32 msg_src_ip4;
+	__u32 msg_src_ip6[4];
+	union {
+		struct bpf_sock *sk;
+		__u64 : 64;
+	} __attribute__((aligned(8)));
+};
+
+struct bpf_sock_tuple {
+	union {
+		struct {
+			__be32 saddr;
+			__be32 daddr;
+			__be16 sport;
+			__be16 dport;
+		} ipv4;
+		struct {
+			__be32 saddr[4];
+			__be32 daddr[4];
+			__be16 sport;
+			__be16 dport;
+		} ipv6;
+	};
 };
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)

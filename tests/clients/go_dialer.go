@@ -3,22 +3,31 @@
 // (golang.org/issue/2690), so the program never sees one; selfconnect must.
 //
 //	sc-go-dialer HOST:PORT SECONDS
+//	sc-go-dialer HOST:PORT count TRIES
 //
-// Exits 0 once a dial succeeds, 1 when SECONDS pass first.
+// Exits 0 once a dial succeeds, 1 when SECONDS pass first. With count, it
+// dials TRIES times, whatever happens, and prints how many got through
+// ("met", since nothing listens) and how many were refused.
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: sc-go-dialer HOST:PORT SECONDS")
+	if len(os.Args) != 3 && len(os.Args) != 4 {
+		fmt.Fprintln(os.Stderr, "usage: sc-go-dialer HOST:PORT SECONDS | HOST:PORT count TRIES")
 		os.Exit(2)
+	}
+	if os.Args[2] == "count" && len(os.Args) == 4 {
+		countDials(os.Args[1], os.Args[3])
+		return
 	}
 	seconds, err := strconv.Atoi(os.Args[2])
 	if err != nil {
@@ -35,4 +44,23 @@ func main() {
 		}
 	}
 	os.Exit(1)
+}
+
+func countDials(address, triesText string) {
+	tries, err := strconv.Atoi(triesText)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sc-go-dialer: TRIES is not a number")
+		os.Exit(2)
+	}
+	met, refused := 0, 0
+	for i := 0; i < tries; i++ {
+		conn, err := net.Dial("tcp", address)
+		if err == nil {
+			met++
+			conn.Close()
+		} else if errors.Is(err, syscall.ECONNREFUSED) {
+			refused++
+		}
+	}
+	fmt.Printf("met=%d refused=%d\n", met, refused)
 }

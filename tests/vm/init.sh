@@ -1,7 +1,8 @@
 #!/bin/sh
 # PID 1 of the kernel-matrix VM: run the detector in each attach mode against
 # real self-connects, then once against a listener and servers refused a
-# held port, print its JSON between markers, power off. With
+# held port, then with the connect guard against unbound connect loops;
+# print its JSON between markers, power off. With
 # sc_steps=noop or sc_steps=none on the kernel command line it makes the same
 # self-connects with only the do-nothing program on the classic tracepoint,
 # or with nothing attached: the controls for a fault seen in a VM.
@@ -83,4 +84,25 @@ echo "VM-EXIT prevention $?"
 sed 's/^/VM-JSON /' "$out"
 sed 's/^/VM-STDERR /' "$err"
 echo "VM-END prevention"
+# The connect guard: unguarded loops that meet themselves (the control),
+# then the same loops in a namespace of their own under --require-guard.
+echo "VM-BEGIN guard"
+mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup
+/bin/vm-self-connects loop 40900 100 | sed 's/^/VM-LOG control /'
+out=/tmp/out.guard err=/tmp/err.guard
+: >"$out"; : >"$err"
+/bin/selfconnect watch --json --require-guard >"$out" 2>"$err" &
+pid=$!
+i=0
+while ! grep -q ready "$err" 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
+  sleep 0.1; i=$((i + 1))
+done
+/bin/vm-self-connects loop 40920 1000 | sed 's/^/VM-LOG guarded /'
+sleep 1
+kill -INT $pid 2>/dev/null
+wait $pid
+echo "VM-EXIT guard $?"
+grep '"type":"self_connect_prevented"' "$out" | sed 's/^/VM-JSON /'
+sed 's/^/VM-STDERR /' "$err"
+echo "VM-END guard"
 poweroff -f

@@ -10,6 +10,10 @@
 //   vm-self-connects PORT [noop-tracepoint]
 //   vm-self-connects port-conflict PORT
 //   vm-self-connects burst PORT COUNT   (COUNT self-connects, one after another)
+//   vm-self-connects loop PORT TRIES    (in a namespace of its own whose range is
+//                                        PORT..PORT+9: TRIES unbound connects to
+//                                        127.0.0.1:PORT, [::1]:PORT+2 and
+//                                        [::ffff:127.0.0.1]:PORT+4)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -27,6 +31,7 @@
 #include <memory>
 #include <string>
 
+#include "connect_loop.h"
 #include "noop.skel.h"
 #include "self_connect.h"
 
@@ -85,6 +90,29 @@ int port_conflict(uint16_t port)
     return listened == 0 && refused == EADDRINUSE ? 0 : 1;
 }
 
+// Clients that never bind, looping on an unused port of a tiny range: the
+// connects --guard must keep from meeting themselves (and, unguarded, the
+// control that meets itself).
+int unbound_loops(uint16_t port, int tries)
+{
+    if (!enter_fresh_netns() || !set_port_range(port, port + 9))
+        return 1;
+    const struct {
+        int family;
+        const char* addr;
+    } targets[] = {{AF_INET, "127.0.0.1"}, {AF_INET6, "::1"}, {AF_INET6, "::ffff:127.0.0.1"}};
+    // A port each: a self-connect's TIME_WAIT keeps its 4-tuple, which a
+    // v4-mapped connect shares with an IPv4 one, from meeting itself again.
+    uint16_t to = port;
+    for (const auto& t : targets) {
+        const ConnectLoopResult r = connect_loop(t.family, t.addr, to, tries);
+        std::printf("connects to %s port %u: tries=%d self_connects=%d refused=%d other=%d\n", t.addr, to, r.tries,
+                    r.self_connects, r.refused, r.other);
+        to += 2;
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -95,6 +123,8 @@ int main(int argc, char** argv)
         return bring_loopback_up() ? 0 : 1;
     if (std::string(argv[1]) == "port-conflict" && argc > 2)
         return port_conflict(static_cast<uint16_t>(std::atoi(argv[2])));
+    if (std::string(argv[1]) == "loop" && argc > 3)
+        return unbound_loops(static_cast<uint16_t>(std::atoi(argv[2])), std::atoi(argv[3]));
     if (std::string(argv[1]) == "burst" && argc > 3) {
         SelfConnectPlan plan{AF_INET, "127.0.0.1", static_cast<uint16_t>(std::atoi(argv[2])), "sc-vm-burst"};
         plan.repeat = std::atoi(argv[3]);

@@ -207,6 +207,11 @@ CLI::App* add_watch_command(CLI::App& app, WatchOptions& w, WatchNumbers& n)
                     "net.ipv4.ip_local_reserved_ports of its namespace");
     add_checked_uint(*watch, "--protect-max", n.protect_max, 1, 65535,
                      "Ports --protect reserves per namespace at most (default 64)");
+    watch->add_flag("--guard", w.guard,
+                    "Make self-connects impossible: give a connect() that could be handed its own destination "
+                    "port another free port of the range (cgroup v2 connect hooks; needs CAP_NET_ADMIN). "
+                    "Where the guard cannot run, say so and go on detecting");
+    watch->add_flag("--require-guard", w.require_guard, "As --guard, but exit if the guard cannot run");
     watch->add_flag("--verbose", w.verbose, "Show libbpf's log");
     return watch;
 }
@@ -273,6 +278,7 @@ Command parse_command_line(const std::vector<std::string>& args)
     w.protect_max = numbers.protect_max.value_or(w.protect_max);
     w.retry_threshold = numbers.retry_threshold.value_or(w.retry_threshold);
     w.retry_window_seconds = numbers.retry_window.value_or(w.retry_window_seconds);
+    w.guard = w.guard || w.require_guard;
     cmd.kind = watch->parsed() ? Command::Kind::Watch : Command::Kind::Audit;
     return cmd;
 }

@@ -100,4 +100,11 @@ std::optional<std::string> missing_kill_capabilities()
     return std::string("not privileged enough: --kill needs CAP_NET_ADMIN to destroy sockets");
 }
 
+std::optional<std::string> missing_guard_capabilities()
+{
+    if (has_effective_capability(kCapNetAdmin) || has_effective_capability(kCapSysAdmin))
+        return std::nullopt;
+    return std::string("not privileged enough: --guard needs CAP_NET_ADMIN to attach to the cgroup connect hooks");
+}
+
 }  // namespace selfconnect

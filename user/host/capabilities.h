@@ -21,6 +21,10 @@ std::optional<std::string> missing_load_capabilities();
 // CAP_NET_ADMIN, needed by --kill (SOCK_DESTROY).
 std::optional<std::string> missing_kill_capabilities();
 
+// CAP_NET_ADMIN, needed by --guard to load a cgroup connect program and
+// attach it (only then: the links stay attached without it).
+std::optional<std::string> missing_guard_capabilities();
+
 // After loading and attaching: keeps only `keep` (capability numbers) in
 // every set (effective, permitted, inheritable, ambient, bounding) and sets
 // no_new_privs. Returns an error sentence, or nothing.

@@ -85,6 +85,7 @@ KernelProgram::KernelProgram(const KernelProgramConfig& config)
     bpf_program__set_autoload(skel_->progs.on_state_change_btf, mode_ == AttachMode::TpBtf);
     bpf_program__set_autoload(skel_->progs.on_state_change_tp, mode_ == AttachMode::Tracepoint);
     skel_->rodata->syscall_hooks = syscall_hooks_;
+    skel_->rodata->guard_on = config.guard;
     // The holder iterator needs bpf_sock_from_file (5.11); its absence
     // would fail the whole load, so it is looked up first.
     bpf_program__set_autoload(skel_->progs.find_port_holders, kernel_btf_has_name("BPF_FUNC_sock_from_file"));
@@ -108,20 +109,41 @@ KernelProgram::~KernelProgram() = default;
 
 int KernelProgram::events_map_fd() const { return bpf_map__fd(skel_->maps.events); }
 
-std::array<uint64_t, SC_EVENT_KINDS> KernelProgram::lost_events() const
+namespace {
+
+// Each index of a per-CPU array of counters, summed over the CPUs. An index
+// that cannot be read stays 0.
+template <size_t N>
+std::array<uint64_t, N> sum_per_cpu(int map_fd)
 {
-    std::array<uint64_t, SC_EVENT_KINDS> totals{};
+    std::array<uint64_t, N> totals{};
     const int cpus = libbpf_num_possible_cpus();
     if (cpus <= 0)
         return totals;
     std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
-    for (uint32_t kind = 0; kind < SC_EVENT_KINDS; ++kind) {
-        if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.lost_events), &kind, per_cpu.data()) != 0)
+    for (uint32_t index = 0; index < N; ++index) {
+        if (bpf_map_lookup_elem(map_fd, &index, per_cpu.data()) != 0)
             continue;
         for (uint64_t v : per_cpu)
-            totals[kind] += v;
+            totals[index] += v;
     }
     return totals;
+}
+
+}  // namespace
+
+std::array<uint64_t, SC_EVENT_KINDS> KernelProgram::lost_events() const
+{
+    return sum_per_cpu<SC_EVENT_KINDS>(bpf_map__fd(skel_->maps.lost_events));
+}
+
+int KernelProgram::steered_sockets_fd() const { return bpf_map__fd(skel_->maps.steered_sockets); }
+
+int KernelProgram::guard_counts_fd() const { return bpf_map__fd(skel_->maps.guard_counts); }
+
+std::array<uint64_t, SC_GUARD_COUNTS> KernelProgram::guard_counts() const
+{
+    return sum_per_cpu<SC_GUARD_COUNTS>(guard_counts_fd());
 }
 
 uint64_t KernelProgram::skipped_runs() const

@@ -27,6 +27,7 @@ struct KernelProgramConfig {
     uint32_t netns = 0;             // 0: every namespace
     uint32_t ring_buffer_bytes = 0; // 0: the program's default (256 KiB)
     bool verbose = false;           // let libbpf print its log
+    bool guard = false;             // the connect guard will run beside it
 };
 
 class KernelProgram {
@@ -58,6 +59,11 @@ public:
     // counted as open, so that their close is looked at (see
     // open_self_connects in the BPF program).
     void count_open_self_connects(uint64_t n);
+    // The maps the connect guard shares (see bpf/guard.bpf.c).
+    int steered_sockets_fd() const;
+    int guard_counts_fd() const;
+    // What the guard did, in all (index: enum sc_guard_count).
+    std::array<uint64_t, SC_GUARD_COUNTS> guard_counts() const;
     // Stops new events; idempotent. The ring buffer can still be drained.
     void detach();
 

@@ -47,6 +47,8 @@ std::string render_prometheus(const Metrics& m)
     sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"listener_closed\"",
            m.lost_kernel_listener_closes);
     sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"port_in_use\"", m.lost_kernel_ports_in_use);
+    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"self_connect_prevented\"",
+           m.lost_kernel_prevented);
     sample(out, "selfconnect_events_lost_total", "where=\"holder_lookup\",kind=\"port_in_use\"",
            m.lost_holder_lookups);
     sample(out, "selfconnect_events_lost_total", "where=\"userspace\",kind=\"any\"", m.lost_userspace);
@@ -60,6 +62,13 @@ std::string render_prometheus(const Metrics& m)
     family(out, "selfconnect_listeners_blocked_total", "counter",
            "bind() or listen() refused because a connected socket held the port.");
     sample(out, "selfconnect_listeners_blocked_total", "", m.listeners_blocked);
+    family(out, "selfconnect_self_connects_prevented_total", "counter",
+           "connect()s to their own address that --guard gave another port: each could have met itself.");
+    sample(out, "selfconnect_self_connects_prevented_total", "", m.self_connects_prevented);
+    family(out, "selfconnect_guard_connects_total", "counter",
+           "connect()s --guard looked at closely (a port it could hand out, no listener), by what it did.");
+    sample(out, "selfconnect_guard_connects_total", "result=\"steered\"", m.guard_steered);
+    sample(out, "selfconnect_guard_connects_total", "result=\"no_free_port\"", m.guard_no_free_port);
     family(out, "selfconnect_listeners_at_risk", "gauge",
            "Listeners now on an unreserved port of their namespace's ephemeral range.");
     sample(out, "selfconnect_listeners_at_risk", "", m.listeners_at_risk);

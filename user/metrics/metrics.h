@@ -23,6 +23,7 @@ struct Metrics {
     std::atomic<uint64_t> lost_kernel_listens{0};
     std::atomic<uint64_t> lost_kernel_listener_closes{0};
     std::atomic<uint64_t> lost_kernel_ports_in_use{0};  // ring full, or over the kernel's budget
+    std::atomic<uint64_t> lost_kernel_prevented{0};     // ring full, or over the kernel's budget
     std::atomic<uint64_t> lost_holder_lookups{0};        // port conflicts whose holder was not looked for
     std::atomic<uint64_t> lost_userspace{0};       // ring samples that could not be decoded
     std::atomic<uint64_t> skipped_kernel_runs{0};  // runs the kernel skipped (nested BPF)
@@ -31,6 +32,10 @@ struct Metrics {
     std::atomic<uint64_t> ports_reserved_retry_loop{0};  // --protect, for a retry loop
     std::atomic<uint64_t> ports_reserve_failed{0};       // --protect could not (or the cap)
     std::atomic<uint64_t> listeners_blocked{0};
+    // --guard, as the kernel counts it (every one, records or not).
+    std::atomic<uint64_t> self_connects_prevented{0};  // steered, and the destination was local
+    std::atomic<uint64_t> guard_steered{0};            // given another port, local or not
+    std::atomic<uint64_t> guard_no_free_port{0};       // left to the kernel: no free port found
     // Gauges of the present.
     std::atomic<uint64_t> listeners_at_risk{0};
     std::atomic<uint64_t> self_connects_open{0};

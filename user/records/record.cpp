@@ -16,6 +16,7 @@ const char* record_type_name(RecordType t)
     case RecordType::ListenerBlocked: return "listener_blocked";
     case RecordType::ListenerClosed: return "listener_closed";
     case RecordType::PortInUse: return "port_in_use";
+    case RecordType::SelfConnectPrevented: return "self_connect_prevented";
     }
     return "unknown";
 }

@@ -19,6 +19,7 @@ enum class RecordType {
     ListenerBlocked,    // "listener_blocked": bind()/listen() refused, and who holds the port
     ListenerClosed,     // internal: a listener in the ephemeral range closed
     PortInUse,          // internal: bind()/listen() failed with EADDRINUSE
+    SelfConnectPrevented,  // "self_connect_prevented": --guard gave a connect() another port
 };
 
 const char* record_type_name(RecordType t);

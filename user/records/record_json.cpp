@@ -94,6 +94,7 @@ nlohmann::json lost_json(const LostEvents& l)
         j["listens"] = l.listens;
         j["listener_closes"] = l.listener_closes;
         j["ports_in_use"] = l.ports_in_use;
+        j["self_connects_prevented"] = l.prevented;
         break;
     }
     return j;

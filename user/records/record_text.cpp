@@ -94,6 +94,9 @@ std::string to_text(const Record& r)
     case RecordType::ListenerAtRisk:
         line += "LISTENER-AT-RISK " + endpoint_text(r);
         break;
+    case RecordType::SelfConnectPrevented:
+        line += "SELF-CONNECT-PREVENTED " + endpoint_text(r) + " (the guard gave connect() another port)";
+        break;
     case RecordType::PortReserved:
         return line + reserved_text(r);
     case RecordType::ListenerBlocked:
@@ -111,7 +114,7 @@ std::string to_text(const Record& r)
     if (r.type == RecordType::ListenerAtRisk)
         line += r.connect_tries_first() ? "; connect() tries ports of this parity first"
                                         : "; connect() reaches this parity only after the other";
-    if (r.type == RecordType::ListenerAtRisk && r.fix)
+    if ((r.type == RecordType::ListenerAtRisk || r.type == RecordType::SelfConnectPrevented) && r.fix)
         line += "; fix: " + *r.fix;
     return line;
 }
@@ -135,7 +138,7 @@ std::string lost_text(const LostEvents& l)
            std::to_string(l.self_connects) + " self-connects, " + std::to_string(l.closes) + " closes, " +
            std::to_string(l.refusals) + " refusals, " + std::to_string(l.listens) + " listens, " +
            std::to_string(l.listener_closes) + " listener closes, " + std::to_string(l.ports_in_use) +
-           " refused bind()/listen() calls)";
+           " refused bind()/listen() calls, " + std::to_string(l.prevented) + " self-connects prevented)";
 }
 
 }  // namespace selfconnect

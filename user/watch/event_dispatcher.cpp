@@ -30,7 +30,9 @@ EventDispatcher::EventDispatcher(const WatchOptions& o, RecordSink& sink, Metric
       metrics_(metrics),
       enricher_(enricher),
       actions_(actions),
-      retry_loops_(o.retry_threshold, o.retry_window_seconds)
+      retry_loops_(o.retry_threshold, o.retry_window_seconds),
+      listeners_written_(kListenerRecordWindowNs),
+      prevented_written_(static_cast<uint64_t>(o.retry_window_seconds * 1e9))
 {
 }
 
@@ -89,6 +91,9 @@ void EventDispatcher::handle(Record r)
         break;
     case RecordType::PortInUse:
         actions_.find_holders(r);
+        break;
+    case RecordType::SelfConnectPrevented:
+        on_prevented(r);
         break;
     default:
         break;
@@ -163,14 +168,18 @@ void EventDispatcher::on_listener(Record& r)
 // close(), makes one record a window, not one a loop.
 bool EventDispatcher::written_lately(const Record& r)
 {
-    const uint64_t now = r.mono_ns ? r.mono_ns : monotonic_ns();
-    if (listeners_written_.size() > 4096)
-        std::erase_if(listeners_written_, [&](const auto& e) { return now - e.second >= kListenerRecordWindowNs; });
-    auto [it, first] = listeners_written_.try_emplace(ListenerKey{r.netns, r.port, r.addr}, now);
-    if (!first && now - it->second < kListenerRecordWindowNs)
-        return true;
-    it->second = now;
-    return false;
+    return listeners_written_.written_lately({r.netns, r.port, r.addr}, r.mono_ns ? r.mono_ns : monotonic_ns());
+}
+
+// The guard gave a connect() to its own address another port. Written once
+// per (netns, process, port) and retry window, with the fix that would make
+// the guard unneeded there; the metric counts every one (in the kernel).
+void EventDispatcher::on_prevented(Record& r)
+{
+    if (prevented_written_.written_lately({r.netns, r.owner.comm, r.port}, r.mono_ns ? r.mono_ns : monotonic_ns()))
+        return;
+    r.fix = actions_.fix_for(r);
+    emit(r);
 }
 
 void EventDispatcher::protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason)

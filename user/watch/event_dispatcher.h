@@ -15,6 +15,7 @@
 #include "records/record.h"
 #include "records/record_sink.h"
 #include "watch/listener_tracker.h"
+#include "watch/record_window.h"
 #include "watch/retry_loop_detector.h"
 #include "watch/self_connect_lifetimes.h"
 #include "watch/watch_actions.h"
@@ -56,6 +57,7 @@ private:
     void on_self_connect(Record& r);
     void on_refused(const Record& r);
     void on_listener(Record& r);
+    void on_prevented(Record& r);
     void protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason);
     bool written_lately(const Record& listener);
 
@@ -67,8 +69,10 @@ private:
     SelfConnectLifetimes lifetimes_;
     RetryLoopDetector retry_loops_;
     ListenerTracker listeners_;
-    using ListenerKey = std::tuple<uint32_t, uint16_t, std::string>;  // netns, port, address
-    std::map<ListenerKey, uint64_t> listeners_written_;  // when each was last written
+    // Listeners by (netns, port, address); prevented self-connects by
+    // (netns, process name, port), as retry_loop keys a loop.
+    RecordWindow<std::tuple<uint32_t, uint16_t, std::string>> listeners_written_;
+    RecordWindow<std::tuple<uint32_t, std::string, uint16_t>> prevented_written_;
     uint64_t detections_ = 0;
     uint64_t retry_loop_warnings_ = 0;
 };

@@ -10,6 +10,11 @@ constexpr auto kRecordEvery = std::chrono::seconds(1);
 
 void LossReporter::poll(uint64_t dropped_lookups, bool final)
 {
+    const auto guard = program_.guard_counts();
+    metrics_.self_connects_prevented = guard[SC_GUARD_PREVENTED];
+    metrics_.guard_steered = guard[SC_GUARD_STEERED];
+    metrics_.guard_no_free_port = guard[SC_GUARD_NO_FREE_PORT];
+
     skipped_place_.seen = std::max(skipped_place_.seen, program_.skipped_runs());
     metrics_.skipped_kernel_runs = skipped_place_.seen;
     if (due(skipped_place_, final))
@@ -33,12 +38,14 @@ void LossReporter::poll(uint64_t dropped_lookups, bool final)
         ring_.listens = by_kind[SC_EVENT_LISTEN];
         ring_.listener_closes = by_kind[SC_EVENT_LISTENER_CLOSED];
         ring_.ports_in_use = by_kind[SC_EVENT_PORT_IN_USE];
+        ring_.prevented = by_kind[SC_EVENT_SELF_CONNECT_PREVENTED];
         metrics_.lost_kernel_self_connects = ring_.self_connects;
         metrics_.lost_kernel_closes = ring_.closes;
         metrics_.lost_kernel_refusals = ring_.refusals;
         metrics_.lost_kernel_listens = ring_.listens;
         metrics_.lost_kernel_listener_closes = ring_.listener_closes;
         metrics_.lost_kernel_ports_in_use = ring_.ports_in_use;
+        metrics_.lost_kernel_prevented = ring_.prevented;
     }
     if (due(ring_place_, final)) {
         LostEvents& r = ring_place_.reported;

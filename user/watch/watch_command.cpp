@@ -1,17 +1,21 @@
 #include "watch/watch_command.h"
 
 #include <sys/epoll.h>
+
+#include <array>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 
 #include "host/capabilities.h"
 #include "host/service_notify.h"
+#include "kernel/connect_guard.h"
 #include "kernel/kernel_features.h"
 #include "kernel/kernel_program.h"
 #include "kernel/port_holder_finder.h"
@@ -44,7 +48,28 @@ KernelProgramConfig program_config(const WatchOptions& o)
     config.netns = o.netns.size() == 1 ? o.netns.front() : 0;  // more are filtered in userspace
     config.ring_buffer_bytes = o.ring_buffer_bytes;
     config.verbose = o.verbose;
+    config.guard = o.guard;
     return config;
+}
+
+// --guard: attached beside the detector, or, where it cannot be, one line
+// that says why; detection goes on unless --require-guard.
+std::unique_ptr<ConnectGuard> start_guard(const WatchOptions& o, const KernelProgram& program)
+{
+    if (!o.guard)
+        return nullptr;
+    try {
+        if (auto missing = missing_guard_capabilities())
+            throw ConnectGuardError(*missing);
+        auto guard = std::make_unique<ConnectGuard>(program, o.netns);
+        std::fprintf(stderr, "selfconnect: %s\n", guard->description().c_str());
+        return guard;
+    } catch (const ConnectGuardError& e) {
+        if (o.require_guard)
+            throw;
+        std::fprintf(stderr, "selfconnect: %s; detection goes on without the guard\n", e.what());
+        return nullptr;
+    }
 }
 
 // listener_blocked needs the syscall hooks and the holder iterator; where
@@ -134,6 +159,7 @@ struct WatchTotals {
     LostEvents lost;
     uint64_t skipped_runs = 0;
     uint64_t not_written = 0;
+    std::optional<std::array<uint64_t, SC_GUARD_COUNTS>> guard;  // --guard ran
 };
 
 void print_summary(const WatchTotals& t)
@@ -149,6 +175,13 @@ void print_summary(const WatchTotals& t)
                  static_cast<unsigned long long>(t.lost.total), static_cast<unsigned long long>(t.lost.self_connects),
                  static_cast<unsigned long long>(t.lost.closes), static_cast<unsigned long long>(t.lost.refusals),
                  static_cast<unsigned long long>(t.skipped_runs), static_cast<unsigned long long>(t.not_written));
+    if (t.guard)
+        std::fprintf(stderr,
+                     "selfconnect: guard: %llu self-connects prevented, %llu connects given another port, %llu left "
+                     "to the kernel (no free port found)\n",
+                     static_cast<unsigned long long>((*t.guard)[SC_GUARD_PREVENTED]),
+                     static_cast<unsigned long long>((*t.guard)[SC_GUARD_STEERED]),
+                     static_cast<unsigned long long>((*t.guard)[SC_GUARD_NO_FREE_PORT]));
 }
 
 }  // namespace
@@ -179,6 +212,8 @@ int run_watch(const WatchOptions& o)
         std::optional<MetricsServer> metrics_server;
         KernelProgram program(program_config(o));
         metrics.attach_mode = attach_mode_name(program.attach_mode());
+        std::unique_ptr<ConnectGuard> guard = start_guard(o, program);
+        const bool guarded = guard != nullptr;
         if (o.metrics)
             metrics_server.emplace(*parse_listen_address(*o.metrics), metrics);
         PortHolderFinder holder_finder(program);
@@ -237,12 +272,15 @@ int run_watch(const WatchOptions& o)
             // Detach first so the drain below ends and the summary is final.
             std::string notify_error;
             notify_service_manager("STOPPING=1", notify_error);
+            guard.reset();
             program.detach();
             reader.consume();
             losses.poll(lookups ? lookups->dropped() : 0, true);
         } catch (const OutputClosed&) {
             return 0;  // the reader went away (| head -1): a quiet, normal end
         }
+        if (guarded)
+            totals.guard = program.guard_counts();
         totals.lost = losses.totals();
         totals.skipped_runs = losses.skipped_runs();
     } catch (const std::exception& e) {

@@ -1,0 +1,363 @@
+// watch --guard, against real clients that never bind their port: each
+// loops on an unused port of a ten-port range, in a namespace of its own.
+// The control, in a namespace the guard is not scoped to, meets itself
+// within a hundred tries; the guarded loop never does in thousands, and
+// every other outcome of connect() is what it was.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <regex>
+#include <set>
+#include <string>
+
+#include "named_netns.h"
+#include "noop.skel.h"
+#include "self_connect.h"
+#include "watch_process.h"
+#include "watch_records.h"
+
+using nlohmann::json;
+using namespace selfconnect::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kRange = "40000 40009";
+constexpr int kControlTries = 100;
+constexpr int kGuardedTries = 2000;
+
+// What a client loop printed: "met=N refused=M".
+struct LoopCount {
+    int met = -1;
+    int refused = -1;
+};
+
+LoopCount parse_count(const std::string& out)
+{
+    std::smatch m;
+    LoopCount c;
+    if (std::regex_search(out, m, std::regex(R"(met=(\d+) refused=(\d+))"))) {
+        c.met = std::stoi(m[1]);
+        c.refused = std::stoi(m[2]);
+    }
+    return c;
+}
+
+// One client: a shell script with ADDR, PORT and TRIES in it.
+struct Client {
+    std::string name;   // for messages
+    std::string addr;   // as the record names it
+    uint16_t port;
+    std::string script;
+};
+
+std::string fill(std::string s, const Client& c, int tries)
+{
+    for (auto [key, value] : {std::pair<std::string, std::string>{"ADDR", c.addr},
+                              {"PORT", std::to_string(c.port)},
+                              {"TRIES", std::to_string(tries)}})
+        for (size_t at; (at = s.find(key)) != std::string::npos;)
+            s.replace(at, key.size(), value);
+    return s;
+}
+
+// The seed's loop and its kin. Each prints met=N refused=M.
+std::vector<Client> clients()
+{
+    const std::string count = "echo \"met=$n refused=$r\"";
+    const std::string python_blocking =
+        "python3 -c 'import socket\nn = r = 0\nfor _ in range(TRIES):\n"
+        "    try:\n        s = socket.create_connection((\"ADDR\", PORT))\n        n += 1\n        s.close()\n"
+        "    except ConnectionRefusedError:\n        r += 1\nprint(f\"met={n} refused={r}\")'";
+    const std::string python_asyncio =
+        "python3 -c 'import asyncio\nasync def main():\n    n = r = 0\n    for _ in range(TRIES):\n"
+        "        try:\n            _, w = await asyncio.open_connection(\"ADDR\", PORT)\n            n += 1\n"
+        "            w.close()\n        except ConnectionRefusedError:\n            r += 1\n"
+        "    print(f\"met={n} refused={r}\")\nasyncio.run(main())'";
+    return {
+        {"nc to 127.0.0.1", "127.0.0.1", 40000,
+         "n=0; r=0; for i in $(seq TRIES); do if nc -z ADDR PORT 2>/dev/null; then n=$((n+1)); else r=$((r+1)); fi; "
+         "done; " + count},
+        {"nc to a local non-loopback address", "10.77.0.1", 40002,
+         "n=0; r=0; for i in $(seq TRIES); do if nc -z ADDR PORT 2>/dev/null; then n=$((n+1)); else r=$((r+1)); fi; "
+         "done; " + count},
+        {"bash /dev/tcp", "127.0.0.1", 40004,
+         "exec bash -c 'n=0; r=0; for i in $(seq TRIES); do if (exec 3<>/dev/tcp/ADDR/PORT) 2>/dev/null; "
+         "then n=$((n+1)); else r=$((r+1)); fi; done; " + count + "'"},
+        {"curl over IPv6", "::1", 40000,
+         "urls=$(for i in $(seq TRIES); do printf 'http://[ADDR]:PORT/ '; done); "
+         "curl -s -o /dev/null --max-time 2 -w '%{exitcode}\\n' $urls | "
+         "awk '$1 == 7 { r++ } $1 != 7 { n++ } END { printf \"met=%d refused=%d\\n\", n, r }'"},
+        {"Python blocking, v4-mapped", "::ffff:127.0.0.1", 40006, python_blocking},
+        {"Python asyncio over IPv6", "::1", 40002, python_asyncio},
+        {"Go net.Dial", "127.0.0.1", 40008, std::string(SC_GO_DIALER) + " ADDR:PORT count TRIES"},
+    };
+}
+
+// A namespace with the narrow range and a local address that is not loopback
+// (on one end of a veth pair: this kernel may have no dummy interfaces).
+std::unique_ptr<NamedNetns> client_namespace()
+{
+    auto ns = std::make_unique<NamedNetns>(kRange);
+    run_command(ns->shell("ip link add d0 type veth peer name d1 && ip addr add 10.77.0.1/24 dev d0 && ip link set d1 up && "
+                                "ip link set d0 up"));
+    return ns;
+}
+
+LoopCount run_client(const NamedNetns& ns, const Client& c, int tries)
+{
+    const RunResult r = run_command(ns.shell(fill(c.script, c, tries)), 300s);
+    EXPECT_EQ(r.status, 0) << c.name << ": " << r.err;
+    return parse_count(r.out);
+}
+
+std::vector<json> records_until_exit(WatchProcess& watch)
+{
+    watch.signal(SIGINT);
+    std::vector<std::string> lines = watch.lines_until_quiet(2s);
+    EXPECT_EQ(watch.wait_exit(15s), 0) << watch.stderr_text();
+    std::vector<json> all;
+    for (const auto& l : lines)
+        all.push_back(json::parse(l));
+    return all;
+}
+
+int count_records(const std::vector<json>& all, const std::string& type, uint32_t netns)
+{
+    int n = 0;
+    for (const auto& j : all)
+        n += j["type"] == type && j["netns"] == netns;
+    return n;
+}
+
+// The summary's guard line: prevented, steered, left to the kernel.
+std::array<long, 3> guard_summary(const std::string& err)
+{
+    std::smatch m;
+    if (!std::regex_search(err, m,
+                           std::regex(R"(guard: (\d+) self-connects prevented, (\d+) connects given another port, (\d+) left)")))
+        return {-1, -1, -1};
+    return {std::stol(m[1]), std::stol(m[2]), std::stol(m[3])};
+}
+
+}  // namespace
+
+// Every client, unguarded then guarded: a detector for the whole host sees
+// the control's self-connects (Go's dialer hides its own from Go) and none
+// in the guarded namespace; the guard, scoped to that namespace, reports
+// each client's prevented self-connect with its process.
+TEST(Guard, RealClientsNeverMeetThemselvesWhereGuarded)
+{
+    REQUIRE_ROOT();
+    auto control = client_namespace();
+    auto guarded = client_namespace();
+    WatchProcess detector({"watch", "--json", "--attach-mode", attach_mode_under_test()});
+    ASSERT_TRUE(detector.wait_ready()) << detector.stderr_text();
+    WatchProcess guard({"watch", "--json", "--guard", "--netns", std::to_string(guarded->inode()), "--attach-mode",
+                        attach_mode_under_test()});
+    ASSERT_TRUE(guard.wait_ready()) << guard.stderr_text();
+    EXPECT_NE(guard.stderr_text().find("guarding connect() in network namespace " + std::to_string(guarded->inode())),
+              std::string::npos)
+        << guard.stderr_text();
+
+    for (const Client& c : clients()) {
+        const LoopCount unguarded = run_client(*control, c, kControlTries);
+        const LoopCount kept = run_client(*guarded, c, kGuardedTries);
+        if (c.name != "Go net.Dial")  // Go closes a self-connect and dials again
+            EXPECT_GE(unguarded.met, 1) << c.name << ": the control never met itself";
+        EXPECT_EQ(kept.met, 0) << c.name << ": met itself under the guard";
+        EXPECT_EQ(kept.refused, kGuardedTries) << c.name << ": not every guarded connect was refused";
+    }
+
+    const std::vector<json> seen = records_until_exit(detector);
+    const std::vector<json> guarded_seen = records_until_exit(guard);
+    // Every client of the control met itself at least once (Go included).
+    EXPECT_GE(count_records(seen, "self_connect", control->inode()), static_cast<int>(clients().size()));
+    EXPECT_EQ(count_records(seen, "self_connect", guarded->inode()), 0);
+    EXPECT_EQ(count_records(guarded_seen, "self_connect", guarded->inode()), 0);
+    EXPECT_EQ(count_records(guarded_seen, "self_connect_prevented", control->inode()), 0);
+    for (const Client& c : clients()) {
+        bool reported = false;
+        for (const json& j : guarded_seen)
+            reported |= j["type"] == "self_connect_prevented" && j["netns"] == guarded->inode() &&
+                        j["addr"] == c.addr && j["port"] == c.port && j["owner_known"] == true &&
+                        j["pid"].get<int>() > 0 && j.contains("fix");
+        EXPECT_TRUE(reported) << c.name << ": no self_connect_prevented record";
+    }
+    const auto counts = guard_summary(guard.stderr_text());
+    EXPECT_GE(counts[0], static_cast<long>(clients().size()) * kGuardedTries / 10) << guard.stderr_text();
+    EXPECT_EQ(counts[2], 0) << guard.stderr_text();
+}
+
+// What the guard must not touch: ports outside the range, reserved ports,
+// UDP, sockets that bound their own port, a listener's port. Nothing is
+// given another port (the summary's count stays 0), and each connect ends
+// as it would have.
+TEST(Guard, LeavesEveryOtherConnectAsItWas)
+{
+    REQUIRE_ROOT();
+    auto ns = client_namespace();
+    ns->write_sysctl("net/ipv4/ip_local_reserved_ports", "40006");
+    WatchProcess guard({"watch", "--json", "--guard", "--netns", std::to_string(ns->inode()), "--attach-mode",
+                        attach_mode_under_test()});
+    ASSERT_TRUE(guard.wait_ready()) << guard.stderr_text();
+    const std::string py =
+        "import socket\n"
+        "def tcp(port, bind=None):\n"
+        "    s = socket.socket()\n"
+        "    if bind: s.bind(('127.0.0.1', bind))\n"
+        "    try:\n        s.connect(('127.0.0.1', port)); return 'ok'\n"
+        "    except OSError as e: return e.strerror\n"
+        "    finally: s.close()\n"
+        "srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "srv.bind(('127.0.0.1', 40008)); srv.listen(64)\n"
+        "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.connect(('127.0.0.1', 40002)); u.close()\n"
+        "print('outside', tcp(39999))\n"
+        "print('reserved', tcp(40006))\n"
+        "print('bound', tcp(40004, bind=40001))\n"
+        "print('listener', tcp(40008))\n";
+    const RunResult r = run_command(ns->exec({"python3", "-c", py}), 30s);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("outside Connection refused"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("reserved Connection refused"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("bound Connection refused"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("listener ok"), std::string::npos) << r.out;
+    records_until_exit(guard);
+    const auto counts = guard_summary(guard.stderr_text());
+    EXPECT_EQ(counts[1], 0) << "a connect the guard must leave alone was given another port\n" << guard.stderr_text();
+
+    // The control: the same summary counts a connect it does steer.
+    WatchProcess again({"watch", "--json", "--guard", "--netns", std::to_string(ns->inode())});
+    ASSERT_TRUE(again.wait_ready()) << again.stderr_text();
+    run_command(ns->exec({"python3", "-c", py + "print('steered', tcp(40004))\n"}), 30s);
+    records_until_exit(again);
+    EXPECT_GE(guard_summary(again.stderr_text())[1], 1) << again.stderr_text();
+}
+
+// Outcomes that need the kernel's own routing and NAT: a local port DNATed to
+// a server still reaches it; a remote port with nothing on it is refused by
+// the remote; a remote listener is reached; an unreachable address keeps its
+// error. Blocking and non-blocking alike, with the guard on.
+TEST(Guard, NatRemoteAndUnreachableConnectsEndAsBefore)
+{
+    REQUIRE_ROOT();
+    auto ns = client_namespace();
+    NamedNetns remote(kRange);
+    // A veth pair to a namespace of the test's own: 10.78.0.1 here, .2 there.
+    const std::string veth = "sc-v" + std::to_string(getpid() % 100000);
+    ASSERT_EQ(run_command({"ip", "link", "add", veth, "netns", ns->name(), "type", "veth", "peer", "name", "p0",
+                           "netns", remote.name()})
+                  .status,
+              0);
+    run_command(ns->shell("ip addr add 10.78.0.1/24 dev " + veth + " && ip link set " + veth + " up"));
+    run_command(remote.shell("ip addr add 10.78.0.2/24 dev p0 && ip link set p0 up"));
+    // DNAT: a local port of the range, 10.77.0.1:40004, goes to a local server on 8080.
+    ASSERT_EQ(run_command(ns->exec({"iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "10.77.0.1",
+                                    "--dport", "40004", "-j", "DNAT", "--to-destination", "10.77.0.1:8080"}))
+                  .status,
+              0);
+    BackgroundProcess dnat_server(ns->exec({"python3", "-m", "http.server", "--bind", "10.77.0.1", "8080"}));
+    BackgroundProcess remote_server(remote.exec({"python3", "-m", "http.server", "--bind", "10.78.0.2", "40006"}));
+    ASSERT_TRUE(ns->wait_listening(8080));
+    ASSERT_TRUE(remote.wait_listening(40006));
+
+    const std::string py =
+        "import socket, errno, select\n"
+        "def tcp(addr, port, blocking):\n"
+        "    s = socket.socket()\n"
+        "    try:\n"
+        "        if blocking:\n"
+        "            s.settimeout(5); s.connect((addr, port)); return 'ok'\n"
+        "        s.setblocking(False)\n"
+        "        e = s.connect_ex((addr, port))\n"
+        "        if e == errno.EINPROGRESS:\n"
+        "            select.select([], [s], [], 5)\n"
+        "            e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)\n"
+        "        return 'ok' if e == 0 else errno.errorcode[e]\n"
+        "    except OSError as e: return errno.errorcode.get(e.errno, str(e))\n"
+        "    finally: s.close()\n"
+        "for b in (True, False):\n"
+        "    m = 'blocking' if b else 'nonblocking'\n"
+        "    print(m, 'dnat', tcp('10.77.0.1', 40004, b))\n"
+        "    print(m, 'remote-closed', tcp('10.78.0.2', 40002, b))\n"
+        "    print(m, 'remote-listener', tcp('10.78.0.2', 40006, b))\n"
+        "    print(m, 'unreachable', tcp('10.99.0.1', 40002, b))\n"
+        "    print(m, 'local-closed', tcp('127.0.0.1', 40002, b))\n";
+    const RunResult before = run_command(ns->exec({"python3", "-c", py}), 60s);
+    WatchProcess guard({"watch", "--json", "--guard", "--netns", std::to_string(ns->inode()), "--attach-mode",
+                        attach_mode_under_test()});
+    ASSERT_TRUE(guard.wait_ready()) << guard.stderr_text();
+    const RunResult after = run_command(ns->exec({"python3", "-c", py}), 60s);
+    records_until_exit(guard);
+    // Unguarded, a local closed port of a ten-port range may meet itself
+    // ("ok"): that one outcome is the guard's to change.
+    auto without_local = [](const std::string& out) {
+        return std::regex_replace(out, std::regex(".*local-closed.*\n"), "");
+    };
+    EXPECT_EQ(without_local(after.out), without_local(before.out)) << "unguarded:\n" << before.out << "guarded:\n"
+                                                                   << after.out;
+    for (const std::string& m : {"blocking", "nonblocking"}) {
+        EXPECT_NE(after.out.find(m + " dnat ok"), std::string::npos) << after.out;
+        EXPECT_NE(after.out.find(m + " remote-closed ECONNREFUSED"), std::string::npos) << after.out;
+        EXPECT_NE(after.out.find(m + " remote-listener ok"), std::string::npos) << after.out;
+        EXPECT_NE(after.out.find(m + " unreachable ENETUNREACH"), std::string::npos) << after.out;
+        EXPECT_NE(after.out.find(m + " local-closed ECONNREFUSED"), std::string::npos) << after.out;
+    }
+    // The guard did act here (the local and remote closed ports): the
+    // outcomes above are not those of connects it let pass untouched.
+    EXPECT_GE(guard_summary(guard.stderr_text())[1], 2) << guard.stderr_text();
+}
+
+// Another tool's program on the same hooks at the root: both run. A killed
+// watcher leaves nothing attached.
+TEST(Guard, RunsBesideAnotherConnectProgramAndDiesWithTheWatcher)
+{
+    REQUIRE_ROOT();
+    struct NoopDeleter {
+        void operator()(noop_bpf* s) const { noop_bpf__destroy(s); }
+    };
+    std::unique_ptr<noop_bpf, NoopDeleter> other(noop_bpf__open());
+    ASSERT_TRUE(other);
+    for (bpf_program* p : {other->progs.noop_state_change, other->progs.noop_state_change_tp,
+                           other->progs.noop_connect4, other->progs.noop_connect6})
+        bpf_program__set_autoload(p, false);
+    ASSERT_EQ(noop_bpf__load(other.get()), 0);
+    const std::string root = "/sys/fs/cgroup/unified";
+    const int cg = open(access(root.c_str(), F_OK) == 0 ? root.c_str() : "/sys/fs/cgroup", O_RDONLY | O_DIRECTORY);
+    ASSERT_GE(cg, 0);
+    bpf_link* link = bpf_program__attach_cgroup(other->progs.count_connect4, cg);
+    ASSERT_TRUE(link) << "cannot attach the other program";
+
+    auto ns = client_namespace();
+    auto count_guard_programs = [&] {
+        const RunResult r = run_command({"bpftool", "cgroup", "show", access(root.c_str(), F_OK) == 0 ? root : "/sys/fs/cgroup"});
+        int n = 0;
+        for (size_t at = 0; (at = r.out.find("guard_connect", at)) != std::string::npos; ++at)
+            ++n;
+        return n;
+    };
+    {
+        WatchProcess guard({"watch", "--json", "--guard", "--netns", std::to_string(ns->inode())});
+        ASSERT_TRUE(guard.wait_ready()) << guard.stderr_text();
+        EXPECT_EQ(count_guard_programs(), 2);
+        const uint64_t before = other->bss->connects_seen;
+        const LoopCount kept = run_client(*ns, clients()[0], 200);
+        EXPECT_EQ(kept.met, 0);
+        EXPECT_GE(other->bss->connects_seen - before, 200u) << "the other program stopped seeing connects";
+        guard.signal(SIGKILL);
+        guard.wait_exit(10s);
+    }
+    EXPECT_EQ(count_guard_programs(), 0) << "a killed watcher left the guard attached";
+    const uint64_t before = other->bss->connects_seen;
+    run_client(*ns, clients()[0], 10);
+    EXPECT_GE(other->bss->connects_seen - before, 10u);
+    bpf_link__destroy(link);
+    close(cg);
+}
