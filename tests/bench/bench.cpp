@@ -200,7 +200,8 @@ struct External {
     std::set<uint32_t> programs;
 };
 
-// `mode` empty: the default invocation, what the unit and the image run.
+// `mode` empty: the default invocation, what the unit and the image run;
+// "guard": the default with --guard.
 External start_selfconnect(const std::string& binary, const std::string& mode)
 {
     External e;
@@ -221,6 +222,8 @@ External start_selfconnect(const std::string& binary, const std::string& mode)
         dup2(devnull, STDERR_FILENO);
         if (mode.empty())
             execl(binary.c_str(), binary.c_str(), "watch", "--json", nullptr);
+        else if (mode == "guard")
+            execl(binary.c_str(), binary.c_str(), "watch", "--json", "--guard", nullptr);
         else
             execl(binary.c_str(), binary.c_str(), "watch", "--json", "--attach-mode", mode.c_str(), nullptr);
         _exit(127);
@@ -469,6 +472,132 @@ void print_syscall_cost(const std::string& binary, int n, int reps)
                 100.0 * (*median(with) - *median(without)) / *median(without), reps, n);
 }
 
+// The connect guard's floor: do-nothing cgroup connect programs at the
+// cgroup v2 root, attached beside the guard so both are timed on the same
+// connect()s.
+class ConnectFloor {
+public:
+    ConnectFloor()
+    {
+        skel_ = noop_bpf__open();
+        if (!skel_)
+            return;
+        for (bpf_program* p : {skel_->progs.noop_state_change, skel_->progs.noop_state_change_tp,
+                               skel_->progs.count_connect4})
+            bpf_program__set_autoload(p, false);
+        const int cg = open(cgroup_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cg < 0 || noop_bpf__load(skel_) != 0) {
+            if (cg >= 0)
+                close(cg);
+            return;
+        }
+        links_[0] = bpf_program__attach_cgroup(skel_->progs.noop_connect4, cg);
+        links_[1] = bpf_program__attach_cgroup(skel_->progs.noop_connect6, cg);
+        close(cg);
+        for (bpf_program* p : {skel_->progs.noop_connect4, skel_->progs.noop_connect6}) {
+            bpf_prog_info info{};
+            uint32_t len = sizeof(info);
+            if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) == 0)
+                ids_.insert(info.id);
+        }
+    }
+    ~ConnectFloor()
+    {
+        for (bpf_link* l : links_)
+            bpf_link__destroy(l);
+        noop_bpf__destroy(skel_);
+    }
+    ConnectFloor(const ConnectFloor&) = delete;
+    ConnectFloor& operator=(const ConnectFloor&) = delete;
+    bool attached() const { return links_[0] && links_[1]; }
+    const std::set<uint32_t>& ids() const { return ids_; }
+
+    // Where the watcher attaches the guard: the first cgroup2 mount.
+    static std::string cgroup_root()
+    {
+        std::ifstream in("/proc/self/mountinfo");
+        for (std::string line; std::getline(in, line);) {
+            const auto sep = line.find(" - cgroup2 ");
+            if (sep == std::string::npos)
+                continue;
+            size_t field = 0, at = 0;
+            for (; field < 4; ++field)
+                at = line.find(' ', at) + 1;
+            return line.substr(at, line.find(' ', at) - at);
+        }
+        return "/sys/fs/cgroup";
+    }
+
+private:
+    noop_bpf* skel_ = nullptr;
+    bpf_link* links_[2] = {nullptr, nullptr};
+    std::set<uint32_t> ids_;
+};
+
+// What --guard costs each connect(): the guard's run time per call against
+// the do-nothing floor's on the same calls, for the connects a host makes
+// most (UDP, a remote port outside the range) and the ones it acts on (a
+// closed port in the range, local or remote). Remote addresses are a
+// TEST-NET one, unroutable in the bench's namespace: the hook runs before
+// the route is looked up, so it costs what it would for a reachable one.
+// Medians of `reps` runs of `n` calls; the attach order alternates.
+void print_guard_cost(const std::string& binary, int n, int reps)
+{
+    struct Case {
+        const char* label;
+        int type;
+        const char* addr;
+        uint16_t port;
+    };
+    const Case cases[] = {
+        {"UDP connect to 127.0.0.1:53", SOCK_DGRAM, "127.0.0.1", 53},
+        {"TCP connect to a remote port outside the range (192.0.2.1:443)", SOCK_STREAM, "192.0.2.1", 443},
+        {"TCP connect to a local closed port in the range (127.0.0.1:40000)", SOCK_STREAM, "127.0.0.1", kPortInside},
+        {"TCP connect to a remote port in the range (192.0.2.1:40000)", SOCK_STREAM, "192.0.2.1", kPortInside},
+    };
+    std::printf("\nconnect() with --guard: the guard's run time per call against do-nothing cgroup connect programs "
+                "(the floor) on the same calls; medians of %d alternated runs of %d calls\n",
+                reps, n);
+    std::printf("| connect | floor ns | guard ns | extra ns |\n|---|---:|---:|---:|\n");
+    for (const Case& c : cases) {
+        std::vector<double> floor_ns, guard_ns;
+        for (int rep = 0; rep < reps; ++rep) {
+            std::optional<ConnectFloor> floor;
+            if (rep % 2 == 0)
+                floor.emplace();
+            External sc = start_selfconnect(binary, "guard");
+            if (rep % 2 == 1)
+                floor.emplace();
+            const auto guard = programs_named(sc.programs, {"guard_connect4"});
+            if (guard.size() != 1 || !floor->attached()) {
+                stop(sc);
+                std::printf("| %s | the guard or the floor could not be attached | | |\n", c.label);
+                break;
+            }
+            const RunStats g0 = stats_of(guard), f0 = stats_of(floor->ids());
+            sockaddr_in to{};
+            to.sin_family = AF_INET;
+            to.sin_port = htons(c.port);
+            inet_pton(AF_INET, c.addr, &to.sin_addr);
+            for (int i = 0; i < n; ++i) {
+                const int fd = socket(AF_INET, c.type | SOCK_NONBLOCK, 0);
+                connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+                close(fd);
+            }
+            const RunStats g1 = stats_of(guard), f1 = stats_of(floor->ids());
+            stop(sc);
+            if (g1.run_cnt > g0.run_cnt && f1.run_cnt > f0.run_cnt) {
+                guard_ns.push_back(static_cast<double>(g1.run_time_ns - g0.run_time_ns) / (g1.run_cnt - g0.run_cnt));
+                floor_ns.push_back(static_cast<double>(f1.run_time_ns - f0.run_time_ns) / (f1.run_cnt - f0.run_cnt));
+            }
+        }
+        if (guard_ns.empty())
+            continue;
+        std::printf("| %s | %.1f | %.1f | %+.1f |\n", c.label, *median(floor_ns), *median(guard_ns),
+                    *median(guard_ns) - *median(floor_ns));
+    }
+}
+
 void print_table(const std::vector<Result>& rows)
 {
     std::printf("\n| contender | server port | conn/s | ns per hook hit | do-nothing, same hits | extra ns per hit | "
@@ -561,6 +690,10 @@ int main(int argc, char** argv)
         print_bind_cost(binary, g_connections, g_reps);
         print_syscall_cost(binary, 100 * g_connections, g_reps);
     }
+    // Optional 5th argument "guard": the connect guard's cost (the binary
+    // must know --guard).
+    if (argc > 5 && std::string(argv[5]) == "guard")
+        print_guard_cost(binary, g_connections, g_reps);
     close(stats_fd);
     return 0;
 }
