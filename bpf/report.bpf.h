@@ -125,6 +125,26 @@ static __always_inline struct sc_event *reserve_event(__u8 kind, struct net *net
 	return e;
 }
 
+/* Within this CPU's budget for the second (see event_budgets)? An event
+ * past it is counted lost. */
+static __always_inline bool within_budget(__u32 which, __u64 per_second, __u8 kind, __u64 now)
+{
+	struct event_budget *budget = bpf_map_lookup_elem(&event_budgets, &which);
+
+	if (!budget)
+		return false;
+	if (now - budget->window_start >= 1000000000ULL) {
+		budget->window_start = now;
+		budget->used = 0;
+	}
+	if (budget->used >= per_second) {
+		count_lost(kind);
+		return false;
+	}
+	budget->used++;
+	return true;
+}
+
 /* The rare path: a socket worth telling userspace about. */
 static __always_inline int report(const struct transition *t, __u8 kind)
 {
@@ -142,6 +162,11 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 	/* One slot lookup serves the count and the owner. */
 	o = owner_of(t);
 	track_open_self_connects(o, kind);
+	/* Any user can be refused as fast as a loop runs (and every connect
+	 * the guard steers to a closed port is): past the budget, counted. */
+	if (kind == SC_EVENT_CONNECT_REFUSED &&
+	    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, bpf_ktime_get_ns()))
+		return 0;
 
 	ephemeral_range(t, net, &lo, &hi);
 	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);
@@ -165,26 +190,6 @@ static __always_inline void fill_current_owner(struct sc_event *e)
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->owner = SC_OWNER_CURRENT;
-}
-
-/* Within this CPU's budget for the second (see event_budgets)? An event
- * past it is counted lost. */
-static __always_inline bool within_budget(__u32 which, __u64 per_second, __u8 kind, __u64 now)
-{
-	struct event_budget *budget = bpf_map_lookup_elem(&event_budgets, &which);
-
-	if (!budget)
-		return false;
-	if (now - budget->window_start >= 1000000000ULL) {
-		budget->window_start = now;
-		budget->used = 0;
-	}
-	if (budget->used >= per_second) {
-		count_lost(kind);
-		return false;
-	}
-	budget->used++;
-	return true;
 }
 
 /* Once a second per (namespace, port), as `seen` remembers, and within the

@@ -161,15 +161,19 @@ struct {
 /* Events any user can cause as fast as a loop runs, per CPU and second: at
  * most PORT_IN_USE_PER_SECOND refused bind()s or listen()s, whatever the
  * number of ports, LISTENERS_PER_SECOND listens and listeners' closes in
- * the range, and PREVENTED_PER_SECOND self-connects the guard prevented.
+ * the range, PREVENTED_PER_SECOND self-connects the guard prevented, and
+ * REFUSALS_PER_SECOND refused connects to a port of the range (a retry
+ * loop needs a handful).
  * The rest are counted lost (never silently), so that nobody can make the
  * watcher busy. */
 #define PORT_IN_USE_PER_SECOND 64
 #define LISTENERS_PER_SECOND 256
 #define PREVENTED_PER_SECOND 64
+#define REFUSALS_PER_SECOND 1024
 #define BUDGET_PORT_IN_USE 0
 #define BUDGET_LISTENERS 1
 #define BUDGET_PREVENTED 2
+#define BUDGET_REFUSALS 3
 struct event_budget {
 	__u64 window_start;
 	__u64 used;
@@ -177,7 +181,7 @@ struct event_budget {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 3);
+	__uint(max_entries, 4);
 	__type(key, __u32);
 	__type(value, struct event_budget);
 } event_budgets SEC(".maps");

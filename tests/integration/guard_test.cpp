@@ -15,6 +15,7 @@
 #include <memory>
 #include <regex>
 #include <set>
+#include <thread>
 #include <string>
 
 #include "named_netns.h"
@@ -360,4 +361,53 @@ TEST(Guard, RunsBesideAnotherConnectProgramAndDiesWithTheWatcher)
     EXPECT_GE(other->bss->connects_seen - before, 10u);
     bpf_link__destroy(link);
     close(cg);
+}
+
+// As uid 65534, connect() to every port of a thousand-port range as fast as
+// a loop runs: every connect is steered, the watcher stays cheap (records
+// at most once a second per port and 64 a second per CPU, the rest counted),
+// and a real self-connect made meanwhile (a bound socket, which the guard
+// leaves alone) is still reported.
+TEST(Guard, AnUnprivilegedFloodStaysCheapAndSeesEverySelfConnect)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns("40000 40999");
+    WatchProcess watch({"watch", "--json", "--guard", "--netns", std::to_string(ns.inode()), "--attach-mode",
+                        attach_mode_under_test()});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    const std::string flood =
+        "import socket, time\n"
+        "end = time.time() + 4\n"
+        "while time.time() < end:\n"
+        "    for p in range(40000, 41000):\n"
+        "        s = socket.socket()\n"
+        "        try: s.connect(('127.0.0.1', p))\n"
+        "        except OSError: pass\n"
+        "        s.close()\n";
+    const double cpu_before = cpu_seconds_of(watch.pid());
+    const auto wall_before = std::chrono::steady_clock::now();
+    {
+        BackgroundProcess flooder(ns.exec({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                           "/usr/bin/python3", "-c", flood}));
+        std::this_thread::sleep_for(1s);
+        const std::string bound_self_connect =
+            "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 39000))\ns.connect(('127.0.0.1', 39000))\n";
+        EXPECT_EQ(run_command(ns.exec({"python3", "-c", bound_self_connect})).status, 0);
+        std::vector<json> seen;
+        const auto self = wait_for_record(watch, "self_connect", 5s, seen);
+        ASSERT_TRUE(self) << "the self-connect made during the flood was not reported";
+        EXPECT_EQ((*self)["port"], 39000);
+        std::this_thread::sleep_for(3500ms);
+    }
+    const double cpu = cpu_seconds_of(watch.pid()) - cpu_before;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_before).count();
+    std::printf("the watcher used %.3f s of CPU in %.3f s of flood\n", cpu, wall);
+    EXPECT_LT(cpu / wall, 0.10) << "the watcher used " << cpu << " s of CPU in " << wall << " s";
+    const std::vector<json> all = records_until_exit(watch);
+    const auto counts = guard_summary(watch.stderr_text());
+    EXPECT_GE(counts[0], 1000) << watch.stderr_text();
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    const int prevented = count_records(all, "self_connect_prevented", ns.inode());
+    EXPECT_LE(prevented, 64 * cpus * static_cast<long>(wall + 2)) << "records beyond the kernel's budget";
+    EXPECT_EQ(count_records(all, "self_connect", ns.inode()), 0) << "the flood met itself";
 }
