@@ -80,13 +80,13 @@ struct {
 	__type(value, __u64);
 } pointer_scratch SEC(".maps");
 
-/* How many ports are tried before the kernel is left to choose. Each try
- * that fails costs one bind attempt; a range this full of bound ports is
- * one where the kernel's own search is long too. */
-#define GUARD_TRIES 8
-/* The first tries keep connect()'s parity, as the kernel does (bind()
- * users get the other half); the last ones take any port. */
-#define GUARD_SAME_PARITY_TRIES 6
+/* How many ports of each parity are tried before the kernel is left to
+ * choose: connect()'s half of the range first (the kernel's own preference;
+ * bind() users get the other half), then the other. Each candidate is the
+ * next one after a random start, so a crowded range (ports held by
+ * connections, TIME_WAIT) is searched, not sampled: a free port among the
+ * first GUARD_SCAN of a half is found. A failed try costs one bind attempt. */
+#define GUARD_SCAN 64
 
 struct sockaddr_in_bpf {
 	__u16 family;
@@ -148,35 +148,40 @@ static __always_inline bool listener_on(struct bpf_sock_addr *ctx, bool v4, cons
 	return true;
 }
 
+/* Tries to bind the socket to `port`, its own address left unbound. */
+static __always_inline bool bind_port(struct bpf_sock_addr *ctx, bool ipv6_socket, __u16 port)
+{
+	if (ipv6_socket) {
+		struct sockaddr_in6_bpf sa = { .family = AF_INET6, .port = bpf_htons(port) };
+
+		return bpf_bind(ctx, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	}
+	struct sockaddr_in_bpf sa = { .family = AF_INET, .port = bpf_htons(port) };
+
+	return bpf_bind(ctx, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+}
+
 /* Binds the socket to a free port of [lo, hi] other than `avoid` and not
- * reserved. Returns the port, or 0 when none was found in GUARD_TRIES. */
+ * reserved. Returns the port, or 0 when none was found. */
 static __always_inline __u16 steer(struct bpf_sock_addr *ctx, struct net *net, bool ipv6_socket,
 				   __u16 lo, __u16 hi, __u16 avoid)
 {
 	__u32 span = (__u32)hi - lo + 1;
+	__u32 start = bpf_get_prandom_u32() / 2;
 
-#pragma unroll
-	for (int i = 0; i < GUARD_TRIES; i++) {
-		__u32 offset = bpf_get_prandom_u32() % span;
-		__u16 port;
-		long err;
+	/* half 0: offsets 0, 2, 4 ... from lo (connect()'s parity); half 1:
+	 * offsets 1, 3, 5 ... */
+	for (__u32 half = 0; half < 2; half++) {
+		__u32 count = (span + 1 - half) / 2;
 
-		if (i < GUARD_SAME_PARITY_TRIES)
-			offset &= ~1U;
-		port = lo + offset;
-		if (port == avoid || port_reserved(net, port))
-			continue;
-		if (ipv6_socket) {
-			struct sockaddr_in6_bpf sa = { .family = AF_INET6, .port = bpf_htons(port) };
+		for (__u32 i = 0; i < GUARD_SCAN && i < count; i++) {
+			__u16 port = lo + 2 * ((start + i) % count) + half;
 
-			err = bpf_bind(ctx, (struct sockaddr *)&sa, sizeof(sa));
-		} else {
-			struct sockaddr_in_bpf sa = { .family = AF_INET, .port = bpf_htons(port) };
-
-			err = bpf_bind(ctx, (struct sockaddr *)&sa, sizeof(sa));
+			if (port == avoid || port_reserved(net, port))
+				continue;
+			if (bind_port(ctx, ipv6_socket, port))
+				return port;
 		}
-		if (!err)
-			return port;
 	}
 	return 0;
 }

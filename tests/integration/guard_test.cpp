@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <regex>
@@ -104,9 +105,9 @@ std::vector<Client> clients()
 
 // A namespace with the narrow range and a local address that is not loopback
 // (on one end of a veth pair: this kernel may have no dummy interfaces).
-std::unique_ptr<NamedNetns> client_namespace()
+std::unique_ptr<NamedNetns> client_namespace(const std::string& range = kRange)
 {
-    auto ns = std::make_unique<NamedNetns>(kRange);
+    auto ns = std::make_unique<NamedNetns>(range);
     run_command(ns->shell("ip link add d0 type veth peer name d1 && ip addr add 10.77.0.1/24 dev d0 && ip link set d1 up && "
                                 "ip link set d0 up"));
     return ns;
@@ -192,6 +193,8 @@ TEST(Guard, RealClientsNeverMeetThemselvesWhereGuarded)
                         j["pid"].get<int>() > 0 && j.contains("fix");
         EXPECT_TRUE(reported) << c.name << ": no self_connect_prevented record";
     }
+    // retry_loop keeps working: each guarded try is still refused.
+    EXPECT_GE(count_records(guarded_seen, "retry_loop", guarded->inode()), 1);
     const auto counts = guard_summary(guard.stderr_text());
     EXPECT_GE(counts[0], static_cast<long>(clients().size()) * kGuardedTries / 10) << guard.stderr_text();
     EXPECT_EQ(counts[2], 0) << guard.stderr_text();
@@ -249,7 +252,10 @@ TEST(Guard, LeavesEveryOtherConnectAsItWas)
 TEST(Guard, NatRemoteAndUnreachableConnectsEndAsBefore)
 {
     REQUIRE_ROOT();
-    auto ns = client_namespace();
+    // A hundred ports: the TIME_WAITs of the connects that get through (the
+    // DNAT and the remote listener, unguarded and guarded) must leave the
+    // guard a free port, as any real range does.
+    auto ns = client_namespace("40000 40099");
     NamedNetns remote(kRange);
     // A veth pair to a namespace of the test's own: 10.78.0.1 here, .2 there.
     const std::string veth = "sc-v" + std::to_string(getpid() % 100000);
@@ -410,4 +416,41 @@ TEST(Guard, AnUnprivilegedFloodStaysCheapAndSeesEverySelfConnect)
     const int prevented = count_records(all, "self_connect_prevented", ns.inode());
     EXPECT_LE(prevented, 64 * cpus * static_cast<long>(wall + 2)) << "records beyond the kernel's budget";
     EXPECT_EQ(count_records(all, "self_connect", ns.inode()), 0) << "the flood met itself";
+}
+
+// Where the guard cannot run, one line says why and detection goes on;
+// with --require-guard the watcher exits 2 with that line. Without
+// CAP_NET_ADMIN (dropped from the bounding set before exec), and without
+// any cgroup v2 mount (unmounted in a mount namespace of the test's own).
+TEST(Guard, SaysWhyItCannotRunAndDetectionGoesOn)
+{
+    REQUIRE_ROOT();
+    // CAP_SYS_ADMIN would do instead, so both go; loading keeps CAP_BPF and CAP_PERFMON.
+    const std::vector<std::string> no_net_admin{"setpriv", "--bounding-set=-net_admin,-sys_admin", "--"};
+    const std::vector<std::string> no_cgroup2{
+        "unshare", "-m", "sh", "-c",
+        "for m in $(awk '{ for (i = 7; i <= NF; i++) if ($i == \"-\") { if ($(i + 1) == \"cgroup2\") print $5; break } }' "
+        "/proc/self/mountinfo); do umount -l \"$m\"; done; "
+        "exec \"$0\" \"$@\""};
+    const std::pair<std::vector<std::string>, std::string> cases[] = {
+        {no_net_admin, "--guard needs CAP_NET_ADMIN"},
+        {no_cgroup2, "no cgroup v2 hierarchy is mounted"},
+    };
+    for (const auto& [wrapper, why] : cases) {
+        {
+            WatchProcess watch({"watch", "--json", "--guard"}, {}, wrapper);
+            ASSERT_TRUE(watch.wait_ready()) << why << ": detection did not start\n" << watch.stderr_text();
+            const std::string err = watch.stderr_text();
+            EXPECT_NE(err.find(why), std::string::npos) << err;
+            EXPECT_NE(err.find("detection goes on without the guard"), std::string::npos) << err;
+            EXPECT_EQ(err.find("guarding connect()"), std::string::npos) << err;
+            watch.signal(SIGINT);
+            EXPECT_EQ(watch.wait_exit(10s), 0) << err;
+        }
+        WatchProcess strict({"watch", "--json", "--require-guard"}, {}, wrapper);
+        EXPECT_EQ(strict.wait_exit(15s), 2) << strict.stderr_text();
+        const std::string err = strict.stderr_text();
+        EXPECT_NE(err.find(why), std::string::npos) << err;
+        EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "more than one line:\n" << err;
+    }
 }
