@@ -53,6 +53,11 @@ enum sc_guard_count {
  * at SYN_SENT (an LRU: one that never gets there ages out). */
 #define STEERED_SOCKETS 4096
 
+/* Listeners (sc_event of SC_EVENT_LISTEN, sc_holder): nobody named the
+ * port; the kernel chose it from the ephemeral range, at bind() to port 0
+ * or at a listen() without bind(). It changes at every start. */
+#define SC_FLAG_PORT_CHOSEN_BY_KERNEL 1
+
 enum sc_owner_source {
 	/* pid/comm captured when the socket entered SYN_SENT, i.e. inside
 	 * connect(), in the calling task's context. */
@@ -93,7 +98,7 @@ struct sc_event {
 	__u8 kind;       /* enum sc_event_kind */
 	__u8 owner;      /* enum sc_owner_source */
 	__u8 reserved;   /* port is in ip_local_reserved_ports */
-	__u8 pad[1];
+	__u8 flags;      /* SC_FLAG_* */
 	__u32 sock_ino;  /* listeners: the socket's inode, as sock_diag reports it; else 0 */
 	__u8 addr[16];   /* AF_INET: first 4 bytes; AF_INET6: all 16 */
 	char comm[SC_COMM_LEN];
@@ -109,7 +114,7 @@ struct sc_holder {
 	__u16 sport;     /* host byte order */
 	__u16 dport;     /* host byte order */
 	__u8 state;      /* TCP state */
-	__u8 pad;
+	__u8 flags;      /* SC_FLAG_* */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[SC_COMM_LEN];

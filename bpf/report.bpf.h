@@ -119,7 +119,7 @@ static __always_inline struct sc_event *reserve_event(__u8 kind, struct net *net
 	e->range_lo = lo;
 	e->range_hi = hi;
 	e->reserved = port_reserved(net, port);
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	e->flags = 0;
 	e->sock_ino = 0;
 	__builtin_memset(e->addr, 0, sizeof(e->addr));
 	return e;
@@ -284,6 +284,7 @@ static __always_inline int report_port_event(__u64 sk_addr, __u8 kind)
 	/* Names the listener however it is seen: at listen(), at its close
 	 * (its file is still there), and by the start scan. */
 	e->sock_ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+	e->flags = port_chosen_by_kernel(sk) ? SC_FLAG_PORT_CHOSEN_BY_KERNEL : 0;
 	if (kind == SC_EVENT_LISTENER_CLOSED) {
 		e->tgid = 0;
 		e->tid = 0;

@@ -167,4 +167,14 @@ static __always_inline void remember_owner(const struct transition *t)
 	o->tid = (__u32)id;
 }
 
+/* Did the kernel choose this bound socket's port (bind() to port 0, or
+ * listen() without bind())? bind() to a named port sets SOCK_BINDPORT_LOCK;
+ * the kernel's own choice does not. Works on a BTF pointer or, through
+ * BPF_CORE_READ, on any kernel address. */
+#define SOCK_BINDPORT_LOCK 8
+static __always_inline bool port_chosen_by_kernel(const struct sock *sk)
+{
+	return !(BPF_CORE_READ(sk, sk_userlocks) & SOCK_BINDPORT_LOCK);
+}
+
 #endif /* SELFCONNECT_SOCKET_READS_BPF_H */

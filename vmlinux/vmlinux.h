@@ -208,6 +208,7 @@ struct socket;
 struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol; /* a plain field since 5.6, the kernel floor is 5.8 */
+	__u8 sk_userlocks; /* a plain u8 since 5.6; SOCK_BINDPORT_LOCK: bind() named the port */
 	int sk_err;
 	struct socket *sk_socket;
 };

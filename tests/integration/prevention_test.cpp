@@ -10,7 +10,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -186,6 +191,134 @@ TEST(Prevention, ProtectReservesAListenersPort)
     EXPECT_EQ(seen[1]["port"], 40600);
     EXPECT_EQ(seen[1]["reserved_ports"], "40001-40003,40600") << "merged, nothing removed";
     EXPECT_EQ(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"), "40001-40003,40600");
+    stop(watch);
+}
+
+// A listener whose port the kernel chose (bind() to port 0; listen()
+// without bind()) gets a new port at every start, as containerd's stream
+// server does: it is reported at risk, says so, and --protect spends no
+// reservation on it, live or found at start; a server on a port of its own
+// choosing next to it is reserved as before.
+TEST(Prevention, AListenerWhosePortTheKernelChoseIsNotReserved)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    const std::string serve =
+        "import socket, sys, time\n"
+        "a = socket.socket(); a.bind(('127.0.0.1', 0)); a.listen()\n"
+        "b = socket.socket(); b.listen()\n"
+        "print(a.getsockname()[1], b.getsockname()[1], flush=True)\n"
+        "time.sleep(600)\n";
+    auto start_servers = [&](const std::string& ports_file) {
+        return std::make_unique<BackgroundProcess>(
+            ns.exec({"sh", "-c", "exec python3 -c \"$0\" > " + ports_file, serve}));
+    };
+    TempDir dir;
+    auto chosen_ports = [&](const std::string& file) {
+        std::vector<int> ports;
+        for (int i = 0; i < 100 && ports.size() < 2; ++i) {
+            std::this_thread::sleep_for(100ms);
+            std::ifstream in(file);
+            ports.clear();
+            for (int p; in >> p;)
+                ports.push_back(p);
+        }
+        return ports;
+    };
+    // One pair before the watcher starts (found by its start scan), one after.
+    auto before = start_servers(dir.path() + "/before");
+    const std::vector<int> found_at_start = chosen_ports(dir.path() + "/before");
+    ASSERT_EQ(found_at_start.size(), 2u);
+    WatchProcess watch(watch_args(ns, {"--protect"}));
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    auto after = start_servers(dir.path() + "/after");
+    const std::vector<int> live = chosen_ports(dir.path() + "/after");
+    ASSERT_EQ(live.size(), 2u);
+    BackgroundProcess configured(ns.exec({"nc", "-l", "127.0.0.1", "40600"}));
+    std::vector<json> seen;
+    ASSERT_TRUE(wait_for_record(watch, "port_reserved", 10s, seen)) << dump(seen) << watch.stderr_text();
+    read_until_quiet(watch, seen);
+    std::set<int> kernel_chosen(found_at_start.begin(), found_at_start.end());
+    kernel_chosen.insert(live.begin(), live.end());
+    for (int port : kernel_chosen) {
+        bool reported = false;
+        for (const json& j : of_type(seen, "listener_at_risk"))
+            if (j["port"] == port) {
+                reported = true;
+                EXPECT_EQ(j.value("port_chosen_by", ""), "kernel") << j.dump();
+                EXPECT_FALSE(j.contains("fix")) << j.dump();
+            }
+        EXPECT_TRUE(reported) << "no listener_at_risk for port " << port << "\n" << dump(seen);
+        for (const json& j : of_type(seen, "port_reserved"))
+            EXPECT_NE(j["port"], port) << "a port the kernel chose was reserved:\n" << dump(seen);
+    }
+    const auto reserved = of_type(seen, "port_reserved");
+    ASSERT_EQ(reserved.size(), 1u) << dump(seen);
+    EXPECT_EQ(reserved[0]["port"], 40600);
+    for (const json& j : of_type(seen, "listener_at_risk"))
+        if (j["port"] == 40600)
+            EXPECT_EQ(j.value("port_chosen_by", ""), "program") << j.dump();
+    EXPECT_EQ(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"), "40600");
+    stop(watch);
+}
+
+// A listener in a Kubernetes pod: a real cgroup named as the kubelet names
+// a pod's container's (cgroupfs driver), a real server moved into it. Its
+// listener_at_risk carries the pod's uid and the pod-spec line that keeps
+// the port reserved past the pod's restarts; audit's record does too.
+TEST(Prevention, AListenerInAPodGetsThePodSpecLine)
+{
+    REQUIRE_ROOT();
+    const std::string root = cgroup2_mount();
+    ASSERT_FALSE(root.empty()) << "no cgroup v2 mount";
+    const std::string pod = "0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0";
+    const std::string id(64, 'c');
+    struct PodCgroup {
+        std::string top, leaf;
+        ~PodCgroup()
+        {
+            for (std::string d = leaf; d.size() > top.size(); d = d.substr(0, d.rfind('/')))
+                rmdir(d.c_str());
+            rmdir(top.c_str());
+        }
+    } cgroup{root + "/kubepods-test-" + std::to_string(getpid()),
+             root + "/kubepods-test-" + std::to_string(getpid()) + "/kubepods/besteffort/pod" + pod + "/" + id};
+    std::filesystem::create_directories(cgroup.leaf);
+    NamedNetns ns;
+    ns.write_sysctl("net/ipv4/ip_local_reserved_ports", "40001");
+    WatchProcess watch(watch_args(ns));
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    {
+        // Moved first, then into the namespace with nsenter (ip netns exec
+        // would mount a /sys without the cgroup hierarchy), one pid throughout.
+        BackgroundProcess server({"sh", "-c",
+                                  "echo $$ > " + cgroup.leaf + "/cgroup.procs && exec nsenter --net=/run/netns/" +
+                                      ns.name() + " nc -l 127.0.0.1 40600"});
+        std::vector<json> seen;
+        const auto listener = wait_for_record(watch, "listener_at_risk", 10s, seen);
+        ASSERT_TRUE(listener) << dump(seen) << watch.stderr_text();
+        EXPECT_EQ((*listener)["pod_uid"], pod) << listener->dump();
+        EXPECT_EQ((*listener)["container_id"], id) << listener->dump();
+        // watch without --protect may not read the pod's list: the port alone.
+        EXPECT_EQ((*listener)["pod_fix"],
+                  "securityContext: {sysctls: [{name: net.ipv4.ip_local_reserved_ports, value: \"40600\"}]}")
+            << listener->dump();
+        const RunResult audit =
+            run_command({selfconnect_binary(), "audit", "--json", "--netns", std::to_string(ns.inode())});
+        bool found = false;
+        std::vector<std::string> lines;
+        std::istringstream out(audit.out);
+        for (std::string line; std::getline(out, line);)
+            lines.push_back(line);
+        for (const json& j : records_of_type(lines, "listener_at_risk"))
+            if (j["port"] == 40600) {
+                found = true;
+                EXPECT_EQ(j["pod_fix"],
+                          "securityContext: {sysctls: [{name: net.ipv4.ip_local_reserved_ports, value: \"40001,40600\"}]}")
+                    << j.dump();
+            }
+        EXPECT_TRUE(found) << audit.out << audit.err;
+    }
     stop(watch);
 }
 

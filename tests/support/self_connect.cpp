@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace selfconnect::testing {
@@ -193,5 +195,21 @@ int wait_recv_error(StuckClient& client)
 bool enter_fresh_netns() { return unshare(CLONE_NEWNET) == 0 && bring_loopback_up(); }
 
 bool running_as_root() { return geteuid() == 0; }
+
+std::string cgroup2_mount()
+{
+    std::ifstream in("/proc/self/mountinfo");
+    for (std::string line; std::getline(in, line);) {
+        const auto sep = line.find(" - cgroup2 ");
+        if (sep == std::string::npos)
+            continue;
+        std::istringstream fields(line);
+        std::string field;
+        for (int i = 0; i < 5 && fields >> field; ++i) {
+        }
+        return field;  // the fifth: the mount point
+    }
+    return "";
+}
 
 }  // namespace selfconnect::testing

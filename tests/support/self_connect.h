@@ -59,6 +59,9 @@ uint16_t unique_port(int index);
 // True when the tests may use root-only features; see REQUIRE_ROOT.
 bool running_as_root();
 
+// Where cgroup v2 is mounted (the first cgroup2 mount), or "".
+std::string cgroup2_mount();
+
 }  // namespace selfconnect::testing
 
 // Root tests skip on a laptop, but fail under CI, where skipping would hide.

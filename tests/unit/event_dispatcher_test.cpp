@@ -59,7 +59,10 @@ public:
         return r;
     }
     void find_holders(const Record& r) override { asked.push_back(r); }
-    std::string fix_for(const Record& r) override { return "fix for " + std::to_string(r.port); }
+    ListenerFix fix_for(const Record& r) override
+    {
+        return {"fix for " + std::to_string(r.port), "pod fix for " + std::to_string(r.port)};
+    }
 
     KillResult kill_answer{true, {}};
     bool protect_answer = true;
@@ -357,3 +360,54 @@ TEST_F(Dispatcher, APortInUseNamesTheConnectedSocketThatHoldsItAndNeverAListener
 }
 
 }  // namespace
+
+// A listener whose port the kernel chose changes port at every start: it is
+// written and counted at risk, with no fix and no reservation.
+TEST_F(Dispatcher, AListenerWhosePortTheKernelChoseGetsNoFixAndNoReservation)
+{
+    options.protect = true;
+    EventDispatcher& d = make();
+    Record chosen = event(SC_EVENT_LISTEN, 40801);
+    chosen.port_chosen_by_kernel = true;
+    d.handle(chosen);
+    Record named = event(SC_EVENT_LISTEN, 40800);
+    named.port_chosen_by_kernel = false;
+    d.handle(named);
+    const auto listeners = sink.of(RecordType::ListenerAtRisk);
+    ASSERT_EQ(listeners.size(), 2u);
+    EXPECT_FALSE(listeners[0].fix);
+    EXPECT_EQ(listeners[1].fix, "fix for 40800");
+    ASSERT_EQ(host.protected_ports.size(), 1u);
+    EXPECT_EQ(host.protected_ports[0].port, 40800);
+    EXPECT_EQ(metrics.listeners_at_risk, 1u) << "the kernel's port stays at risk; the reserved one does not";
+}
+
+// The pod-spec line is kept only for a listener in a pod; a listener of
+// the host keeps its sysctl line alone.
+TEST_F(Dispatcher, OnlyAListenerInAPodGetsThePodSpecLine)
+{
+    EventDispatcher& d = make();
+    d.handle(event(SC_EVENT_LISTEN, 40800));
+    const auto listeners = sink.of(RecordType::ListenerAtRisk);
+    ASSERT_EQ(listeners.size(), 1u);
+    EXPECT_EQ(listeners[0].fix, "fix for 40800");
+    EXPECT_FALSE(listeners[0].pod_fix) << "the owner is in no pod";
+}
+
+// The guard's records: one per (netns, process, port) and window, with
+// the fix; the same loop a window later is written again.
+TEST_F(Dispatcher, APreventedSelfConnectIsWrittenOncePerProcessPortAndWindow)
+{
+    options.retry_window_seconds = 10;
+    EventDispatcher& d = make();
+    for (uint64_t s = 1; s <= 5; ++s)
+        d.handle(event(SC_EVENT_SELF_CONNECT_PREVENTED, 40500, s * 1'000'000'000ULL));
+    d.handle(event(SC_EVENT_SELF_CONNECT_PREVENTED, 40500, 3'000'000'000ULL, kNetns, "curl"));
+    d.handle(event(SC_EVENT_SELF_CONNECT_PREVENTED, 40500, 12'000'000'000ULL));
+    const auto prevented = sink.of(RecordType::SelfConnectPrevented);
+    ASSERT_EQ(prevented.size(), 3u);
+    EXPECT_EQ(prevented[0].owner.comm, "nc");
+    EXPECT_EQ(prevented[0].fix, "fix for 40500");
+    EXPECT_EQ(prevented[1].owner.comm, "curl");
+    EXPECT_EQ(prevented[2].mono_ns, 12'000'000'000ULL);
+}

@@ -96,3 +96,15 @@ TEST(ReservedPorts, ReasonsHaveTheNamesRecordsPrint)
 }
 
 }  // namespace
+
+// For a listener in a pod: the pod-spec line, with the namespace's list and
+// the listener's port merged, or the port alone when the list is unknown.
+TEST(ReservedPorts, ThePodSpecLineCarriesTheWholeList)
+{
+    Record listener;
+    listener.port = 40600;
+    EXPECT_EQ(pod_spec_sysctl(with_listener_port(listener, ports({40001, 40002, 40003}))),
+              "securityContext: {sysctls: [{name: net.ipv4.ip_local_reserved_ports, value: \"40001-40003,40600\"}]}");
+    EXPECT_EQ(pod_spec_sysctl(with_listener_port(listener, std::nullopt)),
+              "securityContext: {sysctls: [{name: net.ipv4.ip_local_reserved_ports, value: \"40600\"}]}");
+}

@@ -66,8 +66,13 @@ void audit_namespace(RiskScanner& scanner, OwnerEnricher& enricher, uint32_t ino
                      const AuditOptions& o, Findings& out)
 {
     NamespaceRisks risks = scanner.scan(inode, ns);
-    for (Finding& f : risks.findings)
+    for (Finding& f : risks.findings) {
         enricher.enrich(f.record.owner);
+        // A pod's namespace lasts as long as the pod: its spec keeps the fix.
+        if (f.record.type == RecordType::ListenerAtRisk && f.record.owner.pod_uid &&
+            !f.record.port_chosen_by_kernel.value_or(false))
+            f.record.pod_fix = pod_spec_sysctl(risks.reserve);
+    }
     if (o.kill)
         kill_self_connects(ns, risks, out);
     for (const Finding& f : risks.findings) {
@@ -118,6 +123,10 @@ int run_audit(const AuditOptions& o)
     try {
         RiskScanner scanner;
         OwnerEnricher enricher;
+        // A one-shot report waits for names, a second at most each.
+        ContainerNamer namer(name_sources(o.names));
+        namer.start();
+        enricher.use_namer(&namer, std::chrono::seconds(1));
         for (const auto& [inode, ns] : list_network_namespaces()) {
             if (!netns_selected(o.netns, inode))
                 continue;

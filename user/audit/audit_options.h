@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "records/name_options.h"
+
 namespace selfconnect {
 
 struct AuditOptions {
@@ -12,6 +14,7 @@ struct AuditOptions {
     bool fix = false;                    // apply each namespace's fix line
     bool verbose = false;
     std::vector<uint32_t> netns;         // empty: every namespace
+    NameOptions names;
 };
 
 }  // namespace selfconnect

@@ -133,6 +133,20 @@ struct WatchNumbers {
     std::optional<uint32_t> protect_max;
 };
 
+// Where container and pod names are read; both commands take them.
+void add_name_options(CLI::App& command, NameOptions& n)
+{
+    command.add_option("--runtime-socket", n.runtime_sockets,
+                       "A Docker API socket to read container names from (Docker, podman); may be given more than "
+                       "once (default: /run/docker.sock, /run/podman/podman.sock where present)")
+        ->type_name("PATH");
+    command.add_option("--containerd-state", n.containerd_states,
+                       "A containerd state folder to read container and pod names from; may be given more than once "
+                       "(default: /run/containerd, /run/k3s/containerd where present)")
+        ->type_name("DIR");
+    command.add_flag("--no-container-names", n.off, "Do not ask container runtimes for names");
+}
+
 CLI::App* add_watch_command(CLI::App& app, WatchOptions& w, WatchNumbers& n)
 {
     auto* watch = app.add_subcommand("watch", "Report every TCP self-connect on this host as it happens");
@@ -212,6 +226,7 @@ CLI::App* add_watch_command(CLI::App& app, WatchOptions& w, WatchNumbers& n)
                     "port another free port of the range (cgroup v2 connect hooks; needs CAP_NET_ADMIN). "
                     "Where the guard cannot run, say so and go on detecting");
     watch->add_flag("--require-guard", w.require_guard, "As --guard, but exit if the guard cannot run");
+    add_name_options(*watch, w.names);
     watch->add_flag("--verbose", w.verbose, "Show libbpf's log");
     return watch;
 }
@@ -225,6 +240,7 @@ void add_audit_command(CLI::App& app, AuditOptions& a)
     audit->add_flag("--fix", a.fix,
                     "Apply each namespace's fix: add the ports at risk to its net.ipv4.ip_local_reserved_ports");
     add_netns_option(*audit, a.netns, "Only this network namespace (its inode); may be given more than once");
+    add_name_options(*audit, a.names);
     audit->add_flag("--verbose", a.verbose, "Say more about what could not be read");
 }
 

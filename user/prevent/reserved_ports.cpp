@@ -131,9 +131,8 @@ std::string live_fix_command(const Record& listener, const std::optional<PortSet
 {
     if (!list)
         return "selfconnect audit --fix --netns " + std::to_string(listener.netns);
-    PortSet merged = *list;
-    merged.set(listener.port);
-    return fix_command(merged, listener.netns, "/proc/" + std::to_string(listener.owner.pid) + "/ns/net");
+    return fix_command(with_listener_port(listener, list), listener.netns,
+                       "/proc/" + std::to_string(listener.owner.pid) + "/ns/net");
 }
 
 std::string live_fix_command(const Record& listener)
@@ -144,6 +143,19 @@ std::string live_fix_command(const Record& listener)
 std::string persistent_sysctl_line(const std::string& list)
 {
     return "net.ipv4.ip_local_reserved_ports = " + list;
+}
+
+std::string pod_spec_sysctl(const PortSet& list)
+{
+    return "securityContext: {sysctls: [{name: net.ipv4.ip_local_reserved_ports, value: \"" + format_port_list(list) +
+           "\"}]}";
+}
+
+PortSet with_listener_port(const Record& listener, const std::optional<PortSet>& list)
+{
+    PortSet merged = list.value_or(PortSet{});
+    merged.set(listener.port);
+    return merged;
 }
 
 Record port_reserved_record(uint32_t netns, uint16_t port, ReserveReason reason)

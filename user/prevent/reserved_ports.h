@@ -60,6 +60,16 @@ std::string live_fix_command(const Record& listener, const std::optional<PortSet
 // The line for /etc/sysctl.d/ that keeps `list` after a reboot.
 std::string persistent_sysctl_line(const std::string& list);
 
+// For a listener in a Kubernetes pod: the pod-spec lines that set `list` in
+// the pod's namespace each time it is made (a safe sysctl since Kubernetes
+// 1.27), where --protect and --fix last only as long as that namespace.
+// One line of YAML, to go under the pod's `spec:`.
+std::string pod_spec_sysctl(const PortSet& list);
+
+// The listener's namespace's list with its port added, where the watcher
+// may read the list; else the port alone.
+PortSet with_listener_port(const Record& listener, const std::optional<PortSet>& list);
+
 // A port_reserved record before anything was tried (for a refusal).
 Record port_reserved_record(uint32_t netns, uint16_t port, ReserveReason reason);
 // ... and with what reserve_ports() did: the list afterwards, the error,

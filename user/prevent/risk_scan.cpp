@@ -59,7 +59,7 @@ bool is_self_connected(const TcpSocket& s)
 
 }  // namespace
 
-RiskScanner::RiskScanner() : owner_pids_(socket_owner_pids()) {}
+RiskScanner::RiskScanner(PortOrigin origin) : owner_pids_(socket_owner_pids()), origin_(std::move(origin)) {}
 
 Record RiskScanner::record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy)
 {
@@ -100,7 +100,11 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns)
                 if (!in_range || policy.reserved.test(s.sport))
                     continue;
                 risks.findings.push_back({record_of(RecordType::ListenerAtRisk, s, netns, policy), s});
-                risks.reserve.set(s.sport);
+                Record& listener = risks.findings.back().record;
+                if (origin_)
+                    listener.port_chosen_by_kernel = origin_(netns, s.sport, s.inode);
+                if (!listener.port_chosen_by_kernel.value_or(false))
+                    risks.reserve.set(s.sport);
             } else if (is_self_connected(s)) {
                 risks.findings.push_back({record_of(RecordType::SelfConnect, s, netns, policy), s});
                 if (in_range)
@@ -110,14 +114,15 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns)
     }
     if (risks.needs_fix())
         for (Finding& f : risks.findings)
-            f.record.fix = fix_command(risks.reserve, netns, ns.path);
+            if (!f.record.port_chosen_by_kernel.value_or(false))
+                f.record.fix = fix_command(risks.reserve, netns, ns.path);
     return risks;
 }
 
-ScanResult scan_now(const std::vector<uint32_t>& only_netns)
+ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin)
 {
     ScanResult found;
-    RiskScanner scanner;
+    RiskScanner scanner(std::move(origin));
     // Entering another namespace needs CAP_SYS_ADMIN: without it (a
     // hardened unit) only the watcher's own is scanned.
     const bool may_enter = may_administer_system();

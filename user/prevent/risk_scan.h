@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -35,10 +37,17 @@ struct NamespaceRisks {
     bool needs_fix() const { return reserve != policy.reserved; }
 };
 
+// Did the kernel choose this listener's port (netns, port, socket inode)?
+// sock_diag cannot tell; the watcher asks its holder iterator. Nothing:
+// unknown.
+using PortOrigin = std::function<std::optional<bool>(uint32_t netns, uint16_t port, uint64_t inode)>;
+
 class RiskScanner {
 public:
     // Who holds which socket is read once, for every namespace scanned.
-    RiskScanner();
+    // With `origin`, a listener whose port the kernel chose is marked so,
+    // and left out of the fix: reserving it would protect nothing.
+    explicit RiskScanner(PortOrigin origin = nullptr);
     // Every finding gets the namespace's fix command when it needs one.
     // Throws if the namespace cannot be read (it may have gone).
     NamespaceRisks scan(uint32_t netns, const NetnsHandle& ns);
@@ -47,6 +56,7 @@ private:
     Record record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy);
 
     std::unordered_map<uint32_t, uint32_t> owner_pids_;  // socket inode -> pid
+    PortOrigin origin_;
 };
 
 struct ScanResult {
@@ -58,6 +68,6 @@ struct ScanResult {
 // reports them, in every namespace or only in those listed. Without
 // CAP_SYS_ADMIN only our own namespace is read. For watch, at its start
 // and after it lost listener events.
-ScanResult scan_now(const std::vector<uint32_t>& only_netns);
+ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin = nullptr);
 
 }  // namespace selfconnect

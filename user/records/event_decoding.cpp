@@ -81,6 +81,8 @@ Record decode_event(const sc_event& e, std::chrono::system_clock::time_point wal
     r.range_hi = e.range_hi;
     r.reserved = e.reserved != 0;
     r.socket_inode = e.sock_ino;
+    if (e.kind == SC_EVENT_LISTEN)
+        r.port_chosen_by_kernel = (e.flags & SC_FLAG_PORT_CHOSEN_BY_KERNEL) != 0;
     return r;
 }
 
@@ -93,6 +95,8 @@ HeldSocket decode_holder(const sc_holder& h)
     s.owner.uid = h.uid;
     s.owner.comm.assign(h.comm, strnlen(h.comm, sizeof(h.comm)));
     s.state = h.state;
+    s.port_chosen_by_kernel = (h.flags & SC_FLAG_PORT_CHOSEN_BY_KERNEL) != 0;
+    s.inode = h.inode;
     s.local_addr = address_of(h.family, h.saddr);
     s.peer_addr = address_of(h.family, h.daddr);
     s.peer_port = h.dport;

@@ -47,6 +47,10 @@ struct Owner {
     std::string cgroup_path;  // "" if unknown
     std::optional<std::string> container_id;  // 64 hex digits
     std::optional<std::string> pod_uid;
+    // From the runtime that owns the container (ContainerNamer), when known.
+    std::optional<std::string> container_name;
+    std::optional<std::string> pod_name;
+    std::optional<std::string> pod_namespace;
 };
 
 // A TCP socket bound to a port someone else wants (listener_blocked's
@@ -58,6 +62,8 @@ struct HeldSocket {
     uint16_t peer_port = 0;
     uint8_t state = 0;        // a TcpState
     bool self_connected = false;
+    bool port_chosen_by_kernel = false;  // bound to port 0, or listened unbound
+    uint64_t inode = 0;       // the socket's: one socket, however many fds
 };
 
 struct Record {
@@ -74,12 +80,17 @@ struct Record {
     uint16_t range_hi = 0;
     bool reserved = false;
     uint32_t socket_inode = 0;  // listeners: which socket (0: unknown); not printed
+    // Listeners: did the kernel choose the port (bind() to port 0, listen()
+    // without bind())? Such a port changes at every start: reserving it
+    // protects nothing. Unknown where nothing could tell (audit).
+    std::optional<bool> port_chosen_by_kernel;
     std::optional<double> lifetime_seconds;  // self_connect_closed
     std::optional<uint64_t> refusals;        // retry_loop
     std::optional<double> window_seconds;    // retry_loop
     std::optional<bool> killed;              // --kill
     std::optional<std::string> kill_error;
     std::optional<std::string> fix;          // the command that protects this port
+    std::optional<std::string> pod_fix;      // listeners in a pod: the pod-spec lines that keep it protected
     std::optional<ReserveReason> reason;     // port_reserved
     std::optional<std::string> reserved_ports;  // port_reserved: the namespace's list afterwards
     std::optional<std::string> error;        // port_reserved: why it could not be done

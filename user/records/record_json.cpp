@@ -23,6 +23,12 @@ nlohmann::json to_json(const Record& r)
             j["container_id"] = *r.owner.container_id;
         if (r.owner.pod_uid)
             j["pod_uid"] = *r.owner.pod_uid;
+        if (r.owner.container_name)
+            j["container_name"] = *r.owner.container_name;
+        if (r.owner.pod_name)
+            j["pod_name"] = *r.owner.pod_name;
+        if (r.owner.pod_namespace)
+            j["pod_namespace"] = *r.owner.pod_namespace;
     } else {
         j["pid"] = r.owner.exited ? json(r.owner.pid) : json(nullptr);
         j["comm"] = nullptr;
@@ -46,8 +52,12 @@ nlohmann::json to_json(const Record& r)
         j["window_seconds"] = *r.window_seconds;
     if (r.type == RecordType::ListenerAtRisk)
         j["connect_tries_first"] = r.connect_tries_first();
+    if (r.port_chosen_by_kernel)
+        j["port_chosen_by"] = *r.port_chosen_by_kernel ? "kernel" : "program";
     if (r.fix)
         j["fix"] = *r.fix;
+    if (r.pod_fix)
+        j["pod_fix"] = *r.pod_fix;
     if (r.reason)
         j["reason"] = reserve_reason_name(*r.reason);
     if (r.reserved_ports)
@@ -62,6 +72,8 @@ nlohmann::json to_json(const Record& r)
                        {"addr", h.peer_addr},  {"port", h.peer_port},   {"self_connected", h.self_connected}};
         if (h.owner.container_id)
             j["holder"]["container_id"] = *h.owner.container_id;
+        if (h.owner.container_name)
+            j["holder"]["container_name"] = *h.owner.container_name;
     }
     if (r.killed)
         j["killed"] = *r.killed;

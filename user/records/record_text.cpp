@@ -26,9 +26,14 @@ std::string owner_text(const Owner& o)
                     " uid=" + std::to_string(o.uid);
     if (!o.cgroup_path.empty())
         s += " cgroup=" + escape_for_terminal(o.cgroup_path);
-    if (o.container_id)
+    if (o.container_id) {
         s += " container=" + o.container_id->substr(0, 12);  // the short id `docker ps` shows
-    if (o.pod_uid)
+        if (o.container_name)
+            s += " (" + escape_for_terminal(*o.container_name) + ")";
+    }
+    if (o.pod_name)
+        s += " pod=" + escape_for_terminal(o.pod_namespace.value_or("?")) + "/" + escape_for_terminal(*o.pod_name);
+    else if (o.pod_uid)
         s += " pod=" + *o.pod_uid;
     return s;
 }
@@ -114,8 +119,13 @@ std::string to_text(const Record& r)
     if (r.type == RecordType::ListenerAtRisk)
         line += r.connect_tries_first() ? "; connect() tries ports of this parity first"
                                         : "; connect() reaches this parity only after the other";
+    if (r.port_chosen_by_kernel.value_or(false))
+        line += "; the kernel chose this port (bind to port 0, or listen without bind): it changes at each start, "
+                "so reserving it protects nothing; give the server a fixed port outside the range";
     if ((r.type == RecordType::ListenerAtRisk || r.type == RecordType::SelfConnectPrevented) && r.fix)
         line += "; fix: " + *r.fix;
+    if (r.pod_fix)
+        line += "; in the pod's spec, to outlive its restarts: " + *r.pod_fix;
     return line;
 }
 

@@ -59,7 +59,8 @@ void EventDispatcher::resync_listeners(const std::vector<Record>& found, const s
             listeners.push_back(r);
     for (Record& r : listeners_.resync(listeners, scanned)) {
         emit(r);
-        protect(r.netns, r.port, r.owner.pid, ReserveReason::ListenerAtRisk);
+        if (!r.port_chosen_by_kernel.value_or(false))
+            protect(r.netns, r.port, r.owner.pid, ReserveReason::ListenerAtRisk);
     }
     update_gauges();
 }
@@ -82,7 +83,11 @@ void EventDispatcher::handle(Record r)
         on_refused(r);
         break;
     case RecordType::ListenerAtRisk:
-        r.fix = actions_.fix_for(r);
+        if (!r.port_chosen_by_kernel.value_or(false)) {
+            ListenerFix fix = actions_.fix_for(r);
+            r.fix = std::move(fix.command);
+            r.pod_fix = std::move(fix.pod_spec);  // kept only if the owner is in a pod (emit)
+        }
         on_listener(r);
         break;
     case RecordType::ListenerClosed:
@@ -114,6 +119,8 @@ bool EventDispatcher::wanted(const Record& r) const
 void EventDispatcher::emit(Record& r)
 {
     enricher_.enrich(r);
+    if (!r.owner.pod_uid)
+        r.pod_fix.reset();
     sink_.write(r);
 }
 
@@ -158,6 +165,10 @@ void EventDispatcher::on_listener(Record& r)
     update_gauges();
     if (!written_lately(r))
         emit(r);
+    // A port the kernel chose changes at every start: a reservation would
+    // protect nothing next time, and --protect would spend one per restart.
+    if (r.port_chosen_by_kernel.value_or(false))
+        return;
     // Every time: the protector knows what it reserved, and a namespace
     // that was handed a dead one's inode is a new one to it.
     protect(r.netns, r.port, r.owner.pid, ReserveReason::ListenerAtRisk);
@@ -178,7 +189,7 @@ void EventDispatcher::on_prevented(Record& r)
 {
     if (prevented_written_.written_lately({r.netns, r.owner.comm, r.port}, r.mono_ns ? r.mono_ns : monotonic_ns()))
         return;
-    r.fix = actions_.fix_for(r);
+    r.fix = actions_.fix_for(r).command;
     emit(r);
 }
 

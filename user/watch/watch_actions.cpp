@@ -4,7 +4,7 @@
 
 namespace selfconnect {
 
-std::string HostWatchActions::fix_for(const Record& listener)
+ListenerFix HostWatchActions::fix_for(const Record& listener)
 {
     const auto now = std::chrono::steady_clock::now();
     auto it = reserved_lists_.find(listener.netns);
@@ -13,7 +13,8 @@ std::string HostWatchActions::fix_for(const Record& listener)
             reserved_lists_.clear();  // namespaces come and go; a second's cache is all this is
         it = reserved_lists_.insert_or_assign(listener.netns, ReservedList{now, readable_reserved_ports(listener)}).first;
     }
-    return live_fix_command(listener, it->second.list);
+    const std::optional<PortSet>& list = it->second.list;
+    return {live_fix_command(listener, list), pod_spec_sysctl(with_listener_port(listener, list))};
 }
 
 }  // namespace selfconnect

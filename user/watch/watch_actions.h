@@ -19,6 +19,11 @@
 
 namespace selfconnect {
 
+struct ListenerFix {
+    std::string command;
+    std::string pod_spec;
+};
+
 class WatchActions {
 public:
     virtual ~WatchActions() = default;
@@ -30,8 +35,9 @@ public:
     // comes later, to EventDispatcher::on_holders (never, where the kernel
     // cannot tell).
     virtual void find_holders(const Record& port_in_use) = 0;
-    // The command that protects a live listener's port.
-    virtual std::string fix_for(const Record& listener) = 0;
+    // The command that protects a live listener's port, and the same list
+    // as pod-spec lines (kept only for a listener in a pod).
+    virtual ListenerFix fix_for(const Record& listener) = 0;
 };
 
 // The real host.
@@ -51,7 +57,7 @@ public:
         if (holders_)
             holders_->ask(port_in_use);
     }
-    std::string fix_for(const Record& listener) override;
+    ListenerFix fix_for(const Record& listener) override;
 
 private:
     // Each namespace's reserved list, read at most once a second: a loop

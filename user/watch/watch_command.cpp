@@ -15,6 +15,7 @@
 
 #include "host/capabilities.h"
 #include "host/service_notify.h"
+#include "host/tcp_states.h"
 #include "kernel/connect_guard.h"
 #include "kernel/kernel_features.h"
 #include "kernel/kernel_program.h"
@@ -85,6 +86,20 @@ bool holders_can_be_found(const KernelProgram& program, const PortHolderFinder& 
     else
         return true;
     return false;
+}
+
+// Asks the holder iterator whether the kernel chose a listener's port;
+// nothing where the kernel has no iterator.
+PortOrigin port_origin_of(PortHolderFinder& finder)
+{
+    if (!finder.available())
+        return nullptr;
+    return [&finder](uint32_t netns, uint16_t port, uint64_t inode) -> std::optional<bool> {
+        for (const HeldSocket& h : finder.find(netns, port))
+            if (h.state == kTcpListen && (!inode || h.inode == inode))
+                return h.port_chosen_by_kernel;
+        return std::nullopt;
+    };
 }
 
 // What reading BPF objects after the drop needs on this kernel.
@@ -201,6 +216,10 @@ int run_watch(const WatchOptions& o)
     auto sink = make_sink(o.json, out);
     Metrics metrics;
     OwnerEnricher enricher;
+    // Asked from the start (the start scan's records queue their lookups);
+    // its thread starts once capabilities are dropped: it needs none.
+    ContainerNamer namer(name_sources(o.names));
+    enricher.use_namer(&namer);
     HostWatchActions actions(o);
     EventDispatcher dispatcher(o, *sink, metrics, enricher, actions);
     WatchTotals totals;
@@ -223,8 +242,11 @@ int run_watch(const WatchOptions& o)
             actions.use_holder_lookups(&*lookups);
         }
         // Attached first, then scanned: a listener that starts in between
-        // is seen twice and written once.
-        program.count_open_self_connects(dispatcher.start_with(scan_now(o.netns).records));
+        // is seen twice and written once. The holder iterator tells which
+        // listeners' ports the kernel chose (before its lookup thread runs:
+        // the iterator answers one question at a time).
+        program.count_open_self_connects(
+            dispatcher.start_with(scan_now(o.netns, port_origin_of(holder_finder)).records));
         RingBufferReader reader(program.events_map_fd(),
                                 [&](const sc_event& e) { dispatcher.handle(decode_event(e, wall_time_of(e.mono_ns))); });
         LossReporter losses(program, *sink, metrics);
@@ -237,6 +259,7 @@ int run_watch(const WatchOptions& o)
             return fail(*err);
         if (metrics_server)
             metrics_server->start();
+        namer.start();
         if (lookups)
             lookups->start(capabilities_for_bpf_reads());
         say_ready(o, program.attach_mode());

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernel/attach_mode.h"
+#include "records/name_options.h"
 
 namespace selfconnect {
 
@@ -30,6 +31,7 @@ struct WatchOptions {
     uint32_t protect_max = 64;           // ports --protect reserves per namespace at most
     bool guard = false;                  // the connect guard (bpf/guard.bpf.c)
     bool require_guard = false;          // exit if the guard cannot run
+    NameOptions names;                   // where container names are read
 };
 
 }  // namespace selfconnect

@@ -1,0 +1,60 @@
+// What a container runtime calls a container: its name and, for a
+// Kubernetes pod's container, the pod's name and namespace, read from the
+// runtime that owns it. Docker and podman answer on their API socket
+// (GET /containers/ID/json: the name and the labels a kubelet sets,
+// io.kubernetes.pod.name and .namespace, io.kubernetes.container.name);
+// containerd keeps each running container's OCI spec in its state folder,
+// whose annotations its CRI plugin fills (io.kubernetes.cri.container-name,
+// .sandbox-name, .sandbox-namespace). Every read is bounded in time.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace selfconnect {
+
+struct ContainerNames {
+    std::string container_name;
+    std::optional<std::string> pod_name;
+    std::optional<std::string> pod_namespace;
+};
+
+// One runtime's answer.
+class NameSource {
+public:
+    virtual ~NameSource() = default;
+    // The names of container `id` (64 hex digits), or nothing if this
+    // runtime does not know it. Throws RuntimeUnreachable when the runtime
+    // could not be asked (absent, refused, slow).
+    virtual std::optional<ContainerNames> names_of(const std::string& id) = 0;
+    // "docker API at /run/docker.sock", for the one line said when it fails.
+    virtual std::string where() const = 0;
+};
+
+struct RuntimeUnreachable : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// A Docker Engine API socket (Docker, podman's compatible service).
+std::unique_ptr<NameSource> docker_api_source(std::string socket_path,
+                                              std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
+
+// A containerd state folder (--state, /run/containerd by default).
+std::unique_ptr<NameSource> containerd_state_source(std::string state_dir);
+
+// The names in a Docker API answer (GET /containers/ID/json), or nothing if
+// it is not one. Pure, for the tests.
+std::optional<ContainerNames> names_from_docker_json(const std::string& body);
+
+// The names in an OCI spec's annotations (config.json), with `id` as the
+// name where the CRI plugin gave none. Pure, for the tests.
+std::optional<ContainerNames> names_from_oci_spec(const std::string& config_json, const std::string& id);
+
+// The sources on this host when none are named: the usual sockets and
+// state folders, where they exist.
+std::vector<std::unique_ptr<NameSource>> default_name_sources();
+
+}  // namespace selfconnect
