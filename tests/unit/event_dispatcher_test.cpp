@@ -411,3 +411,16 @@ TEST_F(Dispatcher, APreventedSelfConnectIsWrittenOncePerProcessPortAndWindow)
     EXPECT_EQ(prevented[1].owner.comm, "curl");
     EXPECT_EQ(prevented[2].mono_ns, 12'000'000'000ULL);
 }
+
+// --port applies to what the start scan found as the kernel applies it to
+// live events: a listener on another port is neither written nor counted.
+TEST_F(Dispatcher, PortFiltersTheStartScanAsItFiltersLiveEvents)
+{
+    options.port = 40800;
+    EventDispatcher& d = make();
+    d.start_with({event(SC_EVENT_LISTEN, 40800), event(SC_EVENT_LISTEN, 37291)});
+    const auto listeners = sink.of(RecordType::ListenerAtRisk);
+    ASSERT_EQ(listeners.size(), 1u);
+    EXPECT_EQ(listeners[0].port, 40800);
+    EXPECT_EQ(metrics.listeners_at_risk, 1u);
+}

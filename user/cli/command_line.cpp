@@ -165,7 +165,7 @@ CLI::App* add_watch_command(CLI::App& app, WatchOptions& w, WatchNumbers& n)
             },
             "Only self-connects made by processes with this name")
         ->type_name("NAME");
-    add_checked_uint(*watch, "--port", n.port, 1, 65535, "Only self-connects on this port");
+    add_checked_uint(*watch, "--port", n.port, 1, 65535, "Only records about this port (self-connects, loops, listeners)");
     add_netns_option(*watch, w.netns, "Only this network namespace (its inode); may be given more than once");
     watch
         ->add_option_function<std::string>(

@@ -41,7 +41,9 @@ uint64_t EventDispatcher::start_with(std::vector<Record> found)
     uint64_t self_connects = 0;
     for (Record& r : found) {
         if (r.type == RecordType::ListenerAtRisk) {
-            on_listener(r);
+            // The filters, as the kernel applies them to live events.
+            if (wanted(r))
+                on_listener(r);
         } else if (r.type == RecordType::SelfConnect) {
             lifetimes_.on_existing(r);
             ++self_connects;
@@ -55,7 +57,7 @@ void EventDispatcher::resync_listeners(const std::vector<Record>& found, const s
 {
     std::vector<Record> listeners;
     for (const Record& r : found)
-        if (r.type == RecordType::ListenerAtRisk && !r.reserved)
+        if (r.type == RecordType::ListenerAtRisk && !r.reserved && wanted(r))
             listeners.push_back(r);
     for (Record& r : listeners_.resync(listeners, scanned)) {
         emit(r);
@@ -108,6 +110,8 @@ void EventDispatcher::handle(Record r)
 bool EventDispatcher::wanted(const Record& r) const
 {
     if (!netns_selected(options_.netns, r.netns))
+        return false;
+    if (options_.port && r.port != options_.port)
         return false;
     if (options_.pid && (!r.owner.known || r.owner.pid != *options_.pid))
         return false;
