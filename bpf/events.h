@@ -49,10 +49,6 @@ enum sc_guard_count {
 };
 #define SC_GUARD_COUNTS 3
 
-/* Sockets the guard steered, from connect() until the state hook sees them
- * at SYN_SENT (an LRU: one that never gets there ages out). */
-#define STEERED_SOCKETS 4096
-
 /* Listeners (sc_event of SC_EVENT_LISTEN, sc_holder): nobody named the
  * port; the kernel chose it from the ephemeral range, at bind() to port 0
  * or at a listen() without bind(). It changes at every start. */

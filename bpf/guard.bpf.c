@@ -56,20 +56,7 @@ struct {
 	__type(value, __u8);
 } guarded_namespaces SEC(".maps");
 
-/* The detector's (bpf/selfconnect.bpf.c); the loader reuses its maps. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, STEERED_SOCKETS);
-	__type(key, __u64);
-	__type(value, __u64);
-} steered_sockets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SC_GUARD_COUNTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} guard_counts SEC(".maps");
+#include "guard_shared.bpf.h"
 
 /* One word per CPU, to turn the socket's BTF pointer into a plain number
  * (the detector names sockets by their address the same way). */
@@ -102,14 +89,6 @@ struct sockaddr_in6_bpf {
 	__be32 addr[4];
 	__u32 scope_id;
 };
-
-static __always_inline void count(__u32 which)
-{
-	__u64 *n = bpf_map_lookup_elem(&guard_counts, &which);
-
-	if (n)
-		*n += 1;
-}
 
 /* The socket's address as a number: storing a pointer in a map and reading
  * it back (which needs CAP_PERFMON, as loading does). */
@@ -238,10 +217,10 @@ static __always_inline int guard(struct bpf_sock_addr *ctx, bool ipv6_socket)
 		return 1;
 
 	if (!steer(ctx, net, ipv6_socket, lo, hi, port)) {
-		count(SC_GUARD_NO_FREE_PORT);
+		count_guard(SC_GUARD_NO_FREE_PORT);
 		return 1;
 	}
-	count(SC_GUARD_STEERED);
+	count_guard(SC_GUARD_STEERED);
 	/* For the state hook: which port this socket was steered away from. */
 	__u64 key = socket_address(tp), avoided = port;
 

@@ -159,14 +159,15 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 		return 0;
 	if (filtered_out(t->dport, netns))
 		return 0;
-	/* One slot lookup serves the count and the owner. */
-	o = owner_of(t);
-	track_open_self_connects(o, kind);
 	/* Any user can be refused as fast as a loop runs (and every connect
-	 * the guard steers to a closed port is): past the budget, counted. */
+	 * the guard steers to a closed port is): past the budget, counted,
+	 * before anything else is looked up. */
 	if (kind == SC_EVENT_CONNECT_REFUSED &&
 	    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, bpf_ktime_get_ns()))
 		return 0;
+	/* One slot lookup serves the count and the owner. */
+	o = owner_of(t);
+	track_open_self_connects(o, kind);
 
 	ephemeral_range(t, net, &lo, &hi);
 	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);

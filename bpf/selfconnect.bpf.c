@@ -132,22 +132,8 @@ struct {
 	__type(value, __u64);
 } port_in_use_seen SEC(".maps");
 
-/* Shared with the connect guard, which writes them: the sockets it steered
- * (by address; the value is the port each was steered from) and what it
- * did (enum sc_guard_count). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, STEERED_SOCKETS);
-	__type(key, __u64);
-	__type(value, __u64);
-} steered_sockets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SC_GUARD_COUNTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} guard_counts SEC(".maps");
+/* Shared with the connect guard, which writes them. */
+#include "guard_shared.bpf.h"
 
 /* Self-connects prevented, reported at most once a second per (namespace,
  * port), as port_in_use_seen does for refused binds. */

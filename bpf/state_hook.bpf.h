@@ -30,19 +30,14 @@ static __always_inline bool steered_from_itself(const struct transition *t)
 {
 	__u64 key = sock_key(t);
 	__u64 *avoided = bpf_map_lookup_elem(&steered_sockets, &key);
-	__u32 which = SC_GUARD_PREVENTED;
 	bool met;
 
 	if (!avoided)
 		return false;
 	met = *avoided == t->dport && same_address(t);
 	bpf_map_delete_elem(&steered_sockets, &key);
-	if (met) {
-		__u64 *n = bpf_map_lookup_elem(&guard_counts, &which);
-
-		if (n)
-			*n += 1;
-	}
+	if (met)
+		count_guard(SC_GUARD_PREVENTED);
 	return met;
 }
 

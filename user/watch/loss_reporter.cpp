@@ -10,10 +10,6 @@ constexpr auto kRecordEvery = std::chrono::seconds(1);
 
 void LossReporter::poll(uint64_t dropped_lookups, bool final)
 {
-    const auto guard = program_.guard_counts();
-    metrics_.self_connects_prevented = guard[SC_GUARD_PREVENTED];
-    metrics_.guard_steered = guard[SC_GUARD_STEERED];
-    metrics_.guard_no_free_port = guard[SC_GUARD_NO_FREE_PORT];
 
     skipped_place_.seen = std::max(skipped_place_.seen, program_.skipped_runs());
     metrics_.skipped_kernel_runs = skipped_place_.seen;

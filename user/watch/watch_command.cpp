@@ -102,6 +102,15 @@ PortOrigin port_origin_of(PortHolderFinder& finder)
     };
 }
 
+// --guard's counters, as the kernel keeps them, into the metrics.
+void update_guard_metrics(const KernelProgram& program, Metrics& metrics)
+{
+    const auto counts = program.guard_counts();
+    metrics.self_connects_prevented = counts[SC_GUARD_PREVENTED];
+    metrics.guard_steered = counts[SC_GUARD_STEERED];
+    metrics.guard_no_free_port = counts[SC_GUARD_NO_FREE_PORT];
+}
+
 // What reading BPF objects after the drop needs on this kernel.
 std::vector<int> capabilities_for_bpf_reads()
 {
@@ -290,6 +299,8 @@ int run_watch(const WatchOptions& o)
                 metrics.lost_userspace = reader.malformed();
                 metrics.lost_output = out.lost();
                 losses.poll(lookups ? lookups->dropped() : 0);
+                if (guarded)
+                    update_guard_metrics(program, metrics);
                 listener_healing.after(losses.listener_events_lost(), dispatcher, o.netns);
             }
             // Detach first so the drain below ends and the summary is final.
