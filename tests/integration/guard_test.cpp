@@ -103,6 +103,12 @@ std::vector<Client> clients()
     };
 }
 
+// `watch --json --guard`, scoped to one namespace, in the attach mode under test.
+std::vector<std::string> guarded_watch(uint32_t netns)
+{
+    return {"watch", "--json", "--guard", "--netns", std::to_string(netns), "--attach-mode", attach_mode_under_test()};
+}
+
 // A namespace with the narrow range and a local address that is not loopback
 // (on one end of a veth pair: this kernel may have no dummy interfaces).
 std::unique_ptr<NamedNetns> client_namespace(const std::string& range = kRange)
@@ -162,8 +168,7 @@ TEST(Guard, RealClientsNeverMeetThemselvesWhereGuarded)
     auto guarded = client_namespace();
     WatchProcess detector({"watch", "--json", "--attach-mode", attach_mode_under_test()});
     ASSERT_TRUE(detector.wait_ready()) << detector.stderr_text();
-    WatchProcess guard({"watch", "--json", "--guard", "--netns", std::to_string(guarded->inode()), "--attach-mode",
-                        attach_mode_under_test()});
+    WatchProcess guard(guarded_watch(guarded->inode()));
     ASSERT_TRUE(guard.wait_ready()) << guard.stderr_text();
     EXPECT_NE(guard.stderr_text().find("guarding connect() in network namespace " + std::to_string(guarded->inode())),
               std::string::npos)
@@ -209,8 +214,7 @@ TEST(Guard, LeavesEveryOtherConnectAsItWas)
     REQUIRE_ROOT();
     auto ns = client_namespace();
     ns->write_sysctl("net/ipv4/ip_local_reserved_ports", "40006");
-    WatchProcess guard({"watch", "--json", "--guard", "--netns", std::to_string(ns->inode()), "--attach-mode",
-                        attach_mode_under_test()});
+    WatchProcess guard(guarded_watch(ns->inode()));
     ASSERT_TRUE(guard.wait_ready()) << guard.stderr_text();
     const std::string py =
         "import socket\n"
@@ -298,8 +302,7 @@ TEST(Guard, NatRemoteAndUnreachableConnectsEndAsBefore)
         "    print(m, 'unreachable', tcp('10.99.0.1', 40002, b))\n"
         "    print(m, 'local-closed', tcp('127.0.0.1', 40002, b))\n";
     const RunResult before = run_command(ns->exec({"python3", "-c", py}), 60s);
-    WatchProcess guard({"watch", "--json", "--guard", "--netns", std::to_string(ns->inode()), "--attach-mode",
-                        attach_mode_under_test()});
+    WatchProcess guard(guarded_watch(ns->inode()));
     ASSERT_TRUE(guard.wait_ready()) << guard.stderr_text();
     const RunResult after = run_command(ns->exec({"python3", "-c", py}), 60s);
     records_until_exit(guard);
@@ -378,8 +381,7 @@ TEST(Guard, AnUnprivilegedFloodStaysCheapAndSeesEverySelfConnect)
 {
     REQUIRE_ROOT();
     NamedNetns ns("40000 40999");
-    WatchProcess watch({"watch", "--json", "--guard", "--netns", std::to_string(ns.inode()), "--attach-mode",
-                        attach_mode_under_test()});
+    WatchProcess watch(guarded_watch(ns.inode()));
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
     const std::string flood =
         "import socket, time\n"

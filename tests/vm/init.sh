@@ -12,6 +12,14 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 echo "VM-KERNEL $(uname -r)"
 /bin/vm-self-connects lo-up || echo "VM-ERROR lo"
+# Until the watcher started last ($pid, stderr in $err) says it is ready,
+# or exits, or two minutes pass.
+wait_ready() {
+  i=0
+  while ! grep -q ready "$err" 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
+    sleep 0.1; i=$((i + 1))
+  done
+}
 steps=$(sed -n 's/.*sc_steps=\([a-z]*\).*/\1/p' /proc/cmdline)
 case "$steps" in
   noop|none)
@@ -30,10 +38,7 @@ for mode in auto tracepoint; do
   : >"$out"; : >"$err"
   /bin/selfconnect watch --json --count 3 --port 20202 --attach-mode "$mode" >"$out" 2>"$err" &
   pid=$!
-  i=0
-  while ! grep -q ready "$err" 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
-    sleep 0.1; i=$((i + 1))
-  done
+  wait_ready
   sed 's/^/VM-STDERR /' "$err"
   /bin/vm-self-connects 20202 | sed 's/^/VM-LOG /'
   i=0
@@ -54,10 +59,7 @@ out=/tmp/out.losses err=/tmp/err.losses
 : >"$out"; : >"$err"
 /bin/selfconnect watch --json --ring-buffer-size 4096 --port 20303 >"$out" 2>"$err" &
 pid=$!
-i=0
-while ! grep -q ready "$err" 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
-  sleep 0.1; i=$((i + 1))
-done
+wait_ready
 /bin/vm-self-connects burst 20303 3000 | sed 's/^/VM-LOG /'
 sleep 2
 kill -INT $pid 2>/dev/null
@@ -72,10 +74,7 @@ out=/tmp/out.prevention err=/tmp/err.prevention
 : >"$out"; : >"$err"
 /bin/selfconnect watch --json --port 40800 >"$out" 2>"$err" &
 pid=$!
-i=0
-while ! grep -q ready "$err" 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
-  sleep 0.1; i=$((i + 1))
-done
+wait_ready
 /bin/vm-self-connects port-conflict 40800 | sed 's/^/VM-LOG /'
 sleep 2
 kill -INT $pid 2>/dev/null
@@ -93,10 +92,7 @@ out=/tmp/out.guard err=/tmp/err.guard
 : >"$out"; : >"$err"
 /bin/selfconnect watch --json --require-guard >"$out" 2>"$err" &
 pid=$!
-i=0
-while ! grep -q ready "$err" 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do
-  sleep 0.1; i=$((i + 1))
-done
+wait_ready
 /bin/vm-self-connects loop 40920 1000 | sed 's/^/VM-LOG guarded /'
 sleep 1
 kill -INT $pid 2>/dev/null
