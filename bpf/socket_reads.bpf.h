@@ -169,12 +169,16 @@ static __always_inline void remember_owner(const struct transition *t)
 
 /* Did the kernel choose this bound socket's port (bind() to port 0, or
  * listen() without bind())? bind() to a named port sets SOCK_BINDPORT_LOCK;
- * the kernel's own choice does not. Works on a BTF pointer or, through
- * BPF_CORE_READ, on any kernel address. */
+ * the kernel's own choice does not. sk_userlocks is a 4-bit bitfield that
+ * shares its byte with sk_padding, sk_kern_sock and sk_no_check_tx/rx up
+ * to Linux 6.8 (5.10 and 6.1 among them), and a plain u8 since: a plain byte read tests another flag
+ * there. The bitfield relocations give its byte, shift and width on the
+ * running kernel, whichever it is. Works on a BTF pointer or on any kernel
+ * address (a probe read). */
 #define SOCK_BINDPORT_LOCK 8
 static __always_inline bool port_chosen_by_kernel(const struct sock *sk)
 {
-	return !(BPF_CORE_READ(sk, sk_userlocks) & SOCK_BINDPORT_LOCK);
+	return !(BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks) & SOCK_BINDPORT_LOCK);
 }
 
 #endif /* SELFCONNECT_SOCKET_READS_BPF_H */
