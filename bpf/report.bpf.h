@@ -272,6 +272,11 @@ static __always_inline int report_port_event(__u64 sk_addr, __u8 kind)
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	struct sc_event *e;
 
+	/* A listener whose port the kernel chose has given it back by the
+	 * time its CLOSE is traced (skc_num is 0, see the state hook); the
+	 * port it listened on survives in inet_sport. */
+	if (!port && kind == SC_EVENT_LISTENER_CLOSED)
+		port = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	/* An unbound socket that listens is given its port after the hook. */
 	if (!port || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
