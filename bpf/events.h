@@ -49,7 +49,7 @@ enum sc_guard_count {
 };
 #define SC_GUARD_COUNTS 3
 
-/* Listeners (sc_event of SC_EVENT_LISTEN, sc_holder): nobody named the
+/* Listeners (sc_event of SC_EVENT_LISTEN, sc_listener_origin): nobody named the
  * port; the kernel chose it from the ephemeral range, at bind() to port 0
  * or at a listen() without bind(). It changes at every start. */
 #define SC_FLAG_PORT_CHOSEN_BY_KERNEL 1
@@ -110,24 +110,36 @@ struct sc_holder {
 	__u16 sport;     /* host byte order */
 	__u16 dport;     /* host byte order */
 	__u8 state;      /* TCP state */
-	__u8 flags;      /* SC_FLAG_* */
+	__u8 pad;
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[SC_COMM_LEN];
 };
 
+/* What the listener-origin iterator writes for each TCP listener of the
+ * namespace it was opened in (see listener_origins.bpf.h). */
+struct sc_listener_origin {
+	__u64 inode;     /* the socket's inode, as sock_diag reports it */
+	__u16 port;      /* host byte order */
+	__u8 flags;      /* SC_FLAG_* */
+	__u8 pad[5];
+};
+
 #define SC_EVENT_SIZE 80
 #define SC_OWNER_SIZE 32
 #define SC_HOLDER_SIZE 72
+#define SC_LISTENER_ORIGIN_SIZE 16
 
 #ifdef __cplusplus
 static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
 static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
 static_assert(sizeof(struct sc_holder) == SC_HOLDER_SIZE, "sc_holder layout");
+static_assert(sizeof(struct sc_listener_origin) == SC_LISTENER_ORIGIN_SIZE, "sc_listener_origin layout");
 #else
 _Static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
 _Static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
 _Static_assert(sizeof(struct sc_holder) == SC_HOLDER_SIZE, "sc_holder layout");
+_Static_assert(sizeof(struct sc_listener_origin) == SC_LISTENER_ORIGIN_SIZE, "sc_listener_origin layout");
 #endif
 
 #endif /* SELFCONNECT_EVENTS_H */

@@ -47,7 +47,6 @@ int find_port_holders(struct bpf_iter__task_file *ctx)
 	h.sport = sk->__sk_common.skc_num;
 	h.dport = __builtin_bswap16(sk->__sk_common.skc_dport);
 	h.state = sk->__sk_common.skc_state;
-	h.flags = port_chosen_by_kernel(sk) ? SC_FLAG_PORT_CHOSEN_BY_KERNEL : 0;
 	if (h.family == AF_INET6) {
 		__builtin_memcpy(h.saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
 		__builtin_memcpy(h.daddr, &sk->__sk_common.skc_v6_daddr, 16);

@@ -5,7 +5,8 @@
  * below. One program on inet_sock_set_state, in two attach flavours
  * (tp_btf where the kernel has BTF for the raw tracepoint, the classic
  * tracepoint otherwise; the loader keeps exactly one of them), the bind()
- * and listen() syscall hooks, and the port-holder iterator.
+ * and listen() syscall hooks, the port-holder iterator and the
+ * listener-origin iterator.
  *
  * The hook fires on every TCP state change of the host, so the common case
  * must cost a few loads and compares. Nothing touches a map unless a socket
@@ -179,5 +180,6 @@ struct {
 #include "state_hook.bpf.h"
 #include "port_calls.bpf.h"
 #include "holder_iterator.bpf.h"
+#include "listener_origins.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

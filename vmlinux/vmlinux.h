@@ -18,6 +18,7 @@
  *   include/linux/nsproxy.h     struct nsproxy (a task's network namespace)
  *   include/linux/fs.h, include/linux/net.h  struct file, struct socket
  *   include/linux/bpf.h         the task_file iterator's context
+ *   net/ipv4/tcp_ipv4.c         the tcp iterator's context
  *   include/uapi/linux/bpf.h    the cgroup connect hooks' context (fixed)
  *   include/trace/events/syscalls.h  the syscall tracepoints' records
  *
@@ -208,7 +209,7 @@ struct socket;
 struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol; /* a plain field since 5.6, the kernel floor is 5.8 */
-	__u8 sk_userlocks; /* a plain u8 since 5.6; SOCK_BINDPORT_LOCK: bind() named the port */
+	__u8 sk_userlocks; /* a 4-bit bitfield up to 6.8, a u8 since: read only with BPF_CORE_READ_BITFIELD_PROBED */
 	int sk_err;
 	struct socket *sk_socket;
 };
@@ -248,6 +249,15 @@ struct seq_file;
 
 struct bpf_iter_meta {
 	struct seq_file *seq;
+};
+
+/* The context of an iter/tcp program (5.9): one TCP socket of the
+ * namespace the iterator was opened in, of any kind (a request or a
+ * TIME_WAIT socket too; skc_state tells). */
+struct bpf_iter__tcp {
+	struct bpf_iter_meta *meta;
+	struct sock_common *sk_common;
+	__u32 uid;
 };
 
 /* The context of an iter/task_file program: one open file of one task. */

@@ -134,10 +134,11 @@ int run_audit(const AuditOptions& o)
                 audit_namespace(scanner, enricher, inode, ns, o, findings);
                 ++namespaces;
             } catch (const std::exception& e) {
-                // A namespace can vanish mid-audit; say so, go on. With
-                // --fix, one left unfixed is a fix that failed.
-                if (o.verbose || o.fix)
-                    std::fprintf(stderr, "selfconnect: skipped netns %u: %s\n", inode, e.what());
+                // Its handle keeps the namespace: the reading failed (no
+                // sock_diag for TCP, a refused setns()). Said always, or an
+                // empty audit would read as a clean one. With --fix, one
+                // left unfixed is a fix that failed.
+                std::fprintf(stderr, "selfconnect: skipped netns %u: %s\n", inode, e.what());
                 if (o.fix)
                     ++findings.fix_failures;
             }

@@ -68,7 +68,10 @@ std::vector<TcpSocket> SockDiag::list(uint16_t family, uint32_t state_mask)
                 return out;
             if (h->nlmsg_type == NLMSG_ERROR) {
                 const auto* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-                throw std::runtime_error(std::string("sock_diag: ") + strerror(-e->error));
+                // ENOENT: no handler for TCP, which the tcp_diag module
+                // provides (loaded on demand, unless module loading is off).
+                throw std::runtime_error(std::string("sock_diag: ") + strerror(-e->error) +
+                                         (e->error == -ENOENT ? " (the kernel has no tcp_diag loaded)" : ""));
             }
             const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(h));
             TcpSocket s;

@@ -89,6 +89,8 @@ KernelProgram::KernelProgram(const KernelProgramConfig& config)
     // The holder iterator needs bpf_sock_from_file (5.11); its absence
     // would fail the whole load, so it is looked up first.
     bpf_program__set_autoload(skel_->progs.find_port_holders, kernel_btf_has_name("BPF_FUNC_sock_from_file"));
+    // The listener-origin iterator needs the tcp iterator (5.9).
+    bpf_program__set_autoload(skel_->progs.listener_origins, kernel_btf_has_name("bpf_iter__tcp"));
     for (bpf_program* p : {skel_->progs.on_bind_enter, skel_->progs.on_bind_exit, skel_->progs.on_listen_enter,
                            skel_->progs.on_listen_exit})
         bpf_program__set_autoload(p, syscall_hooks_);
@@ -161,6 +163,11 @@ int KernelProgram::holder_iterator_link_fd() const
 {
     // Attached with the rest when it was loaded; no link otherwise.
     return skel_->links.find_port_holders ? bpf_link__fd(skel_->links.find_port_holders) : -1;
+}
+
+int KernelProgram::listener_origins_link_fd() const
+{
+    return skel_->links.listener_origins ? bpf_link__fd(skel_->links.listener_origins) : -1;
 }
 
 void KernelProgram::ask_holders_of(uint32_t netns, uint16_t port)

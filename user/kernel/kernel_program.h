@@ -53,7 +53,11 @@ public:
     // The port-holder iterator's link (read with bpf_iter_create), or -1
     // on a kernel without bpf_sock_from_file (before 5.11).
     int holder_iterator_link_fd() const;
-    // What the iterator answers on its next run.
+    // The listener-origin iterator's link (read with bpf_iter_create in
+    // the namespace to ask about), or -1 on a kernel without the tcp
+    // iterator (before 5.9).
+    int listener_origins_link_fd() const;
+    // What the holder iterator answers on its next run.
     void ask_holders_of(uint32_t netns, uint16_t port);
     // Self-connected sockets that existed before the program was attached:
     // counted as open, so that their close is looked at (see

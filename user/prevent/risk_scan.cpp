@@ -93,6 +93,7 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns)
     const PortPolicy& policy = risks.policy;
     risks.reserve = policy.reserved;
     SockDiag diag(ns.fd.get());
+    const auto origins = origin_ ? origin_(ns.fd.get()) : std::nullopt;
     for (uint16_t family : {AF_INET, AF_INET6}) {
         for (const TcpSocket& s : diag.list(family, kConnectedStates | tcp_state_bit(kTcpListen))) {
             const bool in_range = s.sport >= policy.lo && s.sport <= policy.hi;
@@ -101,8 +102,9 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns)
                     continue;
                 risks.findings.push_back({record_of(RecordType::ListenerAtRisk, s, netns, policy), s});
                 Record& listener = risks.findings.back().record;
-                if (origin_)
-                    listener.port_chosen_by_kernel = origin_(netns, s.sport, s.inode);
+                if (origins)
+                    if (auto it = origins->find(s.inode); it != origins->end())
+                        listener.port_chosen_by_kernel = it->second;
                 if (!listener.port_chosen_by_kernel.value_or(false))
                     risks.reserve.set(s.sport);
             } else if (is_self_connected(s)) {
@@ -133,8 +135,10 @@ ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin)
             for (Finding& f : scanner.scan(inode, ns).findings)
                 found.records.push_back(std::move(f.record));
             found.namespaces.push_back(inode);
-        } catch (const std::exception&) {
-            // gone while we looked: it has no listener any more
+        } catch (const std::exception& e) {
+            // Its handle keeps the namespace: what failed is the reading
+            // (no sock_diag for TCP, a refused setns()), and the caller says so.
+            found.unread.push_back({inode, e.what()});
         }
     }
     return found;

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
@@ -37,10 +39,10 @@ struct NamespaceRisks {
     bool needs_fix() const { return reserve != policy.reserved; }
 };
 
-// Did the kernel choose this listener's port (netns, port, socket inode)?
-// sock_diag cannot tell; the watcher asks its holder iterator. Nothing:
-// unknown.
-using PortOrigin = std::function<std::optional<bool>(uint32_t netns, uint16_t port, uint64_t inode)>;
+// Who chose the port of each listener of the namespace `netns_fd`: socket
+// inode -> true where the kernel chose it. sock_diag cannot tell; the
+// watcher asks its listener-origin iterator. Nothing: unknown.
+using PortOrigin = std::function<std::optional<std::unordered_map<uint64_t, bool>>(int netns_fd)>;
 
 class RiskScanner {
 public:
@@ -62,6 +64,8 @@ private:
 struct ScanResult {
     std::vector<Record> records;       // listeners at risk, self-connected sockets
     std::vector<uint32_t> namespaces;  // those read whole
+    // Those that could not be read, each with why.
+    std::vector<std::pair<uint32_t, std::string>> unread;
 };
 
 // The listeners at risk and the self-connected sockets now, as audit

@@ -95,7 +95,6 @@ HeldSocket decode_holder(const sc_holder& h)
     s.owner.uid = h.uid;
     s.owner.comm.assign(h.comm, strnlen(h.comm, sizeof(h.comm)));
     s.state = h.state;
-    s.port_chosen_by_kernel = (h.flags & SC_FLAG_PORT_CHOSEN_BY_KERNEL) != 0;
     s.inode = h.inode;
     s.local_addr = address_of(h.family, h.saddr);
     s.peer_addr = address_of(h.family, h.daddr);

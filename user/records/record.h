@@ -62,7 +62,6 @@ struct HeldSocket {
     uint16_t peer_port = 0;
     uint8_t state = 0;        // a TcpState
     bool self_connected = false;
-    bool port_chosen_by_kernel = false;  // bound to port 0, or listened unbound
     uint64_t inode = 0;       // the socket's: one socket, however many fds
 };
 

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -19,6 +20,7 @@
 #include "kernel/connect_guard.h"
 #include "kernel/kernel_features.h"
 #include "kernel/kernel_program.h"
+#include "kernel/listener_origins.h"
 #include "kernel/port_holder_finder.h"
 #include "kernel/ring_buffer_reader.h"
 #include "metrics/metrics_server.h"
@@ -88,18 +90,33 @@ bool holders_can_be_found(const KernelProgram& program, const PortHolderFinder& 
     return false;
 }
 
-// Asks the holder iterator whether the kernel chose a listener's port;
-// nothing where the kernel has no iterator.
-PortOrigin port_origin_of(PortHolderFinder& finder)
+// Asks the listener-origin iterator who chose each listener's port; where
+// the kernel has no tcp iterator, says once that it cannot tell.
+PortOrigin port_origin_of(const ListenerOrigins& origins)
 {
-    if (!finder.available())
+    if (!origins.available()) {
+        std::fprintf(stderr, "selfconnect: this kernel lacks the TCP socket iterator (Linux 5.9), so it cannot tell "
+                             "who chose the port of a listener found at start: such a listener's record has no "
+                             "port_chosen_by, and --protect reserves its port\n");
         return nullptr;
-    return [&finder](uint32_t netns, uint16_t port, uint64_t inode) -> std::optional<bool> {
-        for (const HeldSocket& h : finder.find(netns, port))
-            if (h.state == kTcpListen && (!inode || h.inode == inode))
-                return h.port_chosen_by_kernel;
-        return std::nullopt;
-    };
+    }
+    return [&origins](int netns_fd) { return origins.of_namespace(netns_fd); };
+}
+
+// A namespace the start scan could not read has listeners and
+// self-connects nobody will report: said, one line a reason.
+void say_unread(const ScanResult& scan)
+{
+    std::map<std::string, std::vector<uint32_t>> by_reason;
+    for (const auto& [netns, why] : scan.unread)
+        by_reason[why].push_back(netns);
+    for (const auto& [why, namespaces] : by_reason) {
+        const std::string which = namespaces.size() == 1 ? "network namespace " + std::to_string(namespaces.front())
+                                                         : std::to_string(namespaces.size()) + " network namespaces";
+        std::fprintf(stderr, "selfconnect: cannot read the sockets of %s (%s): the listeners and self-connects "
+                             "made before the start there are not known; live events still are\n",
+                     which.c_str(), why.c_str());
+    }
 }
 
 // --guard's counters, as the kernel keeps them, into the metrics.
@@ -160,6 +177,7 @@ UniqueFd poller_of(std::initializer_list<int> fds)
 // seconds, for as long as such losses grow.
 class ListenerHealing {
 public:
+    explicit ListenerHealing(PortOrigin origin) : origin_(std::move(origin)) {}
     void after(uint64_t listener_events_lost, EventDispatcher& dispatcher, const std::vector<uint32_t>& netns)
     {
         const auto now = std::chrono::steady_clock::now();
@@ -167,11 +185,12 @@ public:
             return;
         healed_up_to_ = listener_events_lost;
         last_ = now;
-        const ScanResult scan = scan_now(netns);
+        const ScanResult scan = scan_now(netns, origin_);
         dispatcher.resync_listeners(scan.records, scan.namespaces);
     }
 
 private:
+    PortOrigin origin_;
     uint64_t healed_up_to_ = 0;
     std::chrono::steady_clock::time_point last_{};
 };
@@ -251,15 +270,18 @@ int run_watch(const WatchOptions& o)
             actions.use_holder_lookups(&*lookups);
         }
         // Attached first, then scanned: a listener that starts in between
-        // is seen twice and written once. The holder iterator tells which
-        // listeners' ports the kernel chose (before its lookup thread runs:
-        // the iterator answers one question at a time).
-        program.count_open_self_connects(
-            dispatcher.start_with(scan_now(o.netns, port_origin_of(holder_finder)).records));
+        // is seen twice and written once. The listener-origin iterator
+        // tells which listeners' ports the kernel chose, at start and at
+        // every rescan.
+        const ListenerOrigins origins(program);
+        const PortOrigin origin = port_origin_of(origins);
+        const ScanResult at_start = scan_now(o.netns, origin);
+        say_unread(at_start);
+        program.count_open_self_connects(dispatcher.start_with(at_start.records));
         RingBufferReader reader(program.events_map_fd(),
                                 [&](const sc_event& e) { dispatcher.handle(decode_event(e, wall_time_of(e.mono_ns))); });
         LossReporter losses(program, *sink, metrics);
-        ListenerHealing listener_healing;
+        ListenerHealing listener_healing(origin);
         UniqueFd deadline = o.duration_seconds ? deadline_timer(*o.duration_seconds) : UniqueFd();
         const int answers_fd = lookups ? lookups->ready_fd() : -1;
         UniqueFd poller = poller_of({reader.epoll_fd(), signals.get(), deadline.get(), answers_fd});
