@@ -228,3 +228,31 @@ TEST(Audit, FixFailsWhenANamespaceCouldNotBeEntered)
     EXPECT_EQ(fixed.status, 0) << fixed.out << fixed.err;
     EXPECT_EQ(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"), "40110");
 }
+
+// A namespace that cannot be read is said without --fix too: an audit that
+// read nothing there is not a clean one (it was said only with --verbose).
+TEST(Audit, ANamespaceItCannotReadIsSaidWithoutFix)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    BackgroundProcess server(ns.exec({"nc", "-l", "127.0.0.1", "40112"}));
+    ASSERT_TRUE(ns.wait_listening(40112));
+    const std::string inode = std::to_string(ns.inode());
+    const RunResult refused = run_command({SC_DENY_SYSCALL, "setns", selfconnect_binary(), "audit", "--netns", inode});
+    EXPECT_NE(refused.err.find("skipped netns " + inode), std::string::npos) << refused.out << refused.err;
+}
+
+// watch's start scan says which namespaces it could not read, and why: their
+// listeners and self-connects from before the start are not known.
+TEST(Audit, WatchSaysWhichNamespacesItsStartScanCouldNotRead)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    BackgroundProcess server(ns.exec({"nc", "-l", "127.0.0.1", "40114"}));
+    ASSERT_TRUE(ns.wait_listening(40114));
+    const std::string inode = std::to_string(ns.inode());
+    WatchProcess watch({"watch", "--json", "--netns", inode}, {}, {SC_DENY_SYSCALL, "setns"});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    EXPECT_NE(watch.stderr_text().find("cannot read the sockets of network namespace " + inode), std::string::npos)
+        << watch.stderr_text();
+}

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -75,7 +76,12 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
 
 }  // namespace
 
-std::string selfconnect_binary() { return SELFCONNECT_BINARY; }
+std::string selfconnect_binary()
+{
+    // The kernel matrix's VMs carry the binary elsewhere than the build.
+    const char* elsewhere = std::getenv("SELFCONNECT_BINARY");
+    return elsewhere && *elsewhere ? elsewhere : SELFCONNECT_BINARY;
+}
 
 WatchProcess::WatchProcess(std::vector<std::string> args, std::vector<std::string> extra_env,
                            std::vector<std::string> wrapper)

@@ -12,6 +12,7 @@
 
 namespace selfconnect::testing {
 
+// The binary under test: $SELFCONNECT_BINARY where set, else the build's.
 std::string selfconnect_binary();
 
 class WatchProcess {

@@ -1,8 +1,8 @@
 #!/bin/sh
 # PID 1 of the kernel-matrix VM: run the detector in each attach mode against
 # real self-connects, then once against a listener and servers refused a
-# held port, then with the connect guard against unbound connect loops;
-# print its JSON between markers, power off. With
+# held port, then with the connect guard against unbound connect loops,
+# then the kernel facts; print its JSON between markers, power off. With
 # sc_steps=noop or sc_steps=none on the kernel command line it makes the same
 # self-connects with only the do-nothing program on the classic tracepoint,
 # or with nothing attached: the controls for a fault seen in a VM.
@@ -11,6 +11,9 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 echo "VM-KERNEL $(uname -r)"
+# sock_diag for TCP, which a Debian host loads on the first request (the
+# start scan reads listeners and self-connects through it); no modprobe here.
+for m in inet_diag tcp_diag; do insmod /modules/$m.ko || echo "VM-ERROR insmod $m"; done
 /bin/vm-self-connects lo-up || echo "VM-ERROR lo"
 # Until the watcher started last ($pid, stderr in $err) says it is ready,
 # or exits, or two minutes pass.
@@ -101,4 +104,9 @@ echo "VM-EXIT guard $?"
 grep '"type":"self_connect_prevented"' "$out" | sed 's/^/VM-JSON /'
 sed 's/^/VM-STDERR /' "$err"
 echo "VM-END guard"
+# The kernel facts (kernel_facts_test.cpp): every fact read from a kernel
+# structure, compared with the truth, in both attach modes.
+echo "VM-BEGIN facts"
+SELFCONNECT_BINARY=/bin/selfconnect /bin/kernel-facts 2>&1 | sed 's/^/VM-FACT /'
+echo "VM-END facts"
 poweroff -f

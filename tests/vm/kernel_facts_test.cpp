@@ -1,0 +1,564 @@
+// The kernel facts: every fact the BPF programs read from a kernel structure
+// or get from a helper whose presence differs by kernel, made to happen for
+// real and compared with what the test knows to be true (who chose a port,
+// the port, the process, the namespace, the holder, the lifetime, the port
+// the guard steered to). The same binary runs in each VM of the kernel
+// matrix (tests/vm/init.sh) and on the host (ctest kernel.host.*), so a read
+// that is right on one kernel's layout and wrong on another's fails there.
+//
+// It runs in a network namespace of its own (main() enters it before any
+// test), so every sysctl it sets and every port --protect reserves is that
+// namespace's; the watchers it starts are scoped to it with --netns.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "connect_loop.h"
+#include "self_connect.h"
+#include "watch_process.h"
+#include "watch_records.h"
+
+using namespace selfconnect::testing;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+// The test's own namespace and its ephemeral range: the listeners' ports,
+// named or chosen by the kernel, all fall inside it.
+uint32_t g_netns = 0;
+constexpr uint16_t kRangeLo = 40000;
+constexpr uint16_t kRangeHi = 40999;
+constexpr uint16_t kMetricsPort = 20464;  // outside the range
+// Under emulation a VM runs everything many times slower: generous, and
+// only ever spent when a fact is missing.
+constexpr auto kPatience = 60s;
+
+// Kernel version as major * 100 + minor: the test's own knowledge of what
+// this kernel can do, to check that the watcher says so where it cannot.
+int kernel_version()
+{
+    utsname u{};
+    uname(&u);
+    int major = 0, minor = 0;
+    std::sscanf(u.release, "%d.%d", &major, &minor);
+    return major * 100 + minor;
+}
+
+// Before 5.11 there is no bpf_sock_from_file, so no holder iterator.
+bool kernel_has_sock_from_file() { return kernel_version() >= 511; }
+
+// Before 5.9 there is no tcp iterator, so no listener-origin iterator.
+bool kernel_has_tcp_iterator() { return kernel_version() >= 509; }
+
+enum class PortChoice { Named, BindZero, Unbound };
+
+const char* choice_name(PortChoice c)
+{
+    return c == PortChoice::Named ? "named" : c == PortChoice::BindZero ? "bind(0)" : "listen() unbound";
+}
+
+// A server in a child process of its own (its pid and name are the truth the
+// records are compared with), listening until it is stopped.
+struct Server {
+    pid_t pid = -1;
+    uint16_t port = 0;
+    std::string comm;
+    PortChoice choice = PortChoice::Named;
+    int family = AF_INET;
+    bool found_at_start = false;
+};
+
+Server start_server(PortChoice choice, int family, uint16_t port, const std::string& comm)
+{
+    int report[2];
+    if (pipe(report) != 0)
+        return {};
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(report[0]);
+        prctl(PR_SET_NAME, comm.c_str());
+        const int fd = socket(family, SOCK_STREAM, 0);
+        sockaddr_storage ss{};
+        socklen_t len;
+        if (family == AF_INET) {
+            auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+            a->sin_family = AF_INET;
+            a->sin_port = htons(choice == PortChoice::Named ? port : 0);
+            a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            len = sizeof(*a);
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+            a->sin6_family = AF_INET6;
+            a->sin6_port = htons(choice == PortChoice::Named ? port : 0);
+            a->sin6_addr = in6addr_loopback;
+            len = sizeof(*a);
+        }
+        if (choice != PortChoice::Unbound && bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+            _exit(1);
+        if (listen(fd, 16) != 0)
+            _exit(2);
+        len = sizeof(ss);
+        getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+        const uint16_t bound = ntohs(family == AF_INET ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                                                       : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+        if (write(report[1], &bound, sizeof(bound)) != sizeof(bound))
+            _exit(3);
+        for (;;)
+            pause();
+    }
+    close(report[1]);
+    Server s{pid, 0, comm, choice, family};
+    if (read(report[0], &s.port, sizeof(s.port)) != sizeof(s.port))
+        s.port = 0;
+    close(report[0]);
+    return s;
+}
+
+void stop_child(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+}
+
+// Every server a test started, stopped when the test ends, however it ends.
+struct Servers {
+    std::vector<Server> all;
+    ~Servers()
+    {
+        for (const Server& s : all)
+            stop_child(s.pid);
+    }
+};
+
+// The watcher's records as they arrive, kept for the failure message.
+class Records {
+public:
+    explicit Records(WatchProcess& watch) : watch_(watch) {}
+
+    // Reads until `done` holds or kPatience passes; false then.
+    bool until(const std::function<bool()>& done, std::chrono::milliseconds timeout = kPatience)
+    {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (!done()) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0)
+                return false;
+            if (auto line = watch_.next_line(std::min<std::chrono::milliseconds>(left, 500ms)))
+                seen_.push_back(json::parse(*line));
+        }
+        return true;
+    }
+    // Reads whatever arrives within `quiet`.
+    void drain(std::chrono::milliseconds quiet)
+    {
+        for (const std::string& line : watch_.lines_until_quiet(quiet))
+            seen_.push_back(json::parse(line));
+    }
+
+    std::optional<json> find(const std::string& type, uint16_t port) const
+    {
+        for (const json& r : seen_)
+            if (r["type"] == type && r["port"] == port)
+                return r;
+        return std::nullopt;
+    }
+    int count(const std::string& type, uint16_t port) const
+    {
+        int n = 0;
+        for (const json& r : seen_)
+            n += r["type"] == type && r["port"] == port;
+        return n;
+    }
+    std::string dump() const
+    {
+        std::string out = "records seen:\n";
+        for (const json& r : seen_)
+            out += "  " + r.dump() + "\n";
+        return out + "watcher's stderr:\n" + watch_.stderr_text();
+    }
+
+private:
+    WatchProcess& watch_;
+    std::vector<json> seen_;
+};
+
+std::vector<std::string> watch_args(const std::string& mode, std::vector<std::string> more)
+{
+    std::vector<std::string> args{"watch", "--json", "--netns", std::to_string(g_netns), "--attach-mode", mode};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+}
+
+// A gauge or counter of the watcher's /metrics, or nothing if it cannot be
+// read.
+std::optional<double> metric(const std::string& name)
+{
+    httplib::Client client("127.0.0.1", kMetricsPort);
+    client.set_connection_timeout(2);
+    client.set_read_timeout(2);
+    auto res = client.Get("/metrics");
+    if (!res || res->status != 200)
+        return std::nullopt;
+    std::istringstream in(res->body);
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(name + " ", 0) == 0)
+            return std::stod(line.substr(name.size() + 1));
+    return std::nullopt;
+}
+
+// Waits until the metric reads `want`; returns what it last read.
+std::optional<double> metric_becomes(const std::string& name, double want)
+{
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    std::optional<double> last;
+    while (std::chrono::steady_clock::now() < deadline) {
+        last = metric(name);
+        if (last && *last == want)
+            break;
+        std::this_thread::sleep_for(200ms);
+    }
+    return last;
+}
+
+// This namespace's net.ipv4.ip_local_reserved_ports, as a set.
+std::set<uint16_t> reserved_ports()
+{
+    std::ifstream in("/proc/sys/net/ipv4/ip_local_reserved_ports");
+    std::string list;
+    std::getline(in, list);
+    std::set<uint16_t> ports;
+    std::stringstream items(list);
+    for (std::string item; std::getline(items, item, ',');) {
+        if (item.empty())
+            continue;
+        const auto dash = item.find('-');
+        const int lo = std::stoi(item.substr(0, dash));
+        const int hi = dash == std::string::npos ? lo : std::stoi(item.substr(dash + 1));
+        for (int p = lo; p <= hi; ++p)
+            ports.insert(static_cast<uint16_t>(p));
+    }
+    return ports;
+}
+
+void write_proc(const std::string& path, const std::string& value)
+{
+    std::ofstream out(path);
+    out << value << "\n";
+}
+
+// The range of the test's namespace for the length of a test.
+class ScopedRange {
+public:
+    ScopedRange(uint16_t lo, uint16_t hi) { set_port_range(lo, hi); }
+    ~ScopedRange() { set_port_range(kRangeLo, kRangeHi); }
+};
+
+bool says(WatchProcess& w, const std::string& text) { return w.stderr_text().find(text) != std::string::npos; }
+
+class KernelFacts : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override
+    {
+        if (geteuid() != 0)
+            GTEST_SKIP() << "needs root";
+        write_proc("/proc/sys/net/ipv4/ip_local_reserved_ports", "");
+    }
+    const std::string& mode() const { return GetParam(); }
+};
+
+// The listener story: a port the program named is the program's, gets its
+// fix and is reserved by --protect; one the kernel chose (bind() to port 0,
+// listen() without bind()) is the kernel's, gets no fix and no reservation;
+// live and found at start; IPv4 and IPv6; and when they all close, the
+// gauge comes back to 0. Reads sk_userlocks (a bitfield before 6.9),
+// skc_num, skc_rcv_saddr/skc_v6_rcv_saddr, the socket's inode, the
+// namespace's range and reserved ports, inet_sport at a listener's close.
+TEST_P(KernelFacts, ListenersNamedAreTheProgramsAndKernelChosenAreNot)
+{
+    Servers servers;
+    servers.all.push_back(start_server(PortChoice::Named, AF_INET, 40500, "sc-named-start"));
+    servers.all.push_back(start_server(PortChoice::BindZero, AF_INET, 0, "sc-zero-start"));
+    servers.all.push_back(start_server(PortChoice::Unbound, AF_INET6, 0, "sc-unbnd-start"));
+    for (Server& s : servers.all)
+        s.found_at_start = true;
+
+    write_proc("/proc/sys/net/ipv4/ip_local_reserved_ports", "40506");  // see `safe` below
+    WatchProcess watch(watch_args(mode(), {"--protect", "--metrics", "127.0.0.1:" + std::to_string(kMetricsPort)}));
+    ASSERT_TRUE(watch.wait_ready(kPatience)) << watch.stderr_text();
+    servers.all.push_back(start_server(PortChoice::Named, AF_INET, 40502, "sc-named-live"));
+    servers.all.push_back(start_server(PortChoice::Named, AF_INET6, 40504, "sc-named6-live"));
+    servers.all.push_back(start_server(PortChoice::BindZero, AF_INET6, 0, "sc-zero-live"));
+    servers.all.push_back(start_server(PortChoice::Unbound, AF_INET, 0, "sc-unbnd-live"));
+    for (const Server& s : servers.all)
+        ASSERT_NE(s.port, 0) << s.comm << " could not listen";
+
+    // A listener on a port reserved beforehand is safe: the kernel's read
+    // of the reserved-port bitmap says so, and it makes no record.
+    Servers safe;
+    safe.all.push_back(start_server(PortChoice::Named, AF_INET, 40506, "sc-reserved"));
+    ASSERT_NE(safe.all.back().port, 0);
+
+    Records records(watch);
+    const bool all_reported = records.until([&] {
+        for (const Server& s : servers.all)
+            if (!records.find("listener_at_risk", s.port))
+                return false;
+        return true;
+    });
+    ASSERT_TRUE(all_reported) << records.dump();
+    records.drain(1s);  // the port_reserved records that follow
+    EXPECT_FALSE(records.find("listener_at_risk", 40506)) << records.dump();
+
+    // Where the kernel cannot say who chose a port found at start, the
+    // watcher says so, and --protect reserves it (it may be a server's).
+    const bool origin_at_start = !says(watch, "cannot tell who chose");
+    EXPECT_EQ(origin_at_start, kernel_has_tcp_iterator()) << watch.stderr_text();
+
+    std::set<uint16_t> reserved = reserved_ports();
+    EXPECT_EQ(reserved.count(40506), 1u) << "--protect took away a reservation it did not make";
+    reserved.erase(40506);
+    int at_risk_after = 0;
+    for (const Server& s : servers.all) {
+        SCOPED_TRACE(s.comm + " (" + choice_name(s.choice) + ", port " + std::to_string(s.port) +
+                     (s.found_at_start ? ", found at start)" : ", live)"));
+        const json r = *records.find("listener_at_risk", s.port);
+        EXPECT_EQ(r["pid"], s.pid) << r;
+        EXPECT_EQ(r["comm"], s.comm) << r;
+        EXPECT_EQ(r["netns"], g_netns) << r;
+        EXPECT_EQ(r["family"], s.family == AF_INET ? "ipv4" : "ipv6") << r;
+        if (s.choice != PortChoice::Unbound)
+            EXPECT_EQ(r["addr"], s.family == AF_INET ? "127.0.0.1" : "::1") << r;
+        EXPECT_EQ(r["ephemeral_range"], json::array({kRangeLo, kRangeHi})) << r;
+        const bool known = !s.found_at_start || origin_at_start;
+        const bool by_kernel = s.choice != PortChoice::Named;
+        if (known) {
+            EXPECT_EQ(r.value("port_chosen_by", ""), by_kernel ? "kernel" : "program") << r;
+            EXPECT_EQ(r.contains("fix"), !by_kernel) << r;
+            EXPECT_EQ(reserved.count(s.port), by_kernel ? 0u : 1u) << "reserved: " << reserved.size();
+            EXPECT_EQ(records.count("port_reserved", s.port), by_kernel ? 0 : 1) << records.dump();
+        } else {
+            EXPECT_FALSE(r.contains("port_chosen_by")) << r;
+            EXPECT_EQ(reserved.count(s.port), 1u);
+        }
+        if (r.contains("fix"))
+            EXPECT_NE(r["fix"].get<std::string>().find(std::to_string(s.port)), std::string::npos) << r;
+        at_risk_after += !reserved.count(s.port);
+    }
+    // The gauge: what is at risk now (reserved ports are not), then 0 once
+    // every listener has closed, whoever chose its port.
+    EXPECT_EQ(metric_becomes("selfconnect_listeners_at_risk", at_risk_after), at_risk_after);
+    for (Server& s : servers.all) {
+        stop_child(s.pid);
+        s.pid = -1;
+    }
+    stop_child(safe.all.back().pid);
+    safe.all.back().pid = -1;
+    EXPECT_EQ(metric_becomes("selfconnect_listeners_at_risk", 0), 0) << records.dump();
+}
+
+// Self-connects: the process, address, family, port and namespace of each
+// (IPv4, IPv6, v4-mapped; skc_addrpair, skc_v6_*, the owner's task, cred and
+// cgroup), the lifetime at its close, and the gauge of open ones back to 0.
+TEST_P(KernelFacts, SelfConnectsNameTheirProcessAddressAndLifetime)
+{
+    WatchProcess watch(watch_args(mode(), {"--metrics", "127.0.0.1:" + std::to_string(kMetricsPort)}));
+    ASSERT_TRUE(watch.wait_ready(kPatience)) << watch.stderr_text();
+    Records records(watch);
+    const struct {
+        int family;
+        const char* addr;
+        uint16_t port;
+        const char* comm;
+        const char* family_name;
+    } plans[] = {{AF_INET, "127.0.0.1", 40700, "sc-fact-v4", "ipv4"},
+                 {AF_INET6, "::1", 40702, "sc-fact-v6", "ipv6"},
+                 {AF_INET6, "::ffff:127.0.0.1", 40704, "sc-fact-mapped", "ipv6"}};
+    for (const auto& p : plans) {
+        SCOPED_TRACE(p.addr);
+        SelfConnectPlan plan{p.family, p.addr, p.port, p.comm};
+        plan.hold = true;
+        const SelfConnectChild child = start_self_connects(plan);
+        ASSERT_TRUE(records.until([&] { return records.find("self_connect", p.port).has_value(); }))
+            << records.dump();
+        const json r = *records.find("self_connect", p.port);
+        EXPECT_EQ(r["pid"], child.pid) << r;
+        EXPECT_EQ(r["comm"], p.comm) << r;
+        EXPECT_EQ(r["uid"], 0) << r;
+        EXPECT_EQ(r["netns"], g_netns) << r;
+        EXPECT_EQ(r["addr"], p.addr) << r;
+        EXPECT_EQ(r["family"], p.family_name) << r;
+        EXPECT_EQ(r["v4_mapped"], std::string(p.addr).find("::ffff:") == 0) << r;
+        EXPECT_EQ(metric_becomes("selfconnect_self_connects_open", 1), 1);
+        std::this_thread::sleep_for(1s);
+        kill(child.pid, SIGTERM);
+        wait_child(child.pid);
+        ASSERT_TRUE(records.until([&] { return records.find("self_connect_closed", p.port).has_value(); }))
+            << records.dump();
+        const json closed = *records.find("self_connect_closed", p.port);
+        EXPECT_GE(closed.value("lifetime_seconds", 0.0), 1.0) << closed;
+        EXPECT_EQ(metric_becomes("selfconnect_self_connects_open", 0), 0) << records.dump();
+    }
+}
+
+// A server refused a port that a held self-connect keeps: listener_blocked
+// names the holder's process (the holder iterator: bpf_sock_from_file,
+// task->tgid, the socket's ports, state and addresses). Where the kernel
+// has no bpf_sock_from_file, the watcher says it cannot, and names nobody.
+TEST_P(KernelFacts, ABlockedServerNamesItsHolderOrTheWatcherSaysItCannot)
+{
+    WatchProcess watch(watch_args(mode(), {}));
+    ASSERT_TRUE(watch.wait_ready(kPatience)) << watch.stderr_text();
+    Records records(watch);
+    SelfConnectPlan plan{AF_INET, "127.0.0.1", 40800, "sc-fact-holder"};
+    plan.hold = true;
+    const SelfConnectChild holder = start_self_connects(plan);
+    ASSERT_TRUE(records.until([&] { return records.find("self_connect", 40800).has_value(); })) << records.dump();
+    Servers servers;
+    servers.all.push_back(start_server(PortChoice::Named, AF_INET, 40800, "sc-fact-server"));
+    EXPECT_EQ(servers.all.back().port, 0) << "the server got a port its holder keeps";
+    if (kernel_has_sock_from_file()) {
+        const bool named = records.until([&] { return records.find("listener_blocked", 40800).has_value(); });
+        EXPECT_TRUE(named) << records.dump();
+        if (named) {
+            const json r = *records.find("listener_blocked", 40800);
+            EXPECT_EQ(r["comm"], "sc-fact-server") << r;
+            EXPECT_EQ(r["holder"]["pid"], holder.pid) << r;
+            EXPECT_EQ(r["holder"]["comm"], "sc-fact-holder") << r;
+            EXPECT_EQ(r["holder"]["self_connected"], true) << r;
+            EXPECT_EQ(r["holder"]["port"], 40800) << r;
+        }
+    } else {
+        EXPECT_TRUE(says(watch, "lacks bpf_sock_from_file")) << watch.stderr_text();
+        records.drain(3s);
+        EXPECT_EQ(records.count("listener_blocked", 40800), 0) << records.dump();
+    }
+    kill(holder.pid, SIGTERM);
+    wait_child(holder.pid);
+}
+
+// Clients that never bind (as curl, nc and Go do), in a ten-port range.
+// Unguarded (the control) the loop meets itself, and that self-connect's
+// close is seen although the kernel gave its port back first (inet_sport
+// through bpf_skc_to_tcp_sock); its refusals make a retry_loop (sk_err).
+// Guarded, no connect meets itself, each address family is reported
+// prevented with its process, and the port the guard bound is another port
+// of the range.
+TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
+{
+    // A range of its own for each mode: a self-connect's TIME_WAIT keeps
+    // the same 4-tuple from meeting itself again for a minute.
+    const uint16_t lo = mode() == "auto" ? 40900 : 40920;
+    const uint16_t hi = lo + 9;
+    ScopedRange range(lo, hi);
+    {
+        WatchProcess control(watch_args(mode(), {}));
+        ASSERT_TRUE(control.wait_ready(kPatience)) << control.stderr_text();
+        Records records(control);
+        const ConnectLoopResult r = connect_loop(AF_INET, "127.0.0.1", lo, 200);
+        ASSERT_GE(r.self_connects, 1) << "the control never met itself: it proves nothing";
+        EXPECT_TRUE(records.until([&] {
+            return records.find("self_connect", lo) && records.find("self_connect_closed", lo) &&
+                   records.find("retry_loop", lo);
+        })) << records.dump();
+        if (auto sc = records.find("self_connect", lo)) {
+            EXPECT_EQ((*sc)["pid"], getpid()) << *sc;
+            EXPECT_EQ((*sc)["netns"], g_netns) << *sc;
+        }
+        if (auto loop = records.find("retry_loop", lo))
+            EXPECT_EQ((*loop)["pid"], getpid()) << *loop;
+    }
+
+    WatchProcess guarded(watch_args(mode(), {"--require-guard"}));
+    ASSERT_TRUE(guarded.wait_ready(kPatience)) << guarded.stderr_text();
+    Records records(guarded);
+    const struct {
+        int family;
+        const char* addr;
+        uint16_t port;
+    } targets[] = {{AF_INET, "127.0.0.1", static_cast<uint16_t>(lo + 2)},
+                   {AF_INET6, "::1", static_cast<uint16_t>(lo + 4)},
+                   {AF_INET6, "::ffff:127.0.0.1", static_cast<uint16_t>(lo + 6)}};
+    for (const auto& t : targets) {
+        SCOPED_TRACE(t.addr);
+        const ConnectLoopResult r = connect_loop(t.family, t.addr, t.port, 300);
+        EXPECT_EQ(r.self_connects, 0);
+        EXPECT_EQ(r.refused, 300);
+        EXPECT_TRUE(records.until([&] { return records.find("self_connect_prevented", t.port).has_value(); }))
+            << records.dump();
+        if (auto p = records.find("self_connect_prevented", t.port)) {
+            EXPECT_EQ((*p)["pid"], getpid()) << *p;
+            EXPECT_EQ((*p)["netns"], g_netns) << *p;
+            EXPECT_EQ((*p)["addr"], t.addr) << *p;
+        }
+        // The port the guard bound: another of the range, not reserved.
+        const int fd = socket(t.family, SOCK_STREAM, 0);
+        sockaddr_storage to{};
+        socklen_t len;
+        if (t.family == AF_INET) {
+            auto* a = reinterpret_cast<sockaddr_in*>(&to);
+            a->sin_family = AF_INET;
+            a->sin_port = htons(t.port);
+            inet_pton(AF_INET, t.addr, &a->sin_addr);
+            len = sizeof(*a);
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&to);
+            a->sin6_family = AF_INET6;
+            a->sin6_port = htons(t.port);
+            inet_pton(AF_INET6, t.addr, &a->sin6_addr);
+            len = sizeof(*a);
+        }
+        EXPECT_NE(connect(fd, reinterpret_cast<sockaddr*>(&to), len), 0);
+        sockaddr_storage local{};
+        socklen_t local_len = sizeof(local);
+        getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
+        const uint16_t steered = ntohs(t.family == AF_INET ? reinterpret_cast<sockaddr_in*>(&local)->sin_port
+                                                           : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+        close(fd);
+        EXPECT_NE(steered, t.port);
+        EXPECT_GE(steered, lo);
+        EXPECT_LE(steered, hi);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(, KernelFacts, ::testing::Values("auto", "tracepoint"),
+                         [](const auto& info) { return info.param == "auto" ? "auto" : "tracepoint"; });
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    ::testing::InitGoogleTest(&argc, argv);
+    if (geteuid() == 0) {
+        if (!enter_fresh_netns() || !set_port_range(kRangeLo, kRangeHi)) {
+            std::fprintf(stderr, "kernel-facts: cannot make a network namespace of its own\n");
+            return 1;
+        }
+        g_netns = netns_inode_of_self();
+    }
+    return RUN_ALL_TESTS();
+}
