@@ -77,7 +77,7 @@ struct sc_owner {
 	__u32 tgid;      /* process id */
 	__u32 tid;       /* thread id */
 	__u32 counted;   /* its self-connect is in open_self_connects */
-	__u32 pad;
+	__u32 uid;       /* the caller's: whose budget its refusals spend */
 };
 
 struct sc_event {

@@ -125,24 +125,65 @@ static __always_inline struct sc_event *reserve_event(__u8 kind, struct net *net
 	return e;
 }
 
-/* Within this CPU's budget for the second (see event_budgets)? An event
- * past it is counted lost. */
-static __always_inline bool within_budget(__u32 which, __u64 per_second, __u8 kind, __u64 now)
+/* One more event within `per_second` of this window? A window older than
+ * a second starts again. */
+static __always_inline bool spend(struct rate_window *w, __u64 per_second, __u64 now)
 {
-	struct event_budget *budget = bpf_map_lookup_elem(&event_budgets, &which);
-
-	if (!budget)
-		return false;
-	if (now - budget->window_start >= 1000000000ULL) {
-		budget->window_start = now;
-		budget->used = 0;
+	if (now - w->window_start >= 1000000000ULL) {
+		w->window_start = now;
+		w->used = 0;
 	}
-	if (budget->used >= per_second) {
+	if (w->used >= per_second)
+		return false;
+	w->used++;
+	return true;
+}
+
+/* Within the user's budget for the second on this CPU, and within the
+ * ceiling for all users (see event_budgets)? An event past either is
+ * counted lost. */
+static __always_inline bool within_budget(__u32 which, __u64 per_second, __u8 kind, __u64 now, __u32 uid)
+{
+	struct budget_key key = { .uid = uid, .which = which };
+	struct rate_window *budget = bpf_map_lookup_elem(&event_budgets, &key);
+	struct rate_window *ceiling;
+
+	if (!budget) {
+		struct rate_window fresh = { .window_start = now };
+
+		bpf_map_update_elem(&event_budgets, &key, &fresh, BPF_NOEXIST);
+		budget = bpf_map_lookup_elem(&event_budgets, &key);
+	}
+	ceiling = bpf_map_lookup_elem(&event_ceilings, &which);
+	if (!budget || !ceiling || !spend(budget, per_second, now) ||
+	    !spend(ceiling, per_second * USERS_AT_FULL_BUDGET, now)) {
 		count_lost(kind);
 		return false;
 	}
-	budget->used++;
 	return true;
+}
+
+/* Is this refusal among the first REFUSALS_PER_LOOP of its loop this
+ * second? The rest are counted folded, and go no further. */
+static __always_inline bool refusal_goes_on(__u32 netns, __u32 tgid, __u16 port, __u64 now)
+{
+	struct owner_port_key key = { .netns = netns, .tgid = tgid, .port = port };
+	struct rate_window *gate = bpf_map_lookup_elem(&refusal_gates, &key);
+	__u32 zero = 0;
+	__u64 *folded;
+
+	if (!gate) {
+		struct rate_window fresh = { .window_start = now, .used = 1 };
+
+		bpf_map_update_elem(&refusal_gates, &key, &fresh, BPF_ANY);
+		return true;
+	}
+	if (spend(gate, REFUSALS_PER_LOOP, now))
+		return true;
+	folded = bpf_map_lookup_elem(&folded_refusals, &zero);
+	if (folded)
+		*folded += 1;
+	return false;
 }
 
 /* The rare path: a socket worth telling userspace about. */
@@ -159,14 +200,18 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 		return 0;
 	if (filtered_out(t->dport, netns))
 		return 0;
-	/* Any user can be refused as fast as a loop runs (and every connect
-	 * the guard steers to a closed port is): past the budget, counted,
-	 * before anything else is looked up. */
-	if (kind == SC_EVENT_CONNECT_REFUSED &&
-	    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, bpf_ktime_get_ns()))
-		return 0;
-	/* One slot lookup serves the count and the owner. */
+	/* One slot lookup serves the gates, the count and the owner. */
 	o = owner_of(t);
+	/* Any user can be refused as fast as a loop runs (and every connect
+	 * the guard steers to a closed port is): a loop's first few a second
+	 * go on, within its owner's budget; the rest are counted. */
+	if (kind == SC_EVENT_CONNECT_REFUSED) {
+		__u64 now = bpf_ktime_get_ns();
+
+		if (!refusal_goes_on(netns, o ? o->tgid : 0, t->dport, now) ||
+		    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, now, o ? o->uid : UNKNOWN_UID))
+			return 0;
+	}
 	track_open_self_connects(o, kind);
 
 	ephemeral_range(t, net, &lo, &hi);
@@ -193,26 +238,30 @@ static __always_inline void fill_current_owner(struct sc_event *e)
 	e->owner = SC_OWNER_CURRENT;
 }
 
-/* Once a second per (namespace, port), as `seen` remembers, and within the
- * per-CPU budget: what a loop repeats says nothing new, and past the budget
- * it is counted lost. */
+/* Once a second per (namespace, current process, port), as `seen`
+ * remembers, and within the current user's budget: what a loop repeats
+ * says nothing new, and past the budget it is counted lost. */
 static __always_inline bool once_a_second(void *seen, __u32 budget, __u64 per_second, __u8 kind,
 					  __u32 netns, __u16 port)
 {
-	__u64 key = (__u64)netns << 16 | port;
+	struct owner_port_key key = {
+		.netns = netns,
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.port = port,
+	};
 	__u64 now = bpf_ktime_get_ns();
 	__u64 *last = bpf_map_lookup_elem(seen, &key);
 
 	if (last && now - *last < 1000000000ULL)
 		return false;
-	if (!within_budget(budget, per_second, kind, now))
+	if (!within_budget(budget, per_second, kind, now, (__u32)bpf_get_current_uid_gid()))
 		return false;
 	bpf_map_update_elem(seen, &key, &now, BPF_ANY);
 	return true;
 }
 
-/* A refused bind() or listen() on a port already reported within the
- * second says nothing new. */
+/* A refused bind() or listen() on a port the same process was already
+ * reported refused within the second says nothing new. */
 static __always_inline bool port_in_use_allowed(__u32 netns, __u16 port)
 {
 	return once_a_second(&port_in_use_seen, BUDGET_PORT_IN_USE, PORT_IN_USE_PER_SECOND,
@@ -258,7 +307,8 @@ static __always_inline struct sc_event *start_port_event(struct net *net, __u16 
 	/* Only ports a client can be handed make a listener worth a record. */
 	if (kind != SC_EVENT_PORT_IN_USE &&
 	    (port < lo || port > hi ||
-	     !within_budget(BUDGET_LISTENERS, LISTENERS_PER_SECOND, kind, bpf_ktime_get_ns())))
+	     !within_budget(BUDGET_LISTENERS, LISTENERS_PER_SECOND, kind, bpf_ktime_get_ns(),
+			    (__u32)bpf_get_current_uid_gid())))
 		return NULL;
 	return reserve_event(kind, net, netns, family, port, lo, hi);
 }

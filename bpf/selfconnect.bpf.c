@@ -124,12 +124,25 @@ struct {
 	__type(value, __u64);
 } listen_calls SEC(".maps");
 
-/* Ports in use, reported at most once a second per (namespace, port):
- * the key is netns << 16 | port, the value when it was last reported. */
+/* What an event is about, for the gates below: its namespace, the process
+ * it names (its owner) and the port. Keyed by owner too, so that one
+ * process repeating a refusal on a port hides nobody else's. */
+struct owner_port_key {
+	__u32 netns;
+	__u32 tgid;
+	__u16 port;
+	__u16 pad;
+	__u32 pad2;
+};
+
+/* Ports in use, reported at most once a second per (namespace, owner,
+ * port); the value is when it was last reported. LRU: a full table forgets
+ * the oldest key, which can only let one more record through, within its
+ * owner's budget below. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
+	__uint(max_entries, 16384);
+	__type(key, struct owner_port_key);
 	__type(value, __u64);
 } port_in_use_seen SEC(".maps");
 
@@ -137,41 +150,79 @@ struct {
 #include "guard_shared.bpf.h"
 
 /* Self-connects prevented, reported at most once a second per (namespace,
- * port), as port_in_use_seen does for refused binds. */
+ * owner, port), as port_in_use_seen does for refused binds. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
+	__uint(max_entries, 16384);
+	__type(key, struct owner_port_key);
 	__type(value, __u64);
 } prevented_seen SEC(".maps");
 
-/* Events any user can cause as fast as a loop runs, per CPU and second: at
- * most PORT_IN_USE_PER_SECOND refused bind()s or listen()s, whatever the
- * number of ports, LISTENERS_PER_SECOND listens and listeners' closes in
- * the range, PREVENTED_PER_SECOND self-connects the guard prevented, and
- * REFUSALS_PER_SECOND refused connects to a port of the range (a retry
- * loop needs a handful).
- * The rest are counted lost (never silently), so that nobody can make the
- * watcher busy. */
-#define PORT_IN_USE_PER_SECOND 64
-#define LISTENERS_PER_SECOND 256
-#define PREVENTED_PER_SECOND 64
-#define REFUSALS_PER_SECOND 1024
-#define BUDGET_PORT_IN_USE 0
-#define BUDGET_LISTENERS 1
-#define BUDGET_PREVENTED 2
-#define BUDGET_REFUSALS 3
-struct event_budget {
+/* A retry loop needs a handful of refusals to be recognised: at most
+ * REFUSALS_PER_LOOP a second per (namespace, owner, port) go on; the rest
+ * are counted in folded_refusals and go no further, so that one fast loop
+ * spends nothing of anyone's budget, its own included. */
+#define REFUSALS_PER_LOOP 16
+struct rate_window {
 	__u64 window_start;
 	__u64 used;
 };
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct owner_port_key);
+	__type(value, struct rate_window);
+} refusal_gates SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 4);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct event_budget);
+	__type(value, __u64);
+} folded_refusals SEC(".maps");
+
+/* Events any user can cause as fast as a loop runs, per user (uid), CPU
+ * and second: at most PORT_IN_USE_PER_SECOND refused bind()s or listen()s,
+ * whatever the number of ports, LISTENERS_PER_SECOND listens and
+ * listeners' closes in the range, PREVENTED_PER_SECOND self-connects the
+ * guard prevented, and REFUSALS_PER_SECOND refused connects to a port of
+ * the range. A user past a budget spends only its own: another user's
+ * events go on. Above them, a ceiling for all users together, per CPU, of
+ * USERS_AT_FULL_BUDGET times each budget, so that no number of users can
+ * make the watcher busy. The rest are counted lost (never silently). */
+#define PORT_IN_USE_PER_SECOND 64
+#define LISTENERS_PER_SECOND 256
+#define PREVENTED_PER_SECOND 64
+#define REFUSALS_PER_SECOND 1024
+#define USERS_AT_FULL_BUDGET 8
+#define BUDGET_PORT_IN_USE 0
+#define BUDGET_LISTENERS 1
+#define BUDGET_PREVENTED 2
+#define BUDGET_REFUSALS 3
+#define BUDGETS 4
+
+/* Whose budget an event spends when its owner is not known. */
+#define UNKNOWN_UID 0xffffffffU
+
+struct budget_key {
+	__u32 uid;
+	__u32 which;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct budget_key);
+	__type(value, struct rate_window);
 } event_budgets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BUDGETS);
+	__type(key, __u32);
+	__type(value, struct rate_window);
+} event_ceilings SEC(".maps");
 
 /* The hooks, in the order the verifier and a reader meet them. */
 #include "namespace_reads.bpf.h"

@@ -148,8 +148,8 @@ static __always_inline __u32 owner_slot(__u64 key)
 	return (key * 0x9E3779B97F4A7C15ULL) >> 54; /* 10 bits */
 }
 
-/* Runs inside connect(): the current task is the caller. Two cheap helpers
- * and four stores; this is the one cost candidate sockets pay. */
+/* Runs inside connect(): the current task is the caller. Three cheap
+ * helpers and a few stores; this is the one cost candidate sockets pay. */
 static __always_inline void remember_owner(const struct transition *t)
 {
 	__u64 key = sock_key(t);
@@ -165,6 +165,7 @@ static __always_inline void remember_owner(const struct transition *t)
 	o->task = bpf_get_current_task();
 	o->tgid = id >> 32;
 	o->tid = (__u32)id;
+	o->uid = (__u32)bpf_get_current_uid_gid(); /* whose budget its refusals spend */
 }
 
 /* Did the kernel choose this bound socket's port (bind() to port 0, or

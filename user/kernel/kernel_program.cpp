@@ -139,6 +139,11 @@ std::array<uint64_t, SC_EVENT_KINDS> KernelProgram::lost_events() const
     return sum_per_cpu<SC_EVENT_KINDS>(bpf_map__fd(skel_->maps.lost_events));
 }
 
+uint64_t KernelProgram::folded_refusals() const
+{
+    return sum_per_cpu<1>(bpf_map__fd(skel_->maps.folded_refusals))[0];
+}
+
 int KernelProgram::steered_sockets_fd() const { return bpf_map__fd(skel_->maps.steered_sockets); }
 
 int KernelProgram::guard_counts_fd() const { return bpf_map__fd(skel_->maps.guard_counts); }

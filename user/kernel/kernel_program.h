@@ -46,6 +46,9 @@ public:
     // Events the kernel could not queue because the ring buffer was full,
     // by kind (index: enum sc_event_kind).
     std::array<uint64_t, SC_EVENT_KINDS> lost_events() const;
+    // Refused connects past a loop's first few a second (see refusal_gates
+    // in the BPF program), in all.
+    uint64_t folded_refusals() const;
     // Runs of the program that the kernel skipped because a BPF program was
     // already running on that CPU (the hook fired in an interrupt that came
     // during one). Counted by kernels since 5.12; 0 on older ones.

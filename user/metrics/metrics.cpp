@@ -62,6 +62,10 @@ std::string render_prometheus(const Metrics& m)
     family(out, "selfconnect_listeners_blocked_total", "counter",
            "bind() or listen() refused because a connected socket held the port.");
     sample(out, "selfconnect_listeners_blocked_total", "", m.listeners_blocked);
+    family(out, "selfconnect_connect_refusals_folded_total", "counter",
+           "Refused connects to a port of the range past the first 16 a second of one process on one port: "
+           "counted, not reported one by one.");
+    sample(out, "selfconnect_connect_refusals_folded_total", "", m.refusals_folded);
     family(out, "selfconnect_self_connects_prevented_total", "counter",
            "connect()s to their own address that --guard gave another port: each could have met itself.");
     sample(out, "selfconnect_self_connects_prevented_total", "", m.self_connects_prevented);

@@ -32,6 +32,8 @@ struct Metrics {
     std::atomic<uint64_t> ports_reserved_retry_loop{0};  // --protect, for a retry loop
     std::atomic<uint64_t> ports_reserve_failed{0};       // --protect could not (or the cap)
     std::atomic<uint64_t> listeners_blocked{0};
+    // Refused connects past a loop's first few a second, counted in the kernel.
+    std::atomic<uint64_t> refusals_folded{0};
     // --guard, as the kernel counts it (every one, records or not).
     std::atomic<uint64_t> self_connects_prevented{0};  // steered, and the destination was local
     std::atomic<uint64_t> guard_steered{0};            // given another port, local or not

@@ -21,6 +21,8 @@ void LossReporter::poll(uint64_t dropped_lookups, bool final)
     if (due(lookups_place_, final))
         write(lookups_place_, LossPlace::HolderLookup);
 
+    metrics_.refusals_folded = program_.folded_refusals();
+
     const auto by_kind = program_.lost_events();
     uint64_t total = 0;
     for (uint64_t n : by_kind)

@@ -1,0 +1,206 @@
+// A flood costs the flooder its own events, not the host's: the kernel's
+// once-a-second and per-second limits are kept per owner (the process an
+// event names, the user whose budget it spends), so one user looping as
+// fast as a loop runs hides nobody else's refusal, and one fast retry loop
+// leaves another loop its early warning. In namespaces of the test's own,
+// both attach modes.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "named_netns.h"
+#include "self_connect.h"
+#include "watch_process.h"
+#include "watch_records.h"
+
+using nlohmann::json;
+using namespace selfconnect::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Python as a process of its own name (records name processes by comm).
+std::vector<std::string> python_named(const NamedNetns& ns, const std::string& comm, const std::string& script,
+                                      bool unprivileged = false)
+{
+    const std::string named = "open('/proc/self/comm', 'w').write('" + comm + "')\n" + script;
+    std::vector<std::string> argv{"/usr/bin/python3", "-c", named};
+    if (unprivileged)
+        argv.insert(argv.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+    return ns.exec(argv);
+}
+
+// A socket connected to itself on `port`, held: it keeps a server off the
+// port, so a refused bind() there names it (listener_blocked).
+const char* kHeldSelfConnect =
+    "import socket, sys, time\n"
+    "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "s.bind(('127.0.0.1', int(sys.argv[1]))); s.connect(('127.0.0.1', int(sys.argv[1])))\n"
+    "time.sleep(60)\n";
+
+// A server that tries to bind `port` three times, 300 ms apart.
+const char* kServerTries =
+    "import socket, sys, time\n"
+    "for _ in range(3):\n"
+    "    s = socket.socket()\n"
+    "    try: s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen()\n"
+    "    except OSError: pass\n"
+    "    s.close(); time.sleep(0.3)\n";
+
+std::optional<json> blocked_record_of(WatchProcess& watch, const std::string& comm, std::chrono::seconds patience,
+                                      std::vector<json>& seen)
+{
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto r = wait_for_record(watch, "listener_blocked", 500ms, seen);
+        if (r && (*r)["comm"] == comm)
+            return r;
+    }
+    return std::nullopt;
+}
+
+std::string dump(const std::vector<json>& seen)
+{
+    std::string out;
+    for (const json& r : seen)
+        out += r.dump() + "\n";
+    return out;
+}
+
+// uid 65534 is refused bind() on port P as fast as a loop runs; a root
+// server refused the same port within the same seconds is named all the
+// same (a refusal was reported once a second per namespace and port,
+// whoever made it: the flooder's hid the server's, and the one record named
+// the flooder).
+TEST(OwnerBudgets, ARefusalRepeatedByOneProcessHidesNobodyElsesOnThatPort)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    WatchProcess watch({"watch", "--json", "--attach-mode", attach_mode_under_test(), "--netns",
+                        std::to_string(ns.inode())});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    std::vector<std::string> holder_argv = python_named(ns, "sc-holder", kHeldSelfConnect);
+    holder_argv.push_back("40300");
+    BackgroundProcess held(holder_argv);
+    std::vector<json> seen;
+    ASSERT_TRUE(wait_for_record(watch, "self_connect", 10s, seen)) << dump(seen);
+    std::vector<std::string> flood = python_named(ns, "sc-flooder",
+                                                  "import socket, sys, time\n"
+                                                  "end = time.time() + 6\n"
+                                                  "while time.time() < end:\n"
+                                                  "    s = socket.socket()\n"
+                                                  "    try: s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+                                                  "    except OSError: pass\n"
+                                                  "    s.close()\n",
+                                                  true);
+    flood.push_back("40300");
+    BackgroundProcess flooder(flood);
+    ASSERT_TRUE(blocked_record_of(watch, "sc-flooder", 5s, seen)) << "the flood was never seen\n" << dump(seen);
+    std::vector<std::string> server = python_named(ns, "sc-victim", kServerTries);
+    server.push_back("40300");
+    ASSERT_EQ(run_command(server).status, 0);
+    const auto victim = blocked_record_of(watch, "sc-victim", 3s, seen);
+    EXPECT_TRUE(victim) << "the server's refusal was hidden by the flooder's\n" << dump(seen);
+    if (victim)
+        EXPECT_EQ((*victim)["holder"]["comm"], "sc-holder") << *victim;
+}
+
+// uid 65534 is refused bind() on 200 ports of its own, as fast as a loop
+// runs: far past the kernel's budget. A root server refused a port then is
+// named all the same (the budget was one for all users: the flooder spent
+// it, and the server's refusal was counted lost).
+TEST(OwnerBudgets, AUserPastItsBudgetSpendsOnlyItsOwn)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    WatchProcess watch({"watch", "--json", "--attach-mode", attach_mode_under_test(), "--netns",
+                        std::to_string(ns.inode())});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    std::vector<std::string> holder_argv = python_named(ns, "sc-holder", kHeldSelfConnect);
+    holder_argv.push_back("40400");
+    BackgroundProcess held(holder_argv);
+    std::vector<json> seen;
+    ASSERT_TRUE(wait_for_record(watch, "self_connect", 10s, seen)) << dump(seen);
+    // Two flooders, one for each CPU: the budgets are per CPU.
+    const std::string flood =
+        "import socket, sys, time\n"
+        "first = int(sys.argv[1]); held = []\n"
+        "for port in range(first, first + 100):\n"
+        "    s = socket.socket(); s.bind(('127.0.0.1', port)); s.listen(); held.append(s)\n"
+        "end = time.time() + 8\n"
+        "while time.time() < end:\n"
+        "    for port in range(first, first + 100):\n"
+        "        s = socket.socket()\n"
+        "        try: s.bind(('127.0.0.1', port))\n"
+        "        except OSError: pass\n"
+        "        s.close()\n";
+    std::vector<std::string> one = python_named(ns, "sc-flooder", flood, true);
+    std::vector<std::string> two = one;
+    one.push_back("30000");
+    two.push_back("30100");
+    BackgroundProcess flooder_one(one), flooder_two(two);
+    for (int i = 0; i < 100 && run_command(ns.exec({"ss", "-Hltn", "sport = :30199"})).out.empty(); ++i)
+        std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(1s);  // the flood is on
+    std::vector<std::string> server = python_named(ns, "sc-victim", kServerTries);
+    server.push_back("40400");
+    ASSERT_EQ(run_command(server).status, 0);
+    const auto victim = blocked_record_of(watch, "sc-victim", 3s, seen);
+    EXPECT_TRUE(victim) << "the server's refusal was lost to the flooder's budget\n" << dump(seen);
+}
+
+// Two root loops refused as fast as they run, in a namespace of their own,
+// and a slow retry loop in another: the slow loop gets its retry_loop
+// warning (one budget for every loop: the fast ones spent it within the
+// first milliseconds of each second, and the slow loop's refusals were
+// dropped, so a loop on a busy host met itself unwarned).
+TEST(OwnerBudgets, AFastRetryLoopLeavesAnotherLoopItsEarlyWarning)
+{
+    REQUIRE_ROOT();
+    NamedNetns fast("40000 40199");
+    NamedNetns slow("40000 40199");
+    WatchProcess watch({"watch", "--json", "--attach-mode", attach_mode_under_test()});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    const std::string fast_loop =
+        "import socket, sys, time\n"
+        "end = time.time() + 8\n"
+        "while time.time() < end:\n"
+        "    s = socket.socket()\n"
+        "    try: s.connect(('127.0.0.1', int(sys.argv[1])))\n"
+        "    except OSError: pass\n"
+        "    s.close()\n";
+    std::vector<std::string> a = python_named(fast, "sc-fast-a", fast_loop);
+    a.push_back("40100");
+    std::vector<std::string> b = python_named(fast, "sc-fast-b", fast_loop);
+    b.push_back("40102");
+    BackgroundProcess fast_a(a), fast_b(b);
+    std::this_thread::sleep_for(1s);  // both fast loops are on, one on each CPU
+    std::vector<std::string> slow_loop = python_named(slow, "sc-slow",
+                                                      "import socket, sys, time\n"
+                                                      "for _ in range(10):\n"
+                                                      "    s = socket.socket()\n"
+                                                      "    try: s.connect(('127.0.0.1', int(sys.argv[1])))\n"
+                                                      "    except OSError: pass\n"
+                                                      "    s.close(); time.sleep(0.1)\n");
+    slow_loop.push_back("40150");
+    ASSERT_EQ(run_command(slow_loop).status, 0);
+    std::vector<json> seen;
+    const auto deadline = std::chrono::steady_clock::now() + 3s;
+    std::optional<json> warned;
+    while (!warned && std::chrono::steady_clock::now() < deadline) {
+        auto r = wait_for_record(watch, "retry_loop", 500ms, seen);
+        if (r && (*r)["port"] == 40150 && (*r)["netns"] == slow.inode())
+            warned = r;
+    }
+    EXPECT_TRUE(warned) << "the slow loop's refusals were lost to the fast loops'\n" << dump(seen)
+                        << watch.stderr_text();
+    if (warned)
+        EXPECT_EQ((*warned)["comm"], "sc-slow") << *warned;
+}
+
+}  // namespace
