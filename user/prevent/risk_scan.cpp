@@ -32,6 +32,13 @@ std::string read_first_line(const char* path)
     return line;
 }
 
+bool is_self_connected(const TcpSocket& s)
+{
+    return s.sport == s.dport && s.src == s.dst;
+}
+
+}  // namespace
+
 // The namespace's own sysctls: /proc/sys/net answers for the reader's namespace.
 PortPolicy read_port_policy(int netns_fd)
 {
@@ -51,13 +58,6 @@ PortPolicy read_port_policy(int netns_fd)
     });
     return p;
 }
-
-bool is_self_connected(const TcpSocket& s)
-{
-    return s.sport == s.dport && s.src == s.dst;
-}
-
-}  // namespace
 
 RiskScanner::RiskScanner(PortOrigin origin) : owner_pids_(socket_owner_pids()), origin_(std::move(origin)) {}
 

@@ -26,6 +26,16 @@ struct PortPolicy {
     PortSet reserved;
 };
 
+// The range and reserved ports of the namespace `netns_fd` (another one
+// is entered on a thread of its own, which needs CAP_SYS_ADMIN). Throws if
+// the range cannot be read.
+PortPolicy read_port_policy(int netns_fd);
+
+inline bool operator==(const PortPolicy& a, const PortPolicy& b)
+{
+    return a.lo == b.lo && a.hi == b.hi && !(a.reserved != b.reserved);
+}
+
 struct Finding {
     Record record;     // listener_at_risk or self_connect; its owner not yet enriched
     TcpSocket socket;  // for --kill
