@@ -25,7 +25,7 @@ int listener_origins(struct bpf_iter__tcp *ctx)
 		return 0;
 	o.port = skc->skc_num;
 	o.flags = port_chosen_by_kernel(sk) ? SC_FLAG_PORT_CHOSEN_BY_KERNEL : 0;
-	o.inode = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+	o.inode = socket_inode(sk);
 	bpf_seq_write(ctx->meta->seq, &o, sizeof(o));
 	return 0;
 }

@@ -339,7 +339,7 @@ static __always_inline int report_port_event(__u64 sk_addr, __u8 kind)
 		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_rcv_saddr);
 	/* Names the listener however it is seen: at listen(), at its close
 	 * (its file is still there), and by the start scan. */
-	e->sock_ino = BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+	e->sock_ino = socket_inode(sk);
 	e->flags = port_chosen_by_kernel(sk) ? SC_FLAG_PORT_CHOSEN_BY_KERNEL : 0;
 	if (kind == SC_EVENT_LISTENER_CLOSED) {
 		e->tgid = 0;

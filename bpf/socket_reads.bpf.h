@@ -168,12 +168,27 @@ static __always_inline void remember_owner(const struct transition *t)
 	o->uid = (__u32)bpf_get_current_uid_gid(); /* whose budget its refusals spend */
 }
 
+/* The socket's inode number as sock_diag reports it (sock_i_ino): that of
+ * the inode its struct socket was allocated with (struct socket_alloc),
+ * which a kernel socket without a file has too. 0 for a socket with no
+ * struct socket. A probe read, on any kernel address. */
+static __always_inline __u64 socket_inode(const struct sock *sk)
+{
+	struct socket *sock = BPF_CORE_READ(sk, sk_socket);
+	const struct socket_alloc *a;
+
+	if (!sock)
+		return 0;
+	a = (const void *)sock - bpf_core_field_offset(struct socket_alloc, socket);
+	return BPF_CORE_READ(a, vfs_inode.i_ino);
+}
+
 /* Did the kernel choose this bound socket's port (bind() to port 0, or
  * listen() without bind())? bind() to a named port sets SOCK_BINDPORT_LOCK;
  * the kernel's own choice does not. sk_userlocks is a 4-bit bitfield that
- * shares its byte with sk_padding, sk_kern_sock and sk_no_check_tx/rx up
- * to Linux 6.8 (5.10 and 6.1 among them), and a plain u8 since: a plain byte read tests another flag
- * there. The bitfield relocations give its byte, shift and width on the
+ * shares its byte with sk_no_check_tx/rx and sk_kern_sock (and sk_padding
+ * on 5.10) up to Linux 6.8, 5.10 and 6.1 among them, and a plain u8 since:
+ * a plain byte read tests another flag there. The bitfield relocations give its byte, shift and width on the
  * running kernel, whichever it is. Works on a BTF pointer or on any kernel
  * address (a probe read). */
 #define SOCK_BINDPORT_LOCK 8

@@ -247,6 +247,13 @@ struct socket {
 	struct file *file;
 };
 
+/* How a struct socket is allocated, with its inode (include/net/sock.h):
+ * SOCK_INODE(), which sock_diag's inode numbers come from. */
+struct socket_alloc {
+	struct socket socket;
+	struct inode vfs_inode;
+};
+
 struct seq_file;
 
 struct bpf_iter_meta {

@@ -102,6 +102,9 @@ SelfConnectChild start_self_connects(const SelfConnectPlan& plan)
             if (plan.slow_loopback && !slow_down_loopback())
                 _exit(11);
         }
+        if (plan.uid && (setresgid(plan.uid, plan.uid, plan.uid) != 0 || setresuid(plan.uid, plan.uid, plan.uid) != 0))
+            _exit(13);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);  // cleared by the change of uid
         const uint32_t netns = netns_inode_of_self();
         if (write(ready[1], &netns, sizeof(netns)) != sizeof(netns))
             _exit(12);

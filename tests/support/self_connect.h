@@ -21,6 +21,7 @@ struct SelfConnectPlan {
     // while the child sleeps in connect().
     bool slow_loopback = false;
     bool hold = false;         // keep the last socket open until SIGTERM
+    uid_t uid = 0;             // the child's uid (and gid), when not 0
 };
 
 struct SelfConnectChild {

@@ -10,6 +10,9 @@
 // test), so every sysctl it sets and every port --protect reserves is that
 // namespace's; the watchers it starts are scoped to it with --netns.
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -50,10 +53,18 @@ namespace {
 uint32_t g_netns = 0;
 constexpr uint16_t kRangeLo = 40000;
 constexpr uint16_t kRangeHi = 40999;
-constexpr uint16_t kMetricsPort = 20464;  // outside the range
+// The namespace the binary started in, where the watchers run (as a host's
+// watcher runs outside its containers' namespaces), and the port of their
+// metrics there.
+int g_outside_netns = -1;
+uint16_t g_metrics_port = 0;
 // Under emulation a VM runs everything many times slower: generous, and
 // only ever spent when a fact is missing.
 constexpr auto kPatience = 60s;
+
+// A uid that is not root's, so that a uid read that failed (and gave 0)
+// cannot pass.
+constexpr uint32_t kNobody = 65534;
 
 // Kernel version as major * 100 + minor: the test's own knowledge of what
 // this kernel can do, to check that the watcher says so where it cannot.
@@ -214,17 +225,50 @@ std::vector<std::string> watch_args(const std::string& mode, std::vector<std::st
     return args;
 }
 
+// Runs the watcher in the namespace the binary started in: it reaches the
+// test's namespace as it reaches a container's (setns() for the start
+// scan, the listener-origin iterator and --protect).
+std::vector<std::string> outside()
+{
+    return {"nsenter", "--net=/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(g_outside_netns)};
+}
+
+std::string metrics_address() { return "127.0.0.1:" + std::to_string(g_metrics_port); }
+
+// The inode of the cgroup v2 directory this process is in: the id the
+// kernel gives its cgroup (kernfs), or 0 where no cgroup v2 is mounted.
+uint64_t own_cgroup_id()
+{
+    const std::string mount = cgroup2_mount();
+    std::ifstream in("/proc/self/cgroup");
+    for (std::string line; !mount.empty() && std::getline(in, line);)
+        if (line.rfind("0::", 0) == 0) {
+            struct stat st{};
+            return stat((mount + line.substr(3)).c_str(), &st) == 0 ? st.st_ino : 0;
+        }
+    return 0;
+}
+
 // A gauge or counter of the watcher's /metrics, or nothing if it cannot be
 // read.
 std::optional<double> metric(const std::string& name)
 {
-    httplib::Client client("127.0.0.1", kMetricsPort);
-    client.set_connection_timeout(2);
-    client.set_read_timeout(2);
-    auto res = client.Get("/metrics");
-    if (!res || res->status != 200)
+    // Scraped from a thread that joined the watcher's namespace.
+    std::string body;
+    std::thread scraper([&] {
+        if (setns(g_outside_netns, CLONE_NEWNET) != 0)
+            return;
+        httplib::Client client("127.0.0.1", g_metrics_port);
+        client.set_connection_timeout(2);
+        client.set_read_timeout(2);
+        auto res = client.Get("/metrics");
+        if (res && res->status == 200)
+            body = res->body;
+    });
+    scraper.join();
+    if (body.empty())
         return std::nullopt;
-    std::istringstream in(res->body);
+    std::istringstream in(body);
     for (std::string line; std::getline(in, line);)
         if (line.rfind(name + " ", 0) == 0)
             return std::stod(line.substr(name.size() + 1));
@@ -280,6 +324,20 @@ public:
 
 bool says(WatchProcess& w, const std::string& text) { return w.stderr_text().find(text) != std::string::npos; }
 
+// Ready, as its stderr says: its notify socket (an abstract one, of the
+// test's namespace) cannot be reached from the namespace it runs in.
+bool said_ready(WatchProcess& w)
+{
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (says(w, "selfconnect: ready,"))
+            return true;
+        if (w.wait_exit(100ms))
+            return false;
+    }
+    return false;
+}
+
 class KernelFacts : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override
@@ -308,8 +366,8 @@ TEST_P(KernelFacts, ListenersNamedAreTheProgramsAndKernelChosenAreNot)
         s.found_at_start = true;
 
     write_proc("/proc/sys/net/ipv4/ip_local_reserved_ports", "40506");  // see `safe` below
-    WatchProcess watch(watch_args(mode(), {"--protect", "--metrics", "127.0.0.1:" + std::to_string(kMetricsPort)}));
-    ASSERT_TRUE(watch.wait_ready(kPatience)) << watch.stderr_text();
+    WatchProcess watch(watch_args(mode(), {"--protect", "--metrics", metrics_address()}), {}, outside());
+    ASSERT_TRUE(said_ready(watch)) << watch.stderr_text();
     servers.all.push_back(start_server(PortChoice::Named, AF_INET, 40502, "sc-named-live"));
     servers.all.push_back(start_server(PortChoice::Named, AF_INET6, 40504, "sc-named6-live"));
     servers.all.push_back(start_server(PortChoice::BindZero, AF_INET6, 0, "sc-zero-live"));
@@ -381,14 +439,19 @@ TEST_P(KernelFacts, ListenersNamedAreTheProgramsAndKernelChosenAreNot)
     EXPECT_EQ(metric_becomes("selfconnect_listeners_at_risk", 0), 0) << records.dump();
 }
 
-// Self-connects: the process, address, family, port and namespace of each
-// (IPv4, IPv6, v4-mapped; skc_addrpair, skc_v6_*, the owner's task, cred and
-// cgroup), the lifetime at its close, and the gauge of open ones back to 0.
+// Self-connects: the process, its uid and cgroup, the address, family, port
+// and namespace of each (IPv4, IPv6, v4-mapped; skc_addrpair, skc_v6_*, the
+// owner's task, cred and cgroup), the lifetime at its close, and the gauge
+// of open ones back to 0.
 TEST_P(KernelFacts, SelfConnectsNameTheirProcessAddressAndLifetime)
 {
-    WatchProcess watch(watch_args(mode(), {"--metrics", "127.0.0.1:" + std::to_string(kMetricsPort)}));
-    ASSERT_TRUE(watch.wait_ready(kPatience)) << watch.stderr_text();
+    WatchProcess watch(watch_args(mode(), {"--metrics", metrics_address()}), {}, outside());
+    ASSERT_TRUE(said_ready(watch)) << watch.stderr_text();
     Records records(watch);
+    // The children's cgroup is ours; where none can be looked up, said.
+    const uint64_t cgroup = own_cgroup_id();
+    if (!cgroup)
+        std::printf("no cgroup v2 mounted: the owner's cgroup is not compared\n");
     const struct {
         int family;
         const char* addr;
@@ -402,13 +465,16 @@ TEST_P(KernelFacts, SelfConnectsNameTheirProcessAddressAndLifetime)
         SCOPED_TRACE(p.addr);
         SelfConnectPlan plan{p.family, p.addr, p.port, p.comm};
         plan.hold = true;
+        plan.uid = kNobody;
         const SelfConnectChild child = start_self_connects(plan);
         ASSERT_TRUE(records.until([&] { return records.find("self_connect", p.port).has_value(); }))
             << records.dump();
         const json r = *records.find("self_connect", p.port);
         EXPECT_EQ(r["pid"], child.pid) << r;
         EXPECT_EQ(r["comm"], p.comm) << r;
-        EXPECT_EQ(r["uid"], 0) << r;
+        EXPECT_EQ(r["uid"], kNobody) << r;
+        if (cgroup)
+            EXPECT_EQ(r["cgroup"], cgroup) << r;
         EXPECT_EQ(r["netns"], g_netns) << r;
         EXPECT_EQ(r["addr"], p.addr) << r;
         EXPECT_EQ(r["family"], p.family_name) << r;
@@ -431,11 +497,12 @@ TEST_P(KernelFacts, SelfConnectsNameTheirProcessAddressAndLifetime)
 // has no bpf_sock_from_file, the watcher says it cannot, and names nobody.
 TEST_P(KernelFacts, ABlockedServerNamesItsHolderOrTheWatcherSaysItCannot)
 {
-    WatchProcess watch(watch_args(mode(), {}));
-    ASSERT_TRUE(watch.wait_ready(kPatience)) << watch.stderr_text();
+    WatchProcess watch(watch_args(mode(), {}), {}, outside());
+    ASSERT_TRUE(said_ready(watch)) << watch.stderr_text();
     Records records(watch);
     SelfConnectPlan plan{AF_INET, "127.0.0.1", 40800, "sc-fact-holder"};
     plan.hold = true;
+    plan.uid = kNobody;
     const SelfConnectChild holder = start_self_connects(plan);
     ASSERT_TRUE(records.until([&] { return records.find("self_connect", 40800).has_value(); })) << records.dump();
     Servers servers;
@@ -449,6 +516,7 @@ TEST_P(KernelFacts, ABlockedServerNamesItsHolderOrTheWatcherSaysItCannot)
             EXPECT_EQ(r["comm"], "sc-fact-server") << r;
             EXPECT_EQ(r["holder"]["pid"], holder.pid) << r;
             EXPECT_EQ(r["holder"]["comm"], "sc-fact-holder") << r;
+            EXPECT_EQ(r["holder"]["uid"], kNobody) << r;
             EXPECT_EQ(r["holder"]["self_connected"], true) << r;
             EXPECT_EQ(r["holder"]["port"], 40800) << r;
         }
@@ -476,8 +544,8 @@ TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
     const uint16_t hi = lo + 9;
     ScopedRange range(lo, hi);
     {
-        WatchProcess control(watch_args(mode(), {}));
-        ASSERT_TRUE(control.wait_ready(kPatience)) << control.stderr_text();
+        WatchProcess control(watch_args(mode(), {}), {}, outside());
+        ASSERT_TRUE(said_ready(control)) << control.stderr_text();
         Records records(control);
         const ConnectLoopResult r = connect_loop(AF_INET, "127.0.0.1", lo, 200);
         ASSERT_GE(r.self_connects, 1) << "the control never met itself: it proves nothing";
@@ -493,8 +561,8 @@ TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
             EXPECT_EQ((*loop)["pid"], getpid()) << *loop;
     }
 
-    WatchProcess guarded(watch_args(mode(), {"--require-guard"}));
-    ASSERT_TRUE(guarded.wait_ready(kPatience)) << guarded.stderr_text();
+    WatchProcess guarded(watch_args(mode(), {"--require-guard"}), {}, outside());
+    ASSERT_TRUE(said_ready(guarded)) << guarded.stderr_text();
     Records records(guarded);
     const struct {
         int family;
@@ -554,6 +622,8 @@ int main(int argc, char** argv)
 {
     ::testing::InitGoogleTest(&argc, argv);
     if (geteuid() == 0) {
+        g_outside_netns = open("/proc/self/ns/net", O_RDONLY);
+        g_metrics_port = unique_port(7);
         if (!enter_fresh_netns() || !set_port_range(kRangeLo, kRangeHi)) {
             std::fprintf(stderr, "kernel-facts: cannot make a network namespace of its own\n");
             return 1;

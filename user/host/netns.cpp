@@ -59,6 +59,8 @@ bool netns_selected(const std::vector<uint32_t>& only, uint32_t inode)
     return only.empty() || std::find(only.begin(), only.end(), inode) != only.end();
 }
 
+uint32_t netns_inode_of(int netns_fd) { return inode_of(netns_fd); }
+
 std::map<uint32_t, NetnsHandle> list_network_namespaces()
 {
     std::map<uint32_t, NetnsHandle> found;

@@ -15,6 +15,9 @@ namespace selfconnect {
 
 uint32_t current_netns_inode();
 
+// The inode of the namespace an open descriptor names (0 if unknown).
+uint32_t netns_inode_of(int netns_fd);
+
 // Is the namespace `inode` among those chosen with --netns (every one when
 // none was)?
 bool netns_selected(const std::vector<uint32_t>& only, uint32_t inode);

@@ -93,7 +93,6 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns)
     const PortPolicy& policy = risks.policy;
     risks.reserve = policy.reserved;
     SockDiag diag(ns.fd.get());
-    const auto origins = origin_ ? origin_(ns.fd.get()) : std::nullopt;
     for (uint16_t family : {AF_INET, AF_INET6}) {
         for (const TcpSocket& s : diag.list(family, kConnectedStates | tcp_state_bit(kTcpListen))) {
             const bool in_range = s.sport >= policy.lo && s.sport <= policy.hi;
@@ -101,18 +100,25 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns)
                 if (!in_range || policy.reserved.test(s.sport))
                     continue;
                 risks.findings.push_back({record_of(RecordType::ListenerAtRisk, s, netns, policy), s});
-                Record& listener = risks.findings.back().record;
-                if (origins)
-                    if (auto it = origins->find(s.inode); it != origins->end())
-                        listener.port_chosen_by_kernel = it->second;
-                if (!listener.port_chosen_by_kernel.value_or(false))
-                    risks.reserve.set(s.sport);
             } else if (is_self_connected(s)) {
                 risks.findings.push_back({record_of(RecordType::SelfConnect, s, netns, policy), s});
                 if (in_range)
                     risks.reserve.set(s.sport);
             }
         }
+    }
+    // Who chose each listener's port is asked after the dumps: a listener
+    // that started in between is then in both, never in the dump alone
+    // (where it would look like a port to reserve).
+    const auto origins = origin_ ? origin_(ns.fd.get()) : std::nullopt;
+    for (Finding& f : risks.findings) {
+        if (f.record.type != RecordType::ListenerAtRisk)
+            continue;
+        if (origins)
+            if (auto it = origins->find(f.socket.inode); it != origins->end())
+                f.record.port_chosen_by_kernel = it->second;
+        if (!f.record.port_chosen_by_kernel.value_or(false))
+            risks.reserve.set(f.record.port);
     }
     if (risks.needs_fix())
         for (Finding& f : risks.findings)

@@ -100,7 +100,14 @@ PortOrigin port_origin_of(const ListenerOrigins& origins)
                              "port_chosen_by, and --protect reserves its port\n");
         return nullptr;
     }
-    return [&origins](int netns_fd) { return origins.of_namespace(netns_fd); };
+    return [&origins](int netns_fd) {
+        auto found = origins.of_namespace(netns_fd);
+        if (!found)
+            std::fprintf(stderr, "selfconnect: cannot read who chose the ports of the listeners of network namespace "
+                                 "%s: their records have no port_chosen_by, and --protect reserves their ports\n",
+                         std::to_string(netns_inode_of(netns_fd)).c_str());
+        return found;
+    };
 }
 
 // A namespace the start scan could not read has listeners and
