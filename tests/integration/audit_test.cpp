@@ -229,8 +229,9 @@ TEST(Audit, FixFailsWhenANamespaceCouldNotBeEntered)
     EXPECT_EQ(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"), "40110");
 }
 
-// A namespace that cannot be read is said without --fix too: an audit that
-// read nothing there is not a clean one (it was said only with --verbose).
+// A namespace that cannot be read is said without --fix too, and the exit
+// status is an error's: an audit that read nothing there is not a clean one
+// (it was said only with --verbose, and audit exited 0).
 TEST(Audit, ANamespaceItCannotReadIsSaidWithoutFix)
 {
     REQUIRE_ROOT();
@@ -240,6 +241,7 @@ TEST(Audit, ANamespaceItCannotReadIsSaidWithoutFix)
     const std::string inode = std::to_string(ns.inode());
     const RunResult refused = run_command({SC_DENY_SYSCALL, "setns", selfconnect_binary(), "audit", "--netns", inode});
     EXPECT_NE(refused.err.find("skipped netns " + inode), std::string::npos) << refused.out << refused.err;
+    EXPECT_EQ(refused.status, 2) << "an audit that could not read a namespace is no clean audit";
 }
 
 // watch's start scan says which namespaces it could not read, and why: their

@@ -113,3 +113,96 @@ TEST(Gauges, OpenSelfConnectsFollowOneHeldAndClosedEvenIfItCameFirst)
     watch.signal(SIGINT);
     EXPECT_EQ(watch.wait_exit(10s), 0);
 }
+
+namespace {
+
+// Polls, from inside `ns` (where the watcher serves its metrics), until
+// selfconnect_listeners_at_risk reads `want` (15 s at most: sysctls are read
+// every two seconds); returns the last value.
+long wait_gauge_in(const NamedNetns& ns, uint16_t metrics_port, long want)
+{
+    long v = -1;
+    for (int i = 0; i < 150; ++i) {
+        const RunResult scrape =
+            run_command(ns.exec({"curl", "-s", "http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics"}));
+        std::smatch m;
+        v = std::regex_search(scrape.out, m, std::regex("\nselfconnect_listeners_at_risk (\\d+)\n"))
+                ? std::stol(m[1])
+                : -1;
+        if (v == want)
+            break;
+        std::this_thread::sleep_for(100ms);
+    }
+    return v;
+}
+
+// Records until one of `type` on `port` arrives; nothing after `patience`.
+std::optional<json> record_on_port(WatchProcess& watch, const std::string& type, uint16_t port,
+                                   std::chrono::seconds patience, std::vector<json>& seen)
+{
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        auto r = wait_for_record(watch, type, 500ms, seen);
+        if (r && (*r)["port"] == port)
+            return r;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+// The range widened under a listener that was outside it (the usual
+// tuning, often done during an incident): within seconds it is reported at
+// risk and counted; narrowed back, it leaves the gauge (listeners were
+// judged only when they started). The watcher runs in the listener's
+// namespace and keeps no capability to enter another.
+TEST(Gauges, AListenerTheRangeWasWidenedOverIsJudgedAgain)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns("40000 40999");
+    BackgroundProcess server(ns.exec({"nc", "-l", "127.0.0.1", "45000"}));
+    ASSERT_TRUE(ns.wait_listening(45000));
+    const uint16_t metrics = metrics_port_for(4);
+    // In the listener's namespace, as a host's watcher is in the host's:
+    // its own namespace's sysctls it reads with no capability at all.
+    std::vector<std::string> inside = ns.exec({});
+    WatchProcess watch({"watch", "--json", "--attach-mode", attach_mode_under_test(), "--metrics",
+                        "127.0.0.1:" + std::to_string(metrics)},
+                       {}, inside);
+    ASSERT_TRUE(watch.wait_said_ready()) << watch.stderr_text();
+    EXPECT_EQ(wait_gauge_in(ns, metrics, 0), 0);
+    ns.write_sysctl("net/ipv4/ip_local_port_range", "32768 60999");
+    std::vector<json> seen;
+    const auto r = record_on_port(watch, "listener_at_risk", 45000, 15s, seen);
+    ASSERT_TRUE(r) << "the widened range was not noticed";
+    EXPECT_EQ((*r)["ephemeral_range"], json::array({32768, 60999})) << *r;
+    EXPECT_EQ((*r)["port_chosen_by"], "program") << *r;
+    EXPECT_TRUE(r->contains("fix")) << *r;
+    EXPECT_EQ(wait_gauge_in(ns, metrics, 1), 1);
+    ns.write_sysctl("net/ipv4/ip_local_port_range", "40000 40999");
+    EXPECT_EQ(wait_gauge_in(ns, metrics, 0), 0);
+}
+
+// A reservation taken away under a listener: reported at risk within
+// seconds, and --protect reserves its port again.
+TEST(Gauges, AListenerWhoseReservationWasTakenAwayIsProtectedAgain)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns("40000 40999");
+    ns.write_sysctl("net/ipv4/ip_local_reserved_ports", "40010");
+    BackgroundProcess server(ns.exec({"nc", "-l", "127.0.0.1", "40010"}));
+    ASSERT_TRUE(ns.wait_listening(40010));
+    WatchProcess watch({"watch", "--json", "--netns", std::to_string(ns.inode()), "--attach-mode",
+                        attach_mode_under_test(), "--protect"});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    ns.write_sysctl("net/ipv4/ip_local_reserved_ports", "");
+    std::vector<json> seen;
+    EXPECT_TRUE(record_on_port(watch, "listener_at_risk", 40010, 15s, seen)) << "the change was not noticed";
+    EXPECT_TRUE(record_on_port(watch, "port_reserved", 40010, 5s, seen)) << "--protect did not protect it again";
+    EXPECT_EQ(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"), "40010");
+    // Taken away again: protected again (what --protect reserved and was
+    // taken out is not taken for done).
+    ns.write_sysctl("net/ipv4/ip_local_reserved_ports", "");
+    EXPECT_TRUE(record_on_port(watch, "port_reserved", 40010, 15s, seen)) << "not protected a second time";
+    EXPECT_EQ(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"), "40010");
+}

@@ -133,6 +133,18 @@ bool WatchProcess::wait_ready(std::chrono::milliseconds timeout)
     return false;
 }
 
+bool WatchProcess::wait_said_ready(std::chrono::milliseconds timeout)
+{
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (stderr_text().find("selfconnect: ready,") != std::string::npos)
+            return true;
+        if (wait_exit(std::chrono::milliseconds(100)))
+            return false;
+    }
+    return false;
+}
+
 std::optional<std::string> WatchProcess::next_line(std::chrono::milliseconds timeout)
 {
     const auto deadline = Clock::now() + timeout;

@@ -30,6 +30,10 @@ public:
     pid_t pid() const { return pid_; }
     // Waits for READY=1; false on timeout or if the child exited first.
     bool wait_ready(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+    // Waits for the line on stderr that says it is ready: for a watcher in
+    // another network namespace, which cannot reach the notify socket (an
+    // abstract one, of the test's namespace).
+    bool wait_said_ready(std::chrono::milliseconds timeout = std::chrono::seconds(10));
     // The next stdout line, or nothing after `timeout`.
     std::optional<std::string> next_line(std::chrono::milliseconds timeout);
     // Every stdout line that arrives within `quiet` of the previous one.

@@ -63,12 +63,14 @@ public:
     {
         return {"fix for " + std::to_string(r.port), "pod fix for " + std::to_string(r.port)};
     }
+    void reserved_now(uint32_t netns, const PortSet&) override { told_reserved.push_back(netns); }
 
     KillResult kill_answer{true, {}};
     bool protect_answer = true;
     std::optional<std::string> protect_error;
     std::vector<Record> asked;
     std::vector<Record> killed;
+    std::vector<uint32_t> told_reserved;
     struct Protected {
         uint32_t netns;
         uint16_t port;

@@ -324,20 +324,6 @@ public:
 
 bool says(WatchProcess& w, const std::string& text) { return w.stderr_text().find(text) != std::string::npos; }
 
-// Ready, as its stderr says: its notify socket (an abstract one, of the
-// test's namespace) cannot be reached from the namespace it runs in.
-bool said_ready(WatchProcess& w)
-{
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (says(w, "selfconnect: ready,"))
-            return true;
-        if (w.wait_exit(100ms))
-            return false;
-    }
-    return false;
-}
-
 class KernelFacts : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override
@@ -367,7 +353,7 @@ TEST_P(KernelFacts, ListenersNamedAreTheProgramsAndKernelChosenAreNot)
 
     write_proc("/proc/sys/net/ipv4/ip_local_reserved_ports", "40506");  // see `safe` below
     WatchProcess watch(watch_args(mode(), {"--protect", "--metrics", metrics_address()}), {}, outside());
-    ASSERT_TRUE(said_ready(watch)) << watch.stderr_text();
+    ASSERT_TRUE(watch.wait_said_ready(kPatience)) << watch.stderr_text();
     servers.all.push_back(start_server(PortChoice::Named, AF_INET, 40502, "sc-named-live"));
     servers.all.push_back(start_server(PortChoice::Named, AF_INET6, 40504, "sc-named6-live"));
     servers.all.push_back(start_server(PortChoice::BindZero, AF_INET6, 0, "sc-zero-live"));
@@ -446,7 +432,7 @@ TEST_P(KernelFacts, ListenersNamedAreTheProgramsAndKernelChosenAreNot)
 TEST_P(KernelFacts, SelfConnectsNameTheirProcessAddressAndLifetime)
 {
     WatchProcess watch(watch_args(mode(), {"--metrics", metrics_address()}), {}, outside());
-    ASSERT_TRUE(said_ready(watch)) << watch.stderr_text();
+    ASSERT_TRUE(watch.wait_said_ready(kPatience)) << watch.stderr_text();
     Records records(watch);
     // The children's cgroup is ours; where none can be looked up, said.
     const uint64_t cgroup = own_cgroup_id();
@@ -498,7 +484,7 @@ TEST_P(KernelFacts, SelfConnectsNameTheirProcessAddressAndLifetime)
 TEST_P(KernelFacts, ABlockedServerNamesItsHolderOrTheWatcherSaysItCannot)
 {
     WatchProcess watch(watch_args(mode(), {}), {}, outside());
-    ASSERT_TRUE(said_ready(watch)) << watch.stderr_text();
+    ASSERT_TRUE(watch.wait_said_ready(kPatience)) << watch.stderr_text();
     Records records(watch);
     SelfConnectPlan plan{AF_INET, "127.0.0.1", 40800, "sc-fact-holder"};
     plan.hold = true;
@@ -545,7 +531,7 @@ TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
     ScopedRange range(lo, hi);
     {
         WatchProcess control(watch_args(mode(), {}), {}, outside());
-        ASSERT_TRUE(said_ready(control)) << control.stderr_text();
+        ASSERT_TRUE(control.wait_said_ready(kPatience)) << control.stderr_text();
         Records records(control);
         const ConnectLoopResult r = connect_loop(AF_INET, "127.0.0.1", lo, 200);
         ASSERT_GE(r.self_connects, 1) << "the control never met itself: it proves nothing";
@@ -562,7 +548,7 @@ TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
     }
 
     WatchProcess guarded(watch_args(mode(), {"--require-guard"}), {}, outside());
-    ASSERT_TRUE(said_ready(guarded)) << guarded.stderr_text();
+    ASSERT_TRUE(guarded.wait_said_ready(kPatience)) << guarded.stderr_text();
     Records records(guarded);
     const struct {
         int family;

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <cstring>
 
 #include "host/capabilities.h"
@@ -120,6 +121,7 @@ int run_audit(const AuditOptions& o)
         }
     Findings findings;
     size_t namespaces = 0;
+    std::map<std::string, std::vector<uint32_t>> skipped;  // why -> namespaces
     try {
         RiskScanner scanner;
         OwnerEnricher enricher;
@@ -135,13 +137,19 @@ int run_audit(const AuditOptions& o)
                 ++namespaces;
             } catch (const std::exception& e) {
                 // Its handle keeps the namespace: the reading failed (no
-                // sock_diag for TCP, a refused setns()). Said always, or an
-                // empty audit would read as a clean one. With --fix, one
-                // left unfixed is a fix that failed.
-                std::fprintf(stderr, "selfconnect: skipped netns %u: %s\n", inode, e.what());
-                if (o.fix)
-                    ++findings.fix_failures;
+                // sock_diag for TCP, a refused setns()).
+                skipped[e.what()].push_back(inode);
             }
+        }
+        // Said always, one line a reason, and an error: an audit that could
+        // not read a namespace found nothing there, which is not "nothing
+        // found". With --fix, one left unfixed is a fix that failed.
+        for (const auto& [why, inodes] : skipped) {
+            if (inodes.size() == 1)
+                std::fprintf(stderr, "selfconnect: skipped netns %u: %s\n", inodes.front(), why.c_str());
+            else
+                std::fprintf(stderr, "selfconnect: skipped %zu network namespaces (netns %u and others): %s\n",
+                             inodes.size(), inodes.front(), why.c_str());
         }
         std::signal(SIGPIPE, SIG_IGN);
         LineWriter out(STDOUT_FILENO);
@@ -157,7 +165,7 @@ int run_audit(const AuditOptions& o)
         std::fprintf(stderr, "selfconnect: %s\n", e.what());
         return 2;
     }
-    if (findings.kill_failures || findings.fix_failures)
+    if (findings.kill_failures || findings.fix_failures || !skipped.empty())
         return 2;
     if (o.fix)
         return 0;  // every namespace's fix applied: nothing is left at risk

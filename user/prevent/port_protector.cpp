@@ -10,13 +10,31 @@ PortProtector::PortProtector(uint32_t max_per_netns, std::vector<uint32_t> only_
 {
 }
 
+namespace {
+
+// The namespace, where there is no cookie: marked so that it never meets one.
+uint64_t key_of(const UniqueFd& fd, uint32_t netns)
+{
+    return (fd ? netns_cookie(fd.get()) : std::nullopt).value_or((1ULL << 63) | netns);
+}
+
+}  // namespace
+
+void PortProtector::forget_unless_reserved(uint32_t netns, const PortSet& reserved)
+{
+    auto it = done_.find(key_of(open_netns(netns), netns));
+    if (it == done_.end())
+        return;
+    for (auto port = it->second.begin(); port != it->second.end();)
+        port = reserved.test(*port) ? std::next(port) : it->second.erase(port);
+}
+
 std::optional<Record> PortProtector::protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason)
 {
     if (!netns_selected(only_, netns))
         return std::nullopt;
     UniqueFd fd = open_netns(netns, pid);
-    // The inode, where there is no cookie: marked so that it never meets one.
-    const uint64_t key = (fd ? netns_cookie(fd.get()) : std::nullopt).value_or((1ULL << 63) | netns);
+    const uint64_t key = key_of(fd, netns);
     auto& done = done_[key];
     if (done.count(port))
         return std::nullopt;

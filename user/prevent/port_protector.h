@@ -11,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "host/port_set.h"
 #include "records/record.h"
 
 namespace selfconnect {
@@ -21,6 +22,10 @@ public:
     // The port_reserved record for this port, or nothing if it was reserved
     // already or the namespace was left out. `pid` lives in the namespace.
     std::optional<Record> protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason);
+    // The namespace's list as it now reads: a port this protector reserved
+    // that is no longer in it (someone took it out) is reserved again when
+    // next asked.
+    void forget_unless_reserved(uint32_t netns, const PortSet& reserved);
 
 private:
     uint32_t max_;

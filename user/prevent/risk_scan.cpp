@@ -110,16 +110,23 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns)
     // Who chose each listener's port is asked after the dumps: a listener
     // that started in between is then in both, never in the dump alone
     // (where it would look like a port to reserve).
+    // A listener of the dump that the iterator no longer found has closed
+    // in between: it is at risk no more, and its port (maybe the kernel's
+    // choice, never to be known) is left alone.
     const auto origins = origin_ ? origin_(ns.fd.get()) : std::nullopt;
+    std::vector<Finding> still_there;
     for (Finding& f : risks.findings) {
-        if (f.record.type != RecordType::ListenerAtRisk)
-            continue;
-        if (origins)
-            if (auto it = origins->find(f.socket.inode); it != origins->end())
-                f.record.port_chosen_by_kernel = it->second;
-        if (!f.record.port_chosen_by_kernel.value_or(false))
+        if (f.record.type == RecordType::ListenerAtRisk && origins) {
+            auto it = origins->find(f.socket.inode);
+            if (it == origins->end())
+                continue;
+            f.record.port_chosen_by_kernel = it->second;
+        }
+        if (f.record.type == RecordType::ListenerAtRisk && !f.record.port_chosen_by_kernel.value_or(false))
             risks.reserve.set(f.record.port);
+        still_there.push_back(std::move(f));
     }
+    risks.findings = std::move(still_there);
     if (risks.needs_fix())
         for (Finding& f : risks.findings)
             if (!f.record.port_chosen_by_kernel.value_or(false))

@@ -67,6 +67,14 @@ void EventDispatcher::resync_listeners(const std::vector<Record>& found, const s
     update_gauges();
 }
 
+void EventDispatcher::policies_changed(const std::map<uint32_t, PortSet>& reserved_now,
+                                       const std::vector<Record>& found, const std::vector<uint32_t>& scanned)
+{
+    for (const auto& [netns, reserved] : reserved_now)
+        actions_.reserved_now(netns, reserved);
+    resync_listeners(found, scanned);
+}
+
 void EventDispatcher::handle(Record r)
 {
     if (done() || !wanted(r))

@@ -41,6 +41,12 @@ public:
     // are reported now, those whose close was lost are forgotten.
     void resync_listeners(const std::vector<Record>& found, const std::vector<uint32_t>& scanned);
 
+    // Namespaces whose range or reserved ports changed (`reserved_now`: each
+    // one's list as it now reads), read again: listeners the change put at
+    // risk are reported (and protected), those it made safe forgotten.
+    void policies_changed(const std::map<uint32_t, PortSet>& reserved_now, const std::vector<Record>& found,
+                          const std::vector<uint32_t>& scanned);
+
     // Who held the port of a refused bind() or listen() (WatchActions::
     // find_holders): a listener_blocked record if one of them blocks it.
     void on_holders(Record port_in_use, const std::vector<HeldSocket>& held);

@@ -38,6 +38,10 @@ public:
     // The command that protects a live listener's port, and the same list
     // as pod-spec lines (kept only for a listener in a pod).
     virtual ListenerFix fix_for(const Record& listener) = 0;
+    // A namespace's reserved ports as they now read, after someone changed
+    // them: what --protect reserved and was taken out is reserved again
+    // when next asked.
+    virtual void reserved_now(uint32_t netns, const PortSet& reserved) = 0;
 };
 
 // The real host.
@@ -58,6 +62,11 @@ public:
             holders_->ask(port_in_use);
     }
     ListenerFix fix_for(const Record& listener) override;
+    void reserved_now(uint32_t netns, const PortSet& reserved) override
+    {
+        reserved_lists_.erase(netns);
+        protector_.forget_unless_reserved(netns, reserved);
+    }
 
 private:
     // Each namespace's reserved list, read at most once a second: a loop

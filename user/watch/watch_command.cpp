@@ -31,6 +31,7 @@
 #include "watch/event_dispatcher.h"
 #include "watch/holder_lookups.h"
 #include "watch/loss_reporter.h"
+#include "watch/policy_watch.h"
 #include "watch/stop_signals.h"
 
 namespace selfconnect {
@@ -282,6 +283,14 @@ int run_watch(const WatchOptions& o)
         // every rescan.
         const ListenerOrigins origins(program);
         const PortOrigin origin = port_origin_of(origins);
+        // Other namespaces' sysctls are read by entering them, which takes
+        // CAP_SYS_ADMIN: kept after attaching only with --kill or --protect.
+        const bool may_enter_others = (o.kill || o.protect) && may_administer_system();
+        if (!may_enter_others)
+            std::fprintf(stderr, "selfconnect: a change of net.ipv4.ip_local_port_range or ip_local_reserved_ports "
+                                 "is noticed in this network namespace only (reading another's needs CAP_SYS_ADMIN, "
+                                 "kept with --protect or --kill)\n");
+        PolicyWatch policies(o.netns, origin, may_enter_others);  // what later reads are compared with
         const ScanResult at_start = scan_now(o.netns, origin);
         say_unread(at_start);
         program.count_open_self_connects(dispatcher.start_with(at_start.records));
@@ -331,6 +340,7 @@ int run_watch(const WatchOptions& o)
                 if (guarded)
                     update_guard_metrics(program, metrics);
                 listener_healing.after(losses.listener_events_lost(), dispatcher, o.netns);
+                policies.after(dispatcher);
             }
             // Detach first so the drain below ends and the summary is final.
             std::string notify_error;
