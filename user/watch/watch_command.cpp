@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <array>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <stdexcept>
 
 #include "host/capabilities.h"
+#include "host/netns.h"
 #include "host/service_notify.h"
 #include "host/tcp_states.h"
 #include "kernel/connect_guard.h"
@@ -285,8 +287,12 @@ int run_watch(const WatchOptions& o)
         const PortOrigin origin = port_origin_of(origins);
         // Other namespaces' sysctls are read by entering them, which takes
         // CAP_SYS_ADMIN: kept after attaching only with --kill or --protect.
+        // Said where --netns names another namespace: there the user asked
+        // for it by name (host-wide, the README says so).
         const bool may_enter_others = (o.kill || o.protect) && may_administer_system();
-        if (!may_enter_others)
+        const bool names_another = std::any_of(o.netns.begin(), o.netns.end(),
+                                               [](uint32_t n) { return n != current_netns_inode(); });
+        if (!may_enter_others && names_another)
             std::fprintf(stderr, "selfconnect: a change of net.ipv4.ip_local_port_range or ip_local_reserved_ports "
                                  "is noticed in this network namespace only (reading another's needs CAP_SYS_ADMIN, "
                                  "kept with --protect or --kill)\n");
