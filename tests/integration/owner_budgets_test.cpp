@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -64,6 +66,35 @@ std::optional<json> blocked_record_of(WatchProcess& watch, const std::string& co
     return std::nullopt;
 }
 
+// A watcher of `ns`, and a socket connected to itself on `port` there,
+// held: a server refused that port is then named (listener_blocked).
+struct WatchedHeldPort {
+    WatchedHeldPort(const NamedNetns& ns, uint16_t port)
+        : watch({"watch", "--json", "--attach-mode", attach_mode_under_test(), "--netns", std::to_string(ns.inode())}),
+          ready(watch.wait_ready()), holder(with_port(python_named(ns, "sc-holder", kHeldSelfConnect), port)),
+          held(ready && wait_for_record(watch, "self_connect", 10s, seen))
+    {
+    }
+    static std::vector<std::string> with_port(std::vector<std::string> argv, uint16_t port)
+    {
+        argv.push_back(std::to_string(port));
+        return argv;
+    }
+    WatchProcess watch;
+    bool ready;
+    BackgroundProcess holder;
+    std::vector<json> seen;
+    bool held;
+};
+
+// Every flood here lasts a minute and is ended by its pid when its test
+// ends: one that ended by itself before its victim acted proved nothing.
+bool still_running(const BackgroundProcess& p)
+{
+    int status = 0;
+    return waitpid(p.pid(), &status, WNOHANG) == 0;
+}
+
 std::string dump(const std::vector<json>& seen)
 {
     std::string out;
@@ -81,17 +112,14 @@ TEST(OwnerBudgets, ARefusalRepeatedByOneProcessHidesNobodyElsesOnThatPort)
 {
     REQUIRE_ROOT();
     NamedNetns ns;
-    WatchProcess watch({"watch", "--json", "--attach-mode", attach_mode_under_test(), "--netns",
-                        std::to_string(ns.inode())});
-    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
-    std::vector<std::string> holder_argv = python_named(ns, "sc-holder", kHeldSelfConnect);
-    holder_argv.push_back("40300");
-    BackgroundProcess held(holder_argv);
-    std::vector<json> seen;
-    ASSERT_TRUE(wait_for_record(watch, "self_connect", 10s, seen)) << dump(seen);
+    WatchedHeldPort w(ns, 40300);
+    ASSERT_TRUE(w.ready) << w.watch.stderr_text();
+    ASSERT_TRUE(w.held) << dump(w.seen);
+    WatchProcess& watch = w.watch;
+    std::vector<json>& seen = w.seen;
     std::vector<std::string> flood = python_named(ns, "sc-flooder",
                                                   "import socket, sys, time\n"
-                                                  "end = time.time() + 6\n"
+                                                  "end = time.time() + 60\n"
                                                   "while time.time() < end:\n"
                                                   "    s = socket.socket()\n"
                                                   "    try: s.bind(('127.0.0.1', int(sys.argv[1])))\n"
@@ -104,6 +132,7 @@ TEST(OwnerBudgets, ARefusalRepeatedByOneProcessHidesNobodyElsesOnThatPort)
     std::vector<std::string> server = python_named(ns, "sc-victim", kServerTries);
     server.push_back("40300");
     ASSERT_EQ(run_command(server).status, 0);
+    ASSERT_TRUE(still_running(flooder)) << "the flood ended early: it proves nothing";
     const auto victim = blocked_record_of(watch, "sc-victim", 3s, seen);
     EXPECT_TRUE(victim) << "the server's refusal was hidden by the flooder's\n" << dump(seen);
     if (victim)
@@ -118,21 +147,18 @@ TEST(OwnerBudgets, AUserPastItsBudgetSpendsOnlyItsOwn)
 {
     REQUIRE_ROOT();
     NamedNetns ns;
-    WatchProcess watch({"watch", "--json", "--attach-mode", attach_mode_under_test(), "--netns",
-                        std::to_string(ns.inode())});
-    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
-    std::vector<std::string> holder_argv = python_named(ns, "sc-holder", kHeldSelfConnect);
-    holder_argv.push_back("40400");
-    BackgroundProcess held(holder_argv);
-    std::vector<json> seen;
-    ASSERT_TRUE(wait_for_record(watch, "self_connect", 10s, seen)) << dump(seen);
+    WatchedHeldPort w(ns, 40400);
+    ASSERT_TRUE(w.ready) << w.watch.stderr_text();
+    ASSERT_TRUE(w.held) << dump(w.seen);
+    WatchProcess& watch = w.watch;
+    std::vector<json>& seen = w.seen;
     // Two flooders, one for each CPU: the budgets are per CPU.
     const std::string flood =
         "import socket, sys, time\n"
         "first = int(sys.argv[1]); held = []\n"
         "for port in range(first, first + 100):\n"
         "    s = socket.socket(); s.bind(('127.0.0.1', port)); s.listen(); held.append(s)\n"
-        "end = time.time() + 8\n"
+        "end = time.time() + 60\n"
         "while time.time() < end:\n"
         "    for port in range(first, first + 100):\n"
         "        s = socket.socket()\n"
@@ -150,6 +176,7 @@ TEST(OwnerBudgets, AUserPastItsBudgetSpendsOnlyItsOwn)
     std::vector<std::string> server = python_named(ns, "sc-victim", kServerTries);
     server.push_back("40400");
     ASSERT_EQ(run_command(server).status, 0);
+    ASSERT_TRUE(still_running(flooder_one) && still_running(flooder_two)) << "the flood ended early: it proves nothing";
     const auto victim = blocked_record_of(watch, "sc-victim", 3s, seen);
     EXPECT_TRUE(victim) << "the server's refusal was lost to the flooder's budget\n" << dump(seen);
 }
@@ -168,7 +195,7 @@ TEST(OwnerBudgets, AFastRetryLoopLeavesAnotherLoopItsEarlyWarning)
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
     const std::string fast_loop =
         "import socket, sys, time\n"
-        "end = time.time() + 8\n"
+        "end = time.time() + 60\n"
         "while time.time() < end:\n"
         "    s = socket.socket()\n"
         "    try: s.connect(('127.0.0.1', int(sys.argv[1])))\n"
@@ -189,6 +216,7 @@ TEST(OwnerBudgets, AFastRetryLoopLeavesAnotherLoopItsEarlyWarning)
                                                       "    s.close(); time.sleep(0.1)\n");
     slow_loop.push_back("40150");
     ASSERT_EQ(run_command(slow_loop).status, 0);
+    ASSERT_TRUE(still_running(fast_a) && still_running(fast_b)) << "the fast loops ended early: it proves nothing";
     std::vector<json> seen;
     const auto deadline = std::chrono::steady_clock::now() + 3s;
     std::optional<json> warned;

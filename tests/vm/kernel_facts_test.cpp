@@ -38,6 +38,7 @@
 #include <nlohmann/json.hpp>
 
 #include "connect_loop.h"
+#include "port_list.h"
 #include "self_connect.h"
 #include "watch_process.h"
 #include "watch_records.h"
@@ -290,23 +291,12 @@ std::optional<double> metric_becomes(const std::string& name, double want)
 }
 
 // This namespace's net.ipv4.ip_local_reserved_ports, as a set.
-std::set<uint16_t> reserved_ports()
+std::set<int> reserved_ports()
 {
     std::ifstream in("/proc/sys/net/ipv4/ip_local_reserved_ports");
     std::string list;
     std::getline(in, list);
-    std::set<uint16_t> ports;
-    std::stringstream items(list);
-    for (std::string item; std::getline(items, item, ',');) {
-        if (item.empty())
-            continue;
-        const auto dash = item.find('-');
-        const int lo = std::stoi(item.substr(0, dash));
-        const int hi = dash == std::string::npos ? lo : std::stoi(item.substr(dash + 1));
-        for (int p = lo; p <= hi; ++p)
-            ports.insert(static_cast<uint16_t>(p));
-    }
-    return ports;
+    return ports_in_list(list);
 }
 
 void write_proc(const std::string& path, const std::string& value)
@@ -383,7 +373,7 @@ TEST_P(KernelFacts, ListenersNamedAreTheProgramsAndKernelChosenAreNot)
     const bool origin_at_start = !says(watch, "cannot tell who chose");
     EXPECT_EQ(origin_at_start, kernel_has_tcp_iterator()) << watch.stderr_text();
 
-    std::set<uint16_t> reserved = reserved_ports();
+    std::set<int> reserved = reserved_ports();
     EXPECT_EQ(reserved.count(40506), 1u) << "--protect took away a reservation it did not make";
     reserved.erase(40506);
     int at_risk_after = 0;
