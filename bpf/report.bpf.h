@@ -164,10 +164,12 @@ static __always_inline bool within_budget(__u32 which, __u64 per_second, __u8 ki
 }
 
 /* Is this refusal among the first REFUSALS_PER_LOOP of its loop this
- * second? The rest are counted folded, and go no further. */
-static __always_inline bool refusal_goes_on(__u32 netns, __u32 tgid, __u16 port, __u64 now)
+ * second? A loop is one user's connects to one port of one namespace: a
+ * shell loop that runs a new nc for each try is one loop too. The rest are
+ * counted folded, and go no further. */
+static __always_inline bool refusal_goes_on(__u32 netns, __u32 uid, __u16 port, __u64 now)
 {
-	struct owner_port_key key = { .netns = netns, .tgid = tgid, .port = port };
+	struct owner_port_key key = { .netns = netns, .tgid = uid, .port = port };
 	struct rate_window *gate = bpf_map_lookup_elem(&refusal_gates, &key);
 	__u32 zero = 0;
 	__u64 *folded;
@@ -208,7 +210,7 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 	if (kind == SC_EVENT_CONNECT_REFUSED) {
 		__u64 now = bpf_ktime_get_ns();
 
-		if (!refusal_goes_on(netns, o ? o->tgid : 0, t->dport, now) ||
+		if (!refusal_goes_on(netns, o ? o->uid : UNKNOWN_UID, t->dport, now) ||
 		    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, now, o ? o->uid : UNKNOWN_UID))
 			return 0;
 	}

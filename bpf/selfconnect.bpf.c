@@ -159,9 +159,10 @@ struct {
 } prevented_seen SEC(".maps");
 
 /* A retry loop needs a handful of refusals to be recognised: at most
- * REFUSALS_PER_LOOP a second per (namespace, owner, port) go on; the rest
- * are counted in folded_refusals and go no further, so that one fast loop
- * spends nothing of anyone's budget, its own included. */
+ * REFUSALS_PER_LOOP a second per (namespace, user, port) go on (the key's
+ * tgid holds the uid here); the rest are counted in folded_refusals and go
+ * no further, so that one fast loop spends nothing of anyone's budget, its
+ * own included. */
 #define REFUSALS_PER_LOOP 16
 struct rate_window {
 	__u64 window_start;

@@ -201,8 +201,9 @@ TEST(Gauges, AListenerWhoseReservationWasTakenAwayIsProtectedAgain)
     EXPECT_TRUE(record_on_port(watch, "port_reserved", 40010, 5s, seen)) << "--protect did not protect it again";
     EXPECT_EQ(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"), "40010");
     // Taken away again: protected again (what --protect reserved and was
-    // taken out is not taken for done).
+    // taken out is not taken for done), once the namespace may be scanned
+    // again (at most every ten seconds).
     ns.write_sysctl("net/ipv4/ip_local_reserved_ports", "");
-    EXPECT_TRUE(record_on_port(watch, "port_reserved", 40010, 15s, seen)) << "not protected a second time";
+    EXPECT_TRUE(record_on_port(watch, "port_reserved", 40010, 30s, seen)) << "not protected a second time";
     EXPECT_EQ(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"), "40010");
 }

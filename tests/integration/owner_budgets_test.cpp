@@ -26,11 +26,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Python as a process of its own name (records name processes by comm).
+// Python as a process of its own name (records name processes by comm),
+// on CPU 0: the budgets are per CPU, and a refused bind() or connect() over
+// loopback is seen on the caller's CPU, so flooders and victims share one
+// whatever the number of CPUs.
 std::vector<std::string> python_named(const NamedNetns& ns, const std::string& comm, const std::string& script,
                                       bool unprivileged = false)
 {
-    const std::string named = "open('/proc/self/comm', 'w').write('" + comm + "')\n" + script;
+    const std::string named = "import os\nos.sched_setaffinity(0, {0})\n"
+                              "open('/proc/self/comm', 'w').write('" + comm + "')\n" + script;
     std::vector<std::string> argv{"/usr/bin/python3", "-c", named};
     if (unprivileged)
         argv.insert(argv.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
@@ -152,7 +156,7 @@ TEST(OwnerBudgets, AUserPastItsBudgetSpendsOnlyItsOwn)
     ASSERT_TRUE(w.held) << dump(w.seen);
     WatchProcess& watch = w.watch;
     std::vector<json>& seen = w.seen;
-    // Two flooders, one for each CPU: the budgets are per CPU.
+    // Two flooders, on the victim's CPU.
     const std::string flood =
         "import socket, sys, time\n"
         "first = int(sys.argv[1]); held = []\n"
@@ -206,7 +210,7 @@ TEST(OwnerBudgets, AFastRetryLoopLeavesAnotherLoopItsEarlyWarning)
     std::vector<std::string> b = python_named(fast, "sc-fast-b", fast_loop);
     b.push_back("40102");
     BackgroundProcess fast_a(a), fast_b(b);
-    std::this_thread::sleep_for(1s);  // both fast loops are on, one on each CPU
+    std::this_thread::sleep_for(1s);  // both fast loops are on, on the slow loop's CPU
     std::vector<std::string> slow_loop = python_named(slow, "sc-slow",
                                                       "import socket, sys, time\n"
                                                       "for _ in range(10):\n"

@@ -63,7 +63,7 @@ std::string render_prometheus(const Metrics& m)
            "bind() or listen() refused because a connected socket held the port.");
     sample(out, "selfconnect_listeners_blocked_total", "", m.listeners_blocked);
     family(out, "selfconnect_connect_refusals_folded_total", "counter",
-           "Refused connects to a port of the range past the first 16 a second of one process on one port: "
+           "Refused connects to a port of the range past the first 16 a second of one user on one port: "
            "counted, not reported one by one.");
     sample(out, "selfconnect_connect_refusals_folded_total", "", m.refusals_folded);
     family(out, "selfconnect_self_connects_prevented_total", "counter",

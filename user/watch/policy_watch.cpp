@@ -12,6 +12,7 @@ namespace selfconnect {
 namespace {
 constexpr auto kReadEvery = std::chrono::seconds(2);
 constexpr auto kListEvery = std::chrono::seconds(30);
+constexpr auto kRescanEvery = std::chrono::seconds(10);
 }  // namespace
 
 PolicyWatch::PolicyWatch(std::vector<uint32_t> only_netns, PortOrigin origin, bool may_enter_others)
@@ -63,10 +64,20 @@ void PolicyWatch::after(EventDispatcher& dispatcher)
     std::map<uint32_t, PortPolicy> current = read_all();
     std::vector<uint32_t> changed;
     std::map<uint32_t, PortSet> reserved_now;
-    for (const auto& [inode, policy] : current) {
+    for (auto& [inode, policy] : current) {
         auto before = last_.find(inode);
         if (before == last_.end() || before->second == policy)
             continue;  // new to us (its listeners are reported as they start), or as it was
+        // A namespace whose owner changes its sysctls in a loop (any user
+        // may, in a namespace of its own) is scanned at most every
+        // kRescanEvery: until then its old policy is kept, so the change is
+        // still seen once that time has passed.
+        auto scanned = scanned_at_.find(inode);
+        if (scanned != scanned_at_.end() && now - scanned->second < kRescanEvery) {
+            policy = before->second;
+            continue;
+        }
+        scanned_at_[inode] = now;
         changed.push_back(inode);
         reserved_now.emplace(inode, policy.reserved);
     }
@@ -76,7 +87,8 @@ void PolicyWatch::after(EventDispatcher& dispatcher)
     const ScanResult scan = scan_now(changed, origin_);
     dispatcher.policies_changed(reserved_now, scan.records, scan.namespaces);
     // What --protect just reserved is no change of someone else's: read
-    // again, so that the next read compares with the list as it now is.
+    // again at once, so that the next read compares with the list as it now
+    // is (only a write of someone else's within this instant is taken in).
     for (const auto& [inode, policy] : read_all())
         if (std::find(changed.begin(), changed.end(), inode) != changed.end())
             last_[inode] = policy;

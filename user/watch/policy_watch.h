@@ -26,7 +26,7 @@ public:
     // `may_enter_others`: the watcher keeps CAP_SYS_ADMIN once attached.
     PolicyWatch(std::vector<uint32_t> only_netns, PortOrigin origin, bool may_enter_others);
     // Call often; it reads at most every two seconds, and scans again only
-    // the namespaces whose policy changed.
+    // the namespaces whose policy changed, each at most every ten seconds.
     void after(EventDispatcher& dispatcher);
 
 private:
@@ -40,6 +40,7 @@ private:
     bool may_enter_others_;
     std::map<uint32_t, std::string> paths_;  // inode -> a path that reached it
     std::map<uint32_t, PortPolicy> last_;
+    std::map<uint32_t, std::chrono::steady_clock::time_point> scanned_at_;  // its last rescan
     std::chrono::steady_clock::time_point read_at_;
     std::chrono::steady_clock::time_point listed_at_;
 };
