@@ -169,7 +169,7 @@ static __always_inline bool within_budget(__u32 which, __u64 per_second, __u8 ki
  * counted folded, and go no further. */
 static __always_inline bool refusal_goes_on(__u32 netns, __u32 uid, __u16 port, __u64 now)
 {
-	struct owner_port_key key = { .netns = netns, .tgid = uid, .port = port };
+	struct owner_port_key key = { .netns = netns, .owner = uid, .port = port };
 	struct rate_window *gate = bpf_map_lookup_elem(&refusal_gates, &key);
 	__u32 zero = 0;
 	__u64 *folded;
@@ -248,7 +248,7 @@ static __always_inline bool once_a_second(void *seen, __u32 budget, __u64 per_se
 {
 	struct owner_port_key key = {
 		.netns = netns,
-		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.owner = bpf_get_current_pid_tgid() >> 32,
 		.port = port,
 	};
 	__u64 now = bpf_ktime_get_ns();

@@ -124,12 +124,13 @@ struct {
 	__type(value, __u64);
 } listen_calls SEC(".maps");
 
-/* What an event is about, for the gates below: its namespace, the process
- * it names (its owner) and the port. Keyed by owner too, so that one
- * process repeating a refusal on a port hides nobody else's. */
+/* What an event is about, for the gates below: its namespace, its owner
+ * (the process it names, or for refusal_gates the user) and the port.
+ * Keyed by owner too, so that one owner repeating a refusal on a port hides
+ * nobody else's. */
 struct owner_port_key {
 	__u32 netns;
-	__u32 tgid;
+	__u32 owner;
 	__u16 port;
 	__u16 pad;
 	__u32 pad2;
@@ -159,10 +160,9 @@ struct {
 } prevented_seen SEC(".maps");
 
 /* A retry loop needs a handful of refusals to be recognised: at most
- * REFUSALS_PER_LOOP a second per (namespace, user, port) go on (the key's
- * tgid holds the uid here); the rest are counted in folded_refusals and go
- * no further, so that one fast loop spends nothing of anyone's budget, its
- * own included. */
+ * REFUSALS_PER_LOOP a second per (namespace, user, port) go on; the rest
+ * are counted in folded_refusals and go no further, so that one fast loop
+ * spends nothing of anyone's budget, its own included. */
 #define REFUSALS_PER_LOOP 16
 struct rate_window {
 	__u64 window_start;
