@@ -256,26 +256,33 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv)
 {
     pid_ = fork();
     if (pid_ == 0) {
+        // A group of its own: a shell loop's children end with it.
+        setpgid(0, 0);
         const int devnull = open("/dev/null", O_RDWR);
         dup2(devnull, STDIN_FILENO);
         dup2(devnull, STDOUT_FILENO);
         dup2(devnull, STDERR_FILENO);
         exec_argv(argv);
     }
+    if (pid_ > 0)
+        setpgid(pid_, pid_);  // as the child does: whichever runs first
 }
 
 BackgroundProcess::~BackgroundProcess()
 {
     if (pid_ <= 0)
         return;
-    kill(pid_, SIGTERM);
+    // The whole group the child leads: what it started goes with it.
+    kill(-pid_, SIGTERM);
     for (int i = 0; i < 100; ++i) {
         int st;
-        if (waitpid(pid_, &st, WNOHANG) == pid_)
+        if (waitpid(pid_, &st, WNOHANG) == pid_) {
+            kill(-pid_, SIGKILL);  // a child that ignored SIGTERM
             return;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    kill(pid_, SIGKILL);
+    kill(-pid_, SIGKILL);
     int st;
     waitpid(pid_, &st, 0);
 }

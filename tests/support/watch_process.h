@@ -71,7 +71,8 @@ RunResult run_command(const std::vector<std::string>& argv, std::chrono::millise
 double cpu_seconds_of(pid_t pid);
 
 // A helper program (a Prometheus server, say) running for the length of a
-// test: output discarded, SIGTERM then SIGKILL by its pid when destroyed.
+// test, in a process group of its own: output discarded, SIGTERM then
+// SIGKILL to that group (the child and what it started) when destroyed.
 class BackgroundProcess {
 public:
     explicit BackgroundProcess(const std::vector<std::string>& argv);
