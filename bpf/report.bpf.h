@@ -240,23 +240,26 @@ static __always_inline void fill_current_owner(struct sc_event *e)
 	e->owner = SC_OWNER_CURRENT;
 }
 
-/* Once a second per (namespace, current process, port), as `seen`
+/* Once a second per (namespace, current command, port), as `seen`
  * remembers, and within the current user's budget: what a loop repeats
  * says nothing new, and past the budget it is counted lost. */
 static __always_inline bool once_a_second(void *seen, __u32 budget, __u64 per_second, __u8 kind,
 					  __u32 netns, __u16 port)
 {
-	struct owner_port_key key = {
+	struct command_port_key key = {
 		.netns = netns,
-		.owner = bpf_get_current_pid_tgid() >> 32,
+		.uid = (__u32)bpf_get_current_uid_gid(),
 		.port = port,
 	};
-	__u64 now = bpf_ktime_get_ns();
-	__u64 *last = bpf_map_lookup_elem(seen, &key);
+	__u64 now;
+	__u64 *last;
 
+	bpf_get_current_comm(key.comm, sizeof(key.comm));
+	now = bpf_ktime_get_ns();
+	last = bpf_map_lookup_elem(seen, &key);
 	if (last && now - *last < 1000000000ULL)
 		return false;
-	if (!within_budget(budget, per_second, kind, now, (__u32)bpf_get_current_uid_gid()))
+	if (!within_budget(budget, per_second, kind, now, key.uid))
 		return false;
 	bpf_map_update_elem(seen, &key, &now, BPF_ANY);
 	return true;

@@ -124,10 +124,9 @@ struct {
 	__type(value, __u64);
 } listen_calls SEC(".maps");
 
-/* What an event is about, for the gates below: its namespace, its owner
- * (the process it names, or for refusal_gates the user) and the port.
- * Keyed by owner too, so that one owner repeating a refusal on a port hides
- * nobody else's. */
+/* What a refused connect is about, for refusal_gates: its namespace, the
+ * user who made it and the port. Keyed by user, so that one user's loop
+ * hides nobody else's refusals on that port. */
 struct owner_port_key {
 	__u32 netns;
 	__u32 owner;
@@ -136,14 +135,28 @@ struct owner_port_key {
 	__u32 pad2;
 };
 
-/* Ports in use, reported at most once a second per (namespace, owner,
+/* What a refused bind() or a prevented self-connect is about, for the
+ * once-a-second tables below: its namespace, its command (user and process
+ * name) and the port. A shell loop that runs a new process each try is one
+ * command, as userspace's own dedupe sees it, so that a loop of short-lived
+ * processes cannot spend its user's budget on one port and hide another
+ * program of the same user; and a user can never hide another user's. */
+struct command_port_key {
+	__u32 netns;
+	__u32 uid;
+	__u16 port;
+	__u16 pad;
+	char comm[SC_COMM_LEN];
+};
+
+/* Ports in use, reported at most once a second per (namespace, command,
  * port); the value is when it was last reported. LRU: a full table forgets
  * the oldest key, which can only let one more record through, within its
- * owner's budget below. */
+ * user's budget below. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct owner_port_key);
+	__type(key, struct command_port_key);
 	__type(value, __u64);
 } port_in_use_seen SEC(".maps");
 
@@ -151,11 +164,11 @@ struct {
 #include "guard_shared.bpf.h"
 
 /* Self-connects prevented, reported at most once a second per (namespace,
- * owner, port), as port_in_use_seen does for refused binds. */
+ * command, port), as port_in_use_seen does for refused binds. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct owner_port_key);
+	__type(key, struct command_port_key);
 	__type(value, __u64);
 } prevented_seen SEC(".maps");
 

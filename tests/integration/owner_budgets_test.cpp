@@ -42,10 +42,11 @@ std::vector<std::string> python_named(const NamedNetns& ns, const std::string& c
 }
 
 // A socket connected to itself on `port`, held: it keeps a server off the
-// port, so a refused bind() there names it (listener_blocked).
+// port, so a refused bind() there names it (listener_blocked). Without
+// SO_REUSEADDR, so that a server that sets it (nc does) is refused too.
 const char* kHeldSelfConnect =
     "import socket, sys, time\n"
-    "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "s = socket.socket()\n"
     "s.bind(('127.0.0.1', int(sys.argv[1]))); s.connect(('127.0.0.1', int(sys.argv[1])))\n"
     "time.sleep(60)\n";
 
@@ -141,6 +142,38 @@ TEST(OwnerBudgets, ARefusalRepeatedByOneProcessHidesNobodyElsesOnThatPort)
     EXPECT_TRUE(victim) << "the server's refusal was hidden by the flooder's\n" << dump(seen);
     if (victim)
         EXPECT_EQ((*victim)["holder"]["comm"], "sc-holder") << *victim;
+}
+
+// A root shell loop runs a new `nc -l` on a held port as fast as it can
+// fork, on the server's CPU: every try is a new process. A root server
+// refused the same port then is named all the same (the once-a-second gate
+// was kept per process: each nc was new, each was reported, and the loop
+// spent root's whole budget on one port, so the server's refusal was
+// counted lost).
+TEST(OwnerBudgets, ALoopOfNewProcessesIsOneCommandAndHidesNoOtherOfItsUser)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    WatchedHeldPort w(ns, 40500);
+    ASSERT_TRUE(w.ready) << w.watch.stderr_text();
+    ASSERT_TRUE(w.held) << dump(w.seen);
+    WatchProcess& watch = w.watch;
+    std::vector<json>& seen = w.seen;
+    BackgroundProcess flooder(ns.exec({"taskset", "-c", "0", "bash", "-c",
+                                       "end=$((SECONDS + 60)); while [ $SECONDS -lt $end ]; do "
+                                       "nc -l 127.0.0.1 40500 2>/dev/null; done"}));
+    ASSERT_TRUE(blocked_record_of(watch, "nc", 5s, seen)) << "the loop was never seen\n" << dump(seen);
+    std::this_thread::sleep_for(1s);  // the loop is on
+    std::vector<std::string> server = python_named(ns, "sc-victim", kServerTries);
+    server.push_back("40500");
+    ASSERT_EQ(run_command(server).status, 0);
+    ASSERT_TRUE(still_running(flooder)) << "the loop ended early: it proves nothing";
+    const auto victim = blocked_record_of(watch, "sc-victim", 3s, seen);
+    EXPECT_TRUE(victim) << "the server's refusal was lost to the loop's budget\n" << dump(seen) << watch.stderr_text();
+    int loop_records = 0;
+    for (const json& r : seen)
+        loop_records += r["type"] == "listener_blocked" && r["comm"] == "nc";
+    EXPECT_LE(loop_records, 12) << "a loop of new processes on one port is one command\n" << dump(seen);
 }
 
 // uid 65534 is refused bind() on 200 ports of its own, as fast as a loop
