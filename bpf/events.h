@@ -76,9 +76,15 @@ struct sc_owner {
 	__u64 task;      /* the caller's task_struct address */
 	__u32 tgid;      /* process id */
 	__u32 tid;       /* thread id */
-	__u32 counted;   /* its self-connect is in open_self_connects */
+	__u32 state;     /* SC_OWNER_* bits: what its self-connect counted */
 	__u32 uid;       /* the caller's: whose budget its refusals spend */
 };
+
+/* sc_owner.state: its self-connect is in open_self_connects; its
+ * self-connect was not written (folded or past its user's budget, see
+ * sc_fold), so its close is not written either. */
+#define SC_OWNER_COUNTED 1
+#define SC_OWNER_NOT_WRITTEN 2
 
 struct sc_event {
 	__u64 mono_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
@@ -125,21 +131,56 @@ struct sc_listener_origin {
 	__u8 pad[5];
 };
 
+/* What an event is about, for the once-a-second and fold tables: its
+ * namespace, its command (user and process name), port and family (0 where
+ * the table does not tell families apart). Built by userspace too, from a
+ * self_connect record, to read that record's fold. */
+struct sc_command_port {
+	__u32 netns;
+	__u32 uid;
+	__u16 port;
+	__u16 family;
+	char comm[SC_COMM_LEN];
+};
+
+/* At most so many records a second per CPU-wide window; shared by the
+ * kernel's gates. */
+struct sc_rate_window {
+	__u64 window_start;
+	__u64 used;
+};
+
+/* One command's self-connects on one port (sc_command_port): the first
+ * SC_SELF_CONNECTS_PER_COMMAND a second are written, the rest folded:
+ * counted here and read by userspace, which writes one record for them. */
+struct sc_fold {
+	struct sc_rate_window written;
+	__u64 folded;          /* since the entry was made; only grows */
+	__u64 last_folded_ns;  /* bpf_ktime_get_ns() of the last one folded */
+};
+#define SC_SELF_CONNECTS_PER_COMMAND 16
+
 #define SC_EVENT_SIZE 80
 #define SC_OWNER_SIZE 32
 #define SC_HOLDER_SIZE 72
 #define SC_LISTENER_ORIGIN_SIZE 16
+#define SC_COMMAND_PORT_SIZE 28
+#define SC_FOLD_SIZE 32
 
 #ifdef __cplusplus
 static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
 static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
 static_assert(sizeof(struct sc_holder) == SC_HOLDER_SIZE, "sc_holder layout");
 static_assert(sizeof(struct sc_listener_origin) == SC_LISTENER_ORIGIN_SIZE, "sc_listener_origin layout");
+static_assert(sizeof(struct sc_command_port) == SC_COMMAND_PORT_SIZE, "sc_command_port layout");
+static_assert(sizeof(struct sc_fold) == SC_FOLD_SIZE, "sc_fold layout");
 #else
 _Static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
 _Static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
 _Static_assert(sizeof(struct sc_holder) == SC_HOLDER_SIZE, "sc_holder layout");
 _Static_assert(sizeof(struct sc_listener_origin) == SC_LISTENER_ORIGIN_SIZE, "sc_listener_origin layout");
+_Static_assert(sizeof(struct sc_command_port) == SC_COMMAND_PORT_SIZE, "sc_command_port layout");
+_Static_assert(sizeof(struct sc_fold) == SC_FOLD_SIZE, "sc_fold layout");
 #endif
 
 #endif /* SELFCONNECT_EVENTS_H */

@@ -85,11 +85,11 @@ static __always_inline void track_open_self_connects(struct sc_owner *o, __u8 ki
 			__sync_fetch_and_add(&open_self_connects, 1);
 		return;
 	}
-	if (kind == SC_EVENT_SELF_CONNECT && !o->counted) {
-		o->counted = 1;
+	if (kind == SC_EVENT_SELF_CONNECT && !(o->state & SC_OWNER_COUNTED)) {
+		o->state |= SC_OWNER_COUNTED;
 		__sync_fetch_and_add(&open_self_connects, 1);
-	} else if (kind == SC_EVENT_SELF_CONNECT_CLOSED && o->counted) {
-		o->counted = 0;
+	} else if (kind == SC_EVENT_SELF_CONNECT_CLOSED && (o->state & SC_OWNER_COUNTED)) {
+		o->state &= ~SC_OWNER_COUNTED;
 		__sync_fetch_and_add(&open_self_connects, -1);
 	}
 }
@@ -127,7 +127,7 @@ static __always_inline struct sc_event *reserve_event(__u8 kind, struct net *net
 
 /* One more event within `per_second` of this window? A window older than
  * a second starts again. */
-static __always_inline bool spend(struct rate_window *w, __u64 per_second, __u64 now)
+static __always_inline bool spend(struct sc_rate_window *w, __u64 per_second, __u64 now)
 {
 	if (now - w->window_start >= 1000000000ULL) {
 		w->window_start = now;
@@ -145,11 +145,11 @@ static __always_inline bool spend(struct rate_window *w, __u64 per_second, __u64
 static __always_inline bool within_budget(__u32 which, __u64 per_second, __u8 kind, __u64 now, __u32 uid)
 {
 	struct budget_key key = { .uid = uid, .which = which };
-	struct rate_window *budget = bpf_map_lookup_elem(&event_budgets, &key);
-	struct rate_window *ceiling;
+	struct sc_rate_window *budget = bpf_map_lookup_elem(&event_budgets, &key);
+	struct sc_rate_window *ceiling;
 
 	if (!budget) {
-		struct rate_window fresh = { .window_start = now };
+		struct sc_rate_window fresh = { .window_start = now };
 
 		bpf_map_update_elem(&event_budgets, &key, &fresh, BPF_NOEXIST);
 		budget = bpf_map_lookup_elem(&event_budgets, &key);
@@ -170,12 +170,12 @@ static __always_inline bool within_budget(__u32 which, __u64 per_second, __u8 ki
 static __always_inline bool refusal_goes_on(__u32 netns, __u32 uid, __u16 port, __u64 now)
 {
 	struct owner_port_key key = { .netns = netns, .owner = uid, .port = port };
-	struct rate_window *gate = bpf_map_lookup_elem(&refusal_gates, &key);
+	struct sc_rate_window *gate = bpf_map_lookup_elem(&refusal_gates, &key);
 	__u32 zero = 0;
 	__u64 *folded;
 
 	if (!gate) {
-		struct rate_window fresh = { .window_start = now, .used = 1 };
+		struct sc_rate_window fresh = { .window_start = now, .used = 1 };
 
 		bpf_map_update_elem(&refusal_gates, &key, &fresh, BPF_ANY);
 		return true;
@@ -185,6 +185,79 @@ static __always_inline bool refusal_goes_on(__u32 netns, __u32 uid, __u16 port, 
 	folded = bpf_map_lookup_elem(&folded_refusals, &zero);
 	if (folded)
 		*folded += 1;
+	return false;
+}
+
+/* The command a self-connect's owner runs: its user and process name, read
+ * from the task as the record reads them (fill_owner), so that userspace
+ * builds the same key from the record. False if the task is gone. */
+static __always_inline bool owner_command(const struct sc_owner *o, struct sc_command_port *key)
+{
+	const struct task_struct *task = (const struct task_struct *)o->task;
+
+	if ((__u32)BPF_CORE_READ(task, pid) != o->tid)
+		return false;
+	key->uid = BPF_CORE_READ(task, cred, uid.val);
+	BPF_CORE_READ_INTO(&key->comm, task, comm);
+	return true;
+}
+
+/* A self-connect that is not written: its close will not be either. */
+static __always_inline void not_written(struct sc_owner *o)
+{
+	if (o && !(o->state & SC_OWNER_NOT_WRITTEN)) {
+		o->state |= SC_OWNER_NOT_WRITTEN;
+		__sync_fetch_and_add(&unwritten_open_self_connects, 1);
+	}
+}
+
+/* Is this self-connect written? The first SC_SELF_CONNECTS_PER_COMMAND a
+ * second of one command on one port are, within the user's budget; the
+ * rest are folded into their key's sc_fold (and counted per family), for
+ * userspace to write as one record. One user looping bind() and connect()
+ * to its own port makes a few records a second, and another command's
+ * self-connect in the same second is written as ever. A self-connect whose
+ * owner is not known is never folded (nothing to fold it under). */
+static __always_inline bool self_connect_goes_on(struct sc_owner *o, __u32 netns, __u16 port, __u16 family)
+{
+	struct sc_command_port key = { .netns = netns, .uid = UNKNOWN_UID, .port = port, .family = family };
+	__u64 now = bpf_ktime_get_ns();
+	struct sc_fold *fold;
+
+	if (o && owner_command(o, &key)) {
+		fold = bpf_map_lookup_elem(&self_connect_folds, &key);
+		if (!fold) {
+			struct sc_fold fresh = { .written = { .window_start = now } };
+
+			bpf_map_update_elem(&self_connect_folds, &key, &fresh, BPF_NOEXIST);
+			fold = bpf_map_lookup_elem(&self_connect_folds, &key);
+		}
+		if (fold && !spend(&fold->written, SC_SELF_CONNECTS_PER_COMMAND, now)) {
+			__u32 index = family == AF_INET6;
+			__u64 *folded = bpf_map_lookup_elem(&folded_self_connects, &index);
+
+			fold->last_folded_ns = now;
+			__sync_fetch_and_add(&fold->folded, 1);
+			if (folded)
+				*folded += 1;
+			not_written(o);
+			return false;
+		}
+	}
+	if (!within_budget(BUDGET_SELF_CONNECTS, SELF_CONNECTS_PER_SECOND, SC_EVENT_SELF_CONNECT, now, key.uid)) {
+		not_written(o);
+		return false;
+	}
+	return true;
+}
+
+/* A self-connect's close is written if its self-connect was. */
+static __always_inline bool close_goes_on(struct sc_owner *o)
+{
+	if (!o || !(o->state & SC_OWNER_NOT_WRITTEN))
+		return true;
+	o->state &= ~SC_OWNER_NOT_WRITTEN;
+	__sync_fetch_and_add(&unwritten_open_self_connects, -1);
 	return false;
 }
 
@@ -215,6 +288,10 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 			return 0;
 	}
 	track_open_self_connects(o, kind);
+	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, netns, t->dport, family_of(t)))
+		return 0;
+	if (kind == SC_EVENT_SELF_CONNECT_CLOSED && !close_goes_on(o))
+		return 0;
 
 	ephemeral_range(t, net, &lo, &hi);
 	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);
@@ -246,7 +323,7 @@ static __always_inline void fill_current_owner(struct sc_event *e)
 static __always_inline bool once_a_second(void *seen, __u32 budget, __u64 per_second, __u8 kind,
 					  __u32 netns, __u16 port)
 {
-	struct command_port_key key = {
+	struct sc_command_port key = {
 		.netns = netns,
 		.uid = (__u32)bpf_get_current_uid_gid(),
 		.port = port,

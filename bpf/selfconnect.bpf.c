@@ -43,6 +43,11 @@
  * is missed. Self-connects made before the watcher started are not in it. */
 __s64 open_self_connects = 0;
 
+/* Of those, the ones whose record was not written (folded, or past their
+ * user's budget): their closes are not written either, so userspace's
+ * gauge of open self-connects adds this to the ones it was told of. */
+__s64 unwritten_open_self_connects = 0;
+
 /* Set by the loader between open and load; 0 means no filter. They are
  * checked only after a self-connect is found, never on the hot path. */
 const volatile __u16 filter_port = 0;
@@ -135,20 +140,6 @@ struct owner_port_key {
 	__u32 pad2;
 };
 
-/* What a refused bind() or a prevented self-connect is about, for the
- * once-a-second tables below: its namespace, its command (user and process
- * name) and the port. A shell loop that runs a new process each try is one
- * command, as userspace's own dedupe sees it, so that a loop of short-lived
- * processes cannot spend its user's budget on one port and hide another
- * program of the same user; and a user can never hide another user's. */
-struct command_port_key {
-	__u32 netns;
-	__u32 uid;
-	__u16 port;
-	__u16 pad;
-	char comm[SC_COMM_LEN];
-};
-
 /* Ports in use, reported at most once a second per (namespace, command,
  * port); the value is when it was last reported. LRU: a full table forgets
  * the oldest key, which can only let one more record through, within its
@@ -156,7 +147,7 @@ struct command_port_key {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct command_port_key);
+	__type(key, struct sc_command_port);
 	__type(value, __u64);
 } port_in_use_seen SEC(".maps");
 
@@ -168,25 +159,42 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct command_port_key);
+	__type(key, struct sc_command_port);
 	__type(value, __u64);
 } prevented_seen SEC(".maps");
+
+/* Self-connects, per (namespace, command, port, family): past the first
+ * SC_SELF_CONNECTS_PER_COMMAND a second, folded (see struct sc_fold).
+ * Userspace reads an entry a second after a record of its key, and writes
+ * one record for what was folded. LRU: a full table forgets the oldest key;
+ * what it had folded is still in folded_self_connects. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sc_command_port);
+	__type(value, struct sc_fold);
+} self_connect_folds SEC(".maps");
+
+/* Every self-connect folded, per family (0: IPv4, 1: IPv6): with those
+ * written and those lost, every self-connect made. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} folded_self_connects SEC(".maps");
 
 /* A retry loop needs a handful of refusals to be recognised: at most
  * REFUSALS_PER_LOOP a second per (namespace, user, port) go on; the rest
  * are counted in folded_refusals and go no further, so that one fast loop
  * spends nothing of anyone's budget, its own included. */
 #define REFUSALS_PER_LOOP 16
-struct rate_window {
-	__u64 window_start;
-	__u64 used;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct owner_port_key);
-	__type(value, struct rate_window);
+	__type(value, struct sc_rate_window);
 } refusal_gates SEC(".maps");
 
 struct {
@@ -200,8 +208,10 @@ struct {
  * and second: at most PORT_IN_USE_PER_SECOND refused bind()s or listen()s,
  * whatever the number of ports, LISTENERS_PER_SECOND listens and
  * listeners' closes in the range, PREVENTED_PER_SECOND self-connects the
- * guard prevented, and REFUSALS_PER_SECOND refused connects to a port of
- * the range. A user past a budget spends only its own: another user's
+ * guard prevented, REFUSALS_PER_SECOND refused connects to a port of
+ * the range, and SELF_CONNECTS_PER_SECOND self-connects written (of any
+ * number of commands and ports; a command's repeats on a port are folded
+ * first, see self_connect_folds). A user past a budget spends only its own: another user's
  * events go on. Above them, a ceiling for all users together, per CPU, of
  * USERS_AT_FULL_BUDGET times each budget, so that no number of users can
  * make the watcher busy. The rest are counted lost (never silently). */
@@ -209,12 +219,14 @@ struct {
 #define LISTENERS_PER_SECOND 256
 #define PREVENTED_PER_SECOND 64
 #define REFUSALS_PER_SECOND 1024
+#define SELF_CONNECTS_PER_SECOND 256
 #define USERS_AT_FULL_BUDGET 8
 #define BUDGET_PORT_IN_USE 0
 #define BUDGET_LISTENERS 1
 #define BUDGET_PREVENTED 2
 #define BUDGET_REFUSALS 3
-#define BUDGETS 4
+#define BUDGET_SELF_CONNECTS 4
+#define BUDGETS 5
 
 /* Whose budget an event spends when its owner is not known. */
 #define UNKNOWN_UID 0xffffffffU
@@ -228,14 +240,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct budget_key);
-	__type(value, struct rate_window);
+	__type(value, struct sc_rate_window);
 } event_budgets SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, BUDGETS);
 	__type(key, __u32);
-	__type(value, struct rate_window);
+	__type(value, struct sc_rate_window);
 } event_ceilings SEC(".maps");
 
 /* The hooks, in the order the verifier and a reader meet them. */

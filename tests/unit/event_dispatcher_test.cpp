@@ -37,6 +37,20 @@ public:
 };
 
 // The host, as the dispatcher sees it: answers set by each test, calls kept.
+// The kernel's fold table: nothing folded unless a test says so.
+class FakeFolds final : public FoldTable {
+public:
+    std::optional<sc_fold> read(const sc_command_port& key) override
+    {
+        for (const auto& [k, f] : folds)
+            if (std::memcmp(&k, &key, sizeof(key)) == 0)
+                return f;
+        return std::nullopt;
+    }
+    void forget(const sc_command_port&) override {}
+    std::vector<std::pair<sc_command_port, sc_fold>> folds;
+};
+
 class FakeHost final : public WatchActions {
 public:
     KillResult kill(const Record& r) override
@@ -64,7 +78,9 @@ public:
         return {"fix for " + std::to_string(r.port), "pod fix for " + std::to_string(r.port)};
     }
     void reserved_now(uint32_t netns, const PortSet&) override { told_reserved.push_back(netns); }
+    FoldTable& fold_table() override { return folds; }
 
+    FakeFolds folds;
     KillResult kill_answer{true, {}};
     bool protect_answer = true;
     std::optional<std::string> protect_error;
@@ -159,6 +175,36 @@ TEST_F(Dispatcher, KillDestroysEachSelfConnectAndTheRecordSaysHowItWent)
     EXPECT_EQ(written[1].kill_error, "No such file or directory");
     EXPECT_EQ(metrics.kills_ok, 1u);
     EXPECT_EQ(metrics.kills_failed, 1u);
+}
+
+// What the kernel folded of a loop is written as one self_connect_repeats
+// record once the loop is quiet; with --kill it also destroys the loop's
+// self-connect open then, and the metric counts the kill.
+TEST_F(Dispatcher, ALoopsFoldedSelfConnectsAreWrittenOnceAndKillDestroysTheOneOpen)
+{
+    options.kill = true;
+    EventDispatcher& d = make();
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500, 1'000'000'000ULL));
+    sc_command_port key{};
+    key.netns = kNetns;
+    key.uid = 1000;
+    key.port = 40500;
+    key.family = AF_INET;
+    std::strncpy(key.comm, "nc", sizeof(key.comm));
+    host.folds.folds.push_back({key, sc_fold{{0, 0}, 50, 1'200'000'000ULL}});
+    d.write_folds(1'500'000'000ULL);
+    EXPECT_TRUE(sink.of(RecordType::SelfConnectRepeats).empty()) << "read a second after the record";
+    d.write_folds(2'300'000'000ULL);
+    const auto repeats = sink.of(RecordType::SelfConnectRepeats);
+    ASSERT_EQ(repeats.size(), 1u);
+    EXPECT_EQ(repeats[0].repeats, 50u);
+    EXPECT_EQ(repeats[0].owner.comm, "nc");
+    EXPECT_DOUBLE_EQ(*repeats[0].span_seconds, 0.2);
+    EXPECT_EQ(repeats[0].killed, true);
+    EXPECT_EQ(host.killed.size(), 2u);
+    EXPECT_EQ(metrics.kills_ok, 2u);
+    d.write_folds(10'000'000'000ULL, true);
+    EXPECT_EQ(sink.of(RecordType::SelfConnectRepeats).size(), 1u) << "nothing written twice";
 }
 
 TEST_F(Dispatcher, PidCommAndNetnsFiltersLeaveOtherProcessesOut)

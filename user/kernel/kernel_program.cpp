@@ -144,6 +144,19 @@ uint64_t KernelProgram::folded_refusals() const
     return sum_per_cpu<1>(bpf_map__fd(skel_->maps.folded_refusals))[0];
 }
 
+std::array<uint64_t, 2> KernelProgram::folded_self_connects() const
+{
+    return sum_per_cpu<2>(bpf_map__fd(skel_->maps.folded_self_connects));
+}
+
+int KernelProgram::self_connect_folds_fd() const { return bpf_map__fd(skel_->maps.self_connect_folds); }
+
+uint64_t KernelProgram::unwritten_open_self_connects() const
+{
+    const int64_t n = __atomic_load_n(&skel_->bss->unwritten_open_self_connects, __ATOMIC_RELAXED);
+    return n > 0 ? static_cast<uint64_t>(n) : 0;
+}
+
 int KernelProgram::steered_sockets_fd() const { return bpf_map__fd(skel_->maps.steered_sockets); }
 
 int KernelProgram::guard_counts_fd() const { return bpf_map__fd(skel_->maps.guard_counts); }

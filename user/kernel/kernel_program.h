@@ -49,6 +49,12 @@ public:
     // Refused connects past a loop's first few a second (see refusal_gates
     // in the BPF program), in all.
     uint64_t folded_refusals() const;
+    // Self-connects folded (see self_connect_folds in the BPF program), in
+    // all, by family (0: IPv4, 1: IPv6); the fold table itself; and of the
+    // self-connects open, those whose records were not written.
+    std::array<uint64_t, 2> folded_self_connects() const;
+    int self_connect_folds_fd() const;
+    uint64_t unwritten_open_self_connects() const;
     // Runs of the program that the kernel skipped because a BPF program was
     // already running on that CPU (the hook fired in an interrupt that came
     // during one). Counted by kernels since 5.12; 0 on older ones.

@@ -28,8 +28,14 @@ std::string render_prometheus(const Metrics& m)
 {
     std::string out;
     family(out, "selfconnect_self_connects_total", "counter", "TCP sockets seen connecting to themselves.");
-    sample(out, "selfconnect_self_connects_total", "family=\"ipv4\"", m.self_connects_ipv4);
-    sample(out, "selfconnect_self_connects_total", "family=\"ipv6\"", m.self_connects_ipv6);
+    sample(out, "selfconnect_self_connects_total", "family=\"ipv4\"",
+           m.self_connects_ipv4 + m.self_connects_folded_ipv4);
+    sample(out, "selfconnect_self_connects_total", "family=\"ipv6\"",
+           m.self_connects_ipv6 + m.self_connects_folded_ipv6);
+    family(out, "selfconnect_self_connects_folded_total", "counter",
+           "Of those, self-connects past the first 16 a second of one command on one port: counted, and "
+           "written together as self_connect_repeats.");
+    sample(out, "selfconnect_self_connects_folded_total", "", m.self_connects_folded_ipv4 + m.self_connects_folded_ipv6);
     family(out, "selfconnect_self_connects_closed_total", "counter", "Self-connected sockets seen closing.");
     sample(out, "selfconnect_self_connects_closed_total", "", m.self_connects_closed);
     family(out, "selfconnect_retry_loop_warnings_total", "counter",
@@ -77,7 +83,7 @@ std::string render_prometheus(const Metrics& m)
            "Listeners now on an unreserved port of their namespace's ephemeral range.");
     sample(out, "selfconnect_listeners_at_risk", "", m.listeners_at_risk);
     family(out, "selfconnect_self_connects_open", "gauge", "Self-connected sockets now open (seen, not yet closed).");
-    sample(out, "selfconnect_self_connects_open", "", m.self_connects_open);
+    sample(out, "selfconnect_self_connects_open", "", m.self_connects_open + m.self_connects_open_unwritten);
     family(out, "selfconnect_attach_mode", "gauge", "How the program is attached to inet_sock_set_state.");
     sample(out, "selfconnect_attach_mode", "mode=\"" + m.attach_mode + "\"", 1);
     family(out, "selfconnect_build_info", "gauge", "The running build.");

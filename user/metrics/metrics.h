@@ -32,6 +32,10 @@ struct Metrics {
     std::atomic<uint64_t> ports_reserved_retry_loop{0};  // --protect, for a retry loop
     std::atomic<uint64_t> ports_reserve_failed{0};       // --protect could not (or the cap)
     std::atomic<uint64_t> listeners_blocked{0};
+    // Self-connects past a command's first few a second on a port, counted
+    // in the kernel and written as self_connect_repeats.
+    std::atomic<uint64_t> self_connects_folded_ipv4{0};
+    std::atomic<uint64_t> self_connects_folded_ipv6{0};
     // Refused connects past a loop's first few a second, counted in the kernel.
     std::atomic<uint64_t> refusals_folded{0};
     // --guard, as the kernel counts it (every one, records or not).
@@ -40,7 +44,8 @@ struct Metrics {
     std::atomic<uint64_t> guard_no_free_port{0};       // left to the kernel: no free port found
     // Gauges of the present.
     std::atomic<uint64_t> listeners_at_risk{0};
-    std::atomic<uint64_t> self_connects_open{0};
+    std::atomic<uint64_t> self_connects_open{0};           // of those written
+    std::atomic<uint64_t> self_connects_open_unwritten{0};  // of those folded or over budget (kernel)
     std::string attach_mode;                  // set once, before serving
 };
 

@@ -20,6 +20,7 @@ enum class RecordType {
     ListenerClosed,     // internal: a listener in the ephemeral range closed
     PortInUse,          // internal: bind()/listen() failed with EADDRINUSE
     SelfConnectPrevented,  // "self_connect_prevented": --guard gave a connect() another port
+    SelfConnectRepeats,    // "self_connect_repeats": one command's self-connects on a port, past the first few a second
 };
 
 const char* record_type_name(RecordType t);
@@ -86,6 +87,9 @@ struct Record {
     std::optional<double> lifetime_seconds;  // self_connect_closed
     std::optional<uint64_t> refusals;        // retry_loop
     std::optional<double> window_seconds;    // retry_loop
+    std::optional<uint64_t> repeats;         // self_connect_repeats: how many were folded
+    std::optional<uint64_t> since_mono_ns;   // self_connect_repeats: from when (to `time`)
+    std::optional<double> span_seconds;      // self_connect_repeats: over how long
     std::optional<bool> killed;              // --kill
     std::optional<std::string> kill_error;
     std::optional<std::string> fix;          // the command that protects this port

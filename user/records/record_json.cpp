@@ -1,5 +1,6 @@
 #include "records/record_json.h"
 
+#include "records/event_decoding.h"
 #include "records/text_format.h"
 
 namespace selfconnect {
@@ -50,6 +51,12 @@ nlohmann::json to_json(const Record& r)
         j["refusals"] = *r.refusals;
     if (r.window_seconds)
         j["window_seconds"] = *r.window_seconds;
+    if (r.repeats)
+        j["repeats"] = *r.repeats;
+    if (r.since_mono_ns)
+        j["since"] = format_rfc3339_utc(wall_time_of(*r.since_mono_ns));
+    if (r.span_seconds)
+        j["span_seconds"] = *r.span_seconds;
     if (r.type == RecordType::ListenerAtRisk)
         j["connect_tries_first"] = r.connect_tries_first();
     if (r.port_chosen_by_kernel)

@@ -99,6 +99,13 @@ std::string to_text(const Record& r)
     case RecordType::ListenerAtRisk:
         line += "LISTENER-AT-RISK " + endpoint_text(r);
         break;
+    case RecordType::SelfConnectRepeats: {
+        char buf[64];
+        snprintf(buf, sizeof(buf), " %llu more times in %.3fs", static_cast<unsigned long long>(r.repeats.value_or(0)),
+                 r.span_seconds.value_or(0));
+        line += "SELF-CONNECT-REPEATED " + endpoint_text(r) + " -> itself" + buf;
+        break;
+    }
     case RecordType::SelfConnectPrevented:
         line += "SELF-CONNECT-PREVENTED " + endpoint_text(r) + " (the guard gave connect() another port)";
         break;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "host/netns.h"
+#include "records/event_decoding.h"
 #include "prevent/port_holders.h"
 
 namespace selfconnect {
@@ -156,6 +157,26 @@ void EventDispatcher::on_self_connect(Record& r)
     ++(r.family == AF_INET6 ? metrics_.self_connects_ipv6 : metrics_.self_connects_ipv4);
     ++detections_;
     emit(r);
+    folds_.written(r);
+}
+
+// With --kill, a repeats record destroys the self-connect of its loop that
+// is open now, if one is (the folded ones were not destroyed one by one).
+void EventDispatcher::write_folds(uint64_t now_ns, bool final)
+{
+    for (Record& r : folds_.due(actions_.fold_table(), now_ns, final)) {
+        if (!wanted(r))
+            continue;
+        r.time = wall_time_of(r.mono_ns);
+        if (options_.kill) {
+            const KillResult k = actions_.kill(r);
+            if (k.ok) {
+                ++metrics_.kills_ok;
+                r.killed = true;
+            }
+        }
+        emit(r);
+    }
 }
 
 void EventDispatcher::on_refused(const Record& r)

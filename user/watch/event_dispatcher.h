@@ -17,6 +17,7 @@
 #include "watch/listener_tracker.h"
 #include "watch/record_window.h"
 #include "watch/retry_loop_detector.h"
+#include "watch/self_connect_folds.h"
 #include "watch/self_connect_lifetimes.h"
 #include "watch/watch_actions.h"
 #include "watch/watch_options.h"
@@ -51,6 +52,11 @@ public:
     // find_holders): a listener_blocked record if one of them blocks it.
     void on_holders(Record port_in_use, const std::vector<HeldSocket>& held);
 
+    // Self-connects the kernel folded, due now (kernel monotonic ns): each
+    // key's written as one self_connect_repeats record (see
+    // SelfConnectFolds). At the end (`final`) every fold is written.
+    void write_folds(uint64_t now_ns, bool final = false);
+
     // --count reached.
     bool done() const { return options_.count && detections_ >= *options_.count; }
     uint64_t detections() const { return detections_; }
@@ -73,6 +79,7 @@ private:
     OwnerEnricher& enricher_;
     WatchActions& actions_;
     SelfConnectLifetimes lifetimes_;
+    SelfConnectFolds folds_;
     RetryLoopDetector retry_loops_;
     ListenerTracker listeners_;
     // Listeners by (netns, port, address); prevented self-connects by

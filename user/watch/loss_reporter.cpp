@@ -22,6 +22,10 @@ void LossReporter::poll(uint64_t dropped_lookups, bool final)
         write(lookups_place_, LossPlace::HolderLookup);
 
     metrics_.refusals_folded = program_.folded_refusals();
+    const auto folded = program_.folded_self_connects();
+    metrics_.self_connects_folded_ipv4 = folded[0];
+    metrics_.self_connects_folded_ipv6 = folded[1];
+    metrics_.self_connects_open_unwritten = program_.unwritten_open_self_connects();
 
     const auto by_kind = program_.lost_events();
     uint64_t total = 0;

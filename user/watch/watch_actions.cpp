@@ -4,6 +4,23 @@
 
 namespace selfconnect {
 
+namespace {
+
+// Before the program is loaded (or in a test), nothing is folded.
+class NoFolds final : public FoldTable {
+public:
+    std::optional<sc_fold> read(const sc_command_port&) override { return std::nullopt; }
+    void forget(const sc_command_port&) override {}
+};
+
+}  // namespace
+
+FoldTable& HostWatchActions::fold_table()
+{
+    static NoFolds none;
+    return folds_ ? static_cast<FoldTable&>(*folds_) : none;
+}
+
 ListenerFix HostWatchActions::fix_for(const Record& listener)
 {
     const auto now = std::chrono::steady_clock::now();

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/kernel_fold_table.h"
 #include "watch/holder_lookups.h"
 #include "host/port_set.h"
 #include "prevent/port_protector.h"
@@ -42,6 +43,8 @@ public:
     // them: what --protect reserved and was taken out is reserved again
     // when next asked.
     virtual void reserved_now(uint32_t netns, const PortSet& reserved) = 0;
+    // The kernel's folded self-connects (see SelfConnectFolds).
+    virtual FoldTable& fold_table() = 0;
 };
 
 // The real host.
@@ -49,6 +52,7 @@ class HostWatchActions final : public WatchActions {
 public:
     explicit HostWatchActions(const WatchOptions& options) : protector_(options.protect_max, options.netns) {}
     void use_holder_lookups(HolderLookups* lookups) { holders_ = lookups; }
+    void use_fold_table(int map_fd) { folds_.emplace(map_fd); }
 
     KillResult kill(const Record& self_connect) override { return killer_.destroy(self_connect); }
     std::optional<Record> protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason) override
@@ -67,6 +71,7 @@ public:
         reserved_lists_.erase(netns);
         protector_.forget_unless_reserved(netns, reserved);
     }
+    FoldTable& fold_table() override;
 
 private:
     // Each namespace's reserved list, read at most once a second: a loop
@@ -80,6 +85,7 @@ private:
     SocketKiller killer_;
     PortProtector protector_;
     HolderLookups* holders_ = nullptr;
+    std::optional<KernelFoldTable> folds_;  // set once the program is loaded
 };
 
 }  // namespace selfconnect

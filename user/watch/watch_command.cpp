@@ -1,6 +1,7 @@
 #include "watch/watch_command.h"
 
 #include <sys/epoll.h>
+#include <time.h>
 
 #include <algorithm>
 #include <array>
@@ -39,6 +40,14 @@
 namespace selfconnect {
 
 namespace {
+
+// The clock of the kernel's event times (bpf_ktime_get_ns).
+uint64_t monotonic_now_ns()
+{
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 int fail(const std::string& sentence)
 {
@@ -268,6 +277,7 @@ int run_watch(const WatchOptions& o)
         // Bound before capabilities are dropped: a low port stays possible.
         std::optional<MetricsServer> metrics_server;
         KernelProgram program(program_config(o));
+        actions.use_fold_table(program.self_connect_folds_fd());
         metrics.attach_mode = attach_mode_name(program.attach_mode());
         std::unique_ptr<ConnectGuard> guard = start_guard(o, program);
         const bool guarded = guard != nullptr;
@@ -347,6 +357,7 @@ int run_watch(const WatchOptions& o)
                     update_guard_metrics(program, metrics);
                 listener_healing.after(losses.listener_events_lost(), dispatcher, o.netns);
                 policies.after(dispatcher);
+                dispatcher.write_folds(monotonic_now_ns());
             }
             // Detach first so the drain below ends and the summary is final.
             std::string notify_error;
@@ -354,6 +365,7 @@ int run_watch(const WatchOptions& o)
             guard.reset();
             program.detach();
             reader.consume();
+            dispatcher.write_folds(monotonic_now_ns(), true);
             losses.poll(lookups ? lookups->dropped() : 0, true);
         } catch (const OutputClosed&) {
             return 0;  // the reader went away (| head -1): a quiet, normal end
