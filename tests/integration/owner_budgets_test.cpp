@@ -9,8 +9,12 @@
 
 #include <sys/wait.h>
 
+#include <netinet/in.h>
+
 #include <chrono>
+#include <filesystem>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -266,6 +270,76 @@ TEST(OwnerBudgets, AFastRetryLoopLeavesAnotherLoopItsEarlyWarning)
                         << watch.stderr_text();
     if (warned)
         EXPECT_EQ((*warned)["comm"], "sc-slow") << *warned;
+}
+
+// uid 65534 binds 127.0.0.1:P and connects to it, 30,000 times as fast as
+// it can (a deliberate self-connect, no privilege needed), and a root
+// process meets itself three times on another port meanwhile. The flood is
+// folded: a few records a second, and the rest written together as
+// self_connect_repeats (how many, over how long), its closes with them;
+// every self-connect is accounted for (written, folded or lost), and the
+// victim's are each named (every self-connect was written: 30,000 records
+// and as many closes, megabytes, and the watcher's CPU with them).
+TEST(OwnerBudgets, ASelfConnectFloodIsFoldedAndEveryOneCounted)
+{
+    REQUIRE_ROOT();
+    constexpr int kMade = 30000;
+    const uint16_t flood_port = unique_port(71), victim_port = unique_port(72);
+    TempDir dir;
+    const std::string file = dir.path() + "/records.ndjson";
+    WatchProcess watch({"watch", "--json", "--attach-mode", attach_mode_under_test(), "--output", file});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    SelfConnectPlan flood{AF_INET, "127.0.0.1", flood_port, "sc-flood"};
+    flood.repeat = kMade;
+    flood.uid = 65534;
+    SelfConnectPlan victim{AF_INET, "127.0.0.1", victim_port, "sc-victim"};
+    victim.repeat = 3;
+    const auto began = std::chrono::steady_clock::now();
+    const pid_t flooder = start_self_connects(flood).pid;
+    std::this_thread::sleep_for(200ms);
+    ASSERT_EQ(wait_child(start_self_connects(victim).pid), 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(flooder, &status, WNOHANG), 0) << "the flood ended before the victim met itself: it proves nothing";
+    ASSERT_EQ(wait_child(flooder), 0);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    std::this_thread::sleep_for(500ms);
+    watch.signal(SIGINT);
+    ASSERT_EQ(watch.wait_exit(30s), 0) << watch.stderr_text();
+    const std::string summary = watch.stderr_text();
+
+    uint64_t written = 0, folded = 0, closes = 0, victims = 0, repeats_records = 0;
+    for (const std::string& line : read_lines(file)) {
+        const json r = json::parse(line);
+        if (r["port"] == victim_port && r["type"] == "self_connect")
+            victims += r["comm"] == "sc-victim";
+        if (r["port"] != flood_port)
+            continue;
+        if (r["type"] == "self_connect") {
+            ++written;
+        } else if (r["type"] == "self_connect_closed") {
+            ++closes;
+        } else if (r["type"] == "self_connect_repeats") {
+            ++repeats_records;
+            folded += r["repeats"].get<uint64_t>();
+            EXPECT_EQ(r["comm"], "sc-flood") << r;
+            EXPECT_EQ(r["uid"], 65534) << r;
+            EXPECT_GE(r["span_seconds"].get<double>(), 0.0) << r;
+            EXPECT_TRUE(r.contains("since")) << r;
+        }
+    }
+    std::smatch m;
+    uint64_t lost = 0;
+    if (std::regex_search(summary, m, std::regex(R"(events lost \((\d+) self-connects)")))
+        lost = std::stoull(m[1]);
+    EXPECT_EQ(victims, 3u) << "the victim's self-connects were not each named\n" << summary;
+    EXPECT_EQ(written + folded + lost, static_cast<uint64_t>(kMade))
+        << written << " written, " << folded << " folded, " << lost << " lost\n" << summary;
+    EXPECT_GE(repeats_records, 1u);
+    // At most 16 a second per CPU the flood ran on, and their closes.
+    const auto cpus = static_cast<uint64_t>(std::thread::hardware_concurrency());
+    EXPECT_LE(written, 16 * cpus * static_cast<uint64_t>(seconds + 2)) << seconds << " s";
+    EXPECT_LE(closes, written) << "a folded self-connect's close was written";
+    EXPECT_LT(std::filesystem::file_size(file), 5u << 20);
 }
 
 }  // namespace

@@ -109,9 +109,12 @@ SelfConnectChild start_self_connects(const SelfConnectPlan& plan)
         if (write(ready[1], &netns, sizeof(netns)) != sizeof(netns))
             _exit(12);
         close(ready[1]);
-        for (int i = 0; i < plan.repeat; ++i)
+        for (int i = 0; i < plan.repeat; ++i) {
+            if (plan.comms > 1)
+                prctl(PR_SET_NAME, (plan.comm + "-" + std::to_string(i % plan.comms)).c_str());
             if (int err = one_self_connect(plan, plan.hold && i + 1 == plan.repeat))
                 _exit(err);
+        }
         _exit(0);
     }
     close(ready[1]);

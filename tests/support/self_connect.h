@@ -15,6 +15,9 @@ struct SelfConnectPlan {
     uint16_t port = 0;
     std::string comm = "sc-client";  // the child's process name
     int repeat = 1;            // self-connects to make, one after another
+    // With more than one, the i-th is made as "COMM-(i % comms)": each name
+    // is a command of its own, which the kernel does not fold with another.
+    int comms = 1;
     bool fresh_netns = false;  // in a new network namespace with lo up
     // Only with fresh_netns: rate-limit lo with TBF and fill its bucket
     // first, so the handshake completes from the qdisc's timer (softirq)
