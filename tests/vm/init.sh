@@ -55,7 +55,8 @@ for mode in auto tracepoint; do
 done
 # Losses after the capability drop, with the kernel's own
 # kernel.unprivileged_bpf_disabled: a ring of one page and a burst of
-# self-connects; every one is either reported or counted lost.
+# self-connects; every one is reported, folded into a self_connect_repeats
+# record (one command on one port) or counted lost.
 echo "VM-BEGIN losses"
 echo "VM-LOG kernel.unprivileged_bpf_disabled=$(cat /proc/sys/kernel/unprivileged_bpf_disabled)"
 out=/tmp/out.losses err=/tmp/err.losses
@@ -69,6 +70,7 @@ kill -INT $pid 2>/dev/null
 wait $pid
 echo "VM-EXIT losses $?"
 echo "VM-DETECTED $(grep -c '"type":"self_connect"' "$out")"
+echo "VM-FOLDED $(grep '"type":"self_connect_repeats"' "$out" | sed 's/.*"repeats":\([0-9]*\).*/\1/' | awk '{ n += $1 } END { print n + 0 }')"
 sed 's/^/VM-STDERR /' "$err"
 echo "VM-END losses"
 # Prevention records: a listener at risk, and servers refused a held port.
