@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -30,6 +31,7 @@
 #include <fstream>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -201,8 +203,8 @@ struct External {
 };
 
 // `mode` empty: the default invocation, what the unit and the image run;
-// "guard": the default with --guard.
-External start_selfconnect(const std::string& binary, const std::string& mode)
+// "guard": the default with --guard. Its records go to `output`.
+External start_selfconnect(const std::string& binary, const std::string& mode, const std::string& output = "/dev/null")
 {
     External e;
     const std::string name = "selfconnect-bench-" + std::to_string(getpid()) + mode;
@@ -218,7 +220,8 @@ External start_selfconnect(const std::string& binary, const std::string& mode)
         const std::string env = "NOTIFY_SOCKET=@" + name;
         putenv(const_cast<char*>(env.c_str()));
         const int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, STDOUT_FILENO);
+        const int out = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(out, STDOUT_FILENO);
         dup2(devnull, STDERR_FILENO);
         if (mode.empty())
             execl(binary.c_str(), binary.c_str(), "watch", "--json", nullptr);
@@ -598,6 +601,116 @@ void print_guard_cost(const std::string& binary, int n, int reps)
     }
 }
 
+// CPU time (user and system) a process has used, in seconds.
+double cpu_seconds(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto after_comm = stat.rfind(')');
+    if (after_comm == std::string::npos)
+        return 0;
+    std::istringstream fields(stat.substr(after_comm + 2));
+    std::string skip;
+    for (int i = 3; i < 14; ++i)
+        fields >> skip;
+    unsigned long long utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// uid 65534 binds 127.0.0.1:5000 and connects to it, in a loop for
+// `seconds` (a deliberate self-connect: no privilege needed). Returns how
+// many it made.
+uint64_t self_connect_flood(double seconds)
+{
+    int counted[2];
+    if (pipe(counted) != 0)
+        return 0;
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(counted[0]);
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(1);
+        prctl(PR_SET_NAME, "bench-flood");
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(5000);
+        uint64_t made = 0;
+        const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+        while (Clock::now() < end) {
+            const int fd = socket(AF_INET, SOCK_STREAM, 0);
+            const int one = 1;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+            if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+                connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
+                ++made;
+            close(fd);
+        }
+        write(counted[1], &made, sizeof(made));
+        _exit(0);
+    }
+    close(counted[1]);
+    uint64_t made = 0;
+    if (read(counted[0], &made, sizeof(made)) != sizeof(made))
+        made = 0;
+    close(counted[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    return made;
+}
+
+// What an unprivileged self-connect flood costs the watcher and the disk:
+// `watch --json` of each binary (the build before, the build after),
+// alternated `reps` times, each through a flood of `seconds`; the watcher's
+// CPU from /proc (the flood and a second after it), the bytes and records
+// it wrote, the self-connects made. Medians.
+void print_flood_cost(const std::vector<std::string>& binaries, double seconds, int reps)
+{
+    struct Figures {
+        std::vector<double> made, cpu_percent, mib, records;
+    };
+    std::vector<Figures> of(binaries.size());
+    const std::string file = "/tmp/selfconnect-bench-flood-" + std::to_string(getpid()) + ".ndjson";
+    for (int rep = 0; rep < reps; ++rep) {
+        for (size_t b = 0; b < binaries.size(); ++b) {
+            const size_t which = rep % 2 ? binaries.size() - 1 - b : b;
+            External sc = start_selfconnect(binaries[which], "", file);
+            const double cpu_before = cpu_seconds(sc.pid);
+            const auto t0 = Clock::now();
+            const uint64_t made = self_connect_flood(seconds);
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+            const double cpu = cpu_seconds(sc.pid) - cpu_before;
+            const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+            stop(sc);
+            std::ifstream in(file);
+            double bytes = 0, lines = 0;
+            for (std::string line; std::getline(in, line);) {
+                bytes += static_cast<double>(line.size() + 1);
+                ++lines;
+            }
+            of[which].made.push_back(static_cast<double>(made));
+            of[which].cpu_percent.push_back(100 * cpu / wall);
+            of[which].mib.push_back(bytes / (1 << 20));
+            of[which].records.push_back(lines);
+        }
+    }
+    unlink(file.c_str());
+    std::printf("
+an unprivileged self-connect flood (uid 65534: bind 127.0.0.1:5000, connect to it, close, for %.0f s), "
+                "watch --json to a file; medians of %d alternated runs
+",
+                seconds, reps);
+    std::printf("| binary | self-connects made | watcher CPU (%% of a core) | MiB written | records |
+"
+                "|---|---:|---:|---:|---:|
+");
+    for (size_t b = 0; b < binaries.size(); ++b)
+        std::printf("| %s | %.0f | %.1f | %.2f | %.0f |
+", binaries[b].c_str(), *median(of[b].made),
+                    *median(of[b].cpu_percent), *median(of[b].mib), *median(of[b].records));
+}
+
 void print_table(const std::vector<Result>& rows)
 {
     std::printf("\n| contender | server port | conn/s | ns per hook hit | do-nothing, same hits | extra ns per hit | "
@@ -623,7 +736,7 @@ void print_table(const std::vector<Result>& rows)
 int main(int argc, char** argv)
 {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: selfconnect-bench PATH-TO-selfconnect [connections [repetitions [contenders]]]\n");
+        std::fprintf(stderr, "usage: selfconnect-bench PATH-TO-selfconnect [connections [repetitions [contenders [guard | flood [BUILD-BEFORE]]]]]\n");
         return 2;
     }
     const std::string binary = argv[1];
@@ -694,6 +807,14 @@ int main(int argc, char** argv)
     // must know --guard).
     if (argc > 5 && std::string(argv[5]) == "guard")
         print_guard_cost(binary, g_connections, g_reps);
+    // "flood [OTHER-BINARY]": a self-connect flood's cost, against the
+    // build before where it is given.
+    if (argc > 5 && std::string(argv[5]) == "flood") {
+        std::vector<std::string> binaries{binary};
+        if (argc > 6)
+            binaries.insert(binaries.begin(), argv[6]);
+        print_flood_cost(binaries, 6, g_reps);
+    }
     close(stats_fd);
     return 0;
 }
