@@ -157,6 +157,7 @@ struct sc_fold {
 	struct sc_rate_window written;
 	__u64 folded;          /* since the entry was made; only grows */
 	__u64 last_folded_ns;  /* bpf_ktime_get_ns() of the last one folded */
+	__u64 made_ns;         /* when the entry was made: a new one counts from 0 */
 };
 #define SC_SELF_CONNECTS_PER_COMMAND 16
 
@@ -165,7 +166,7 @@ struct sc_fold {
 #define SC_HOLDER_SIZE 72
 #define SC_LISTENER_ORIGIN_SIZE 16
 #define SC_COMMAND_PORT_SIZE 28
-#define SC_FOLD_SIZE 32
+#define SC_FOLD_SIZE 40
 
 #ifdef __cplusplus
 static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");

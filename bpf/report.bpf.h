@@ -129,7 +129,9 @@ static __always_inline struct sc_event *reserve_event(__u8 kind, struct net *net
  * a second starts again. */
 static __always_inline bool spend(struct sc_rate_window *w, __u64 per_second, __u64 now)
 {
-	if (now - w->window_start >= 1000000000ULL) {
+	/* Signed: another CPU may have begun the window after this one read
+	 * the clock; that window is not over. */
+	if ((__s64)(now - w->window_start) >= 1000000000LL) {
 		w->window_start = now;
 		w->used = 0;
 	}
@@ -198,7 +200,10 @@ static __always_inline bool owner_command(const struct sc_owner *o, struct sc_co
 	if ((__u32)BPF_CORE_READ(task, pid) != o->tid)
 		return false;
 	key->uid = BPF_CORE_READ(task, cred, uid.val);
-	BPF_CORE_READ_INTO(&key->comm, task, comm);
+	/* Up to the NUL, the rest left zero: before 5.17 a renamed task's
+	 * comm keeps the old name's bytes after it ("nc\0h" after bash), which
+	 * userspace, building the key from the record's name, never has. */
+	BPF_CORE_READ_STR_INTO(&key->comm, task, comm);
 	return true;
 }
 
@@ -217,17 +222,18 @@ static __always_inline void not_written(struct sc_owner *o)
  * userspace to write as one record. One user looping bind() and connect()
  * to its own port makes a few records a second, and another command's
  * self-connect in the same second is written as ever. A self-connect whose
- * owner is not known is never folded (nothing to fold it under). */
+ * owner is gone is never folded (nothing to fold it under); it spends the
+ * budget of the user that called connect(). */
 static __always_inline bool self_connect_goes_on(struct sc_owner *o, __u32 netns, __u16 port, __u16 family)
 {
-	struct sc_command_port key = { .netns = netns, .uid = UNKNOWN_UID, .port = port, .family = family };
+	struct sc_command_port key = { .netns = netns, .uid = o ? o->uid : UNKNOWN_UID, .port = port, .family = family };
 	__u64 now = bpf_ktime_get_ns();
 	struct sc_fold *fold;
 
 	if (o && owner_command(o, &key)) {
 		fold = bpf_map_lookup_elem(&self_connect_folds, &key);
 		if (!fold) {
-			struct sc_fold fresh = { .written = { .window_start = now } };
+			struct sc_fold fresh = { .written = { .window_start = now }, .made_ns = now };
 
 			bpf_map_update_elem(&self_connect_folds, &key, &fresh, BPF_NOEXIST);
 			fold = bpf_map_lookup_elem(&self_connect_folds, &key);

@@ -6,6 +6,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <string>
@@ -30,7 +32,7 @@ public:
         folds.erase(bytes(key));
         ++forgotten;
     }
-    void fold(const Record& r, uint64_t folded, uint64_t last_ns)
+    void fold(const Record& r, uint64_t folded, uint64_t last_ns, uint64_t made_ns = 0)
     {
         sc_command_port key{};
         key.netns = r.netns;
@@ -38,7 +40,7 @@ public:
         key.port = r.port;
         key.family = r.family;
         std::memcpy(key.comm, r.owner.comm.data(), r.owner.comm.size());
-        folds[bytes(key)] = sc_fold{{0, 0}, folded, last_ns};
+        folds[bytes(key)] = sc_fold{{0, 0}, folded, last_ns, made_ns};
     }
     static std::string bytes(const sc_command_port& k) { return std::string(reinterpret_cast<const char*>(&k), sizeof(k)); }
     std::map<std::string, sc_fold> folds;
@@ -120,8 +122,42 @@ TEST(SelfConnectFolds, AKeyTheKernelForgotCountsAgainFromZero)
     table.fold(self_connect(0), 100, kSecond + 1000);
     ASSERT_EQ(folds.due(table, 3 * kSecond).at(0).repeats, 100u);
     folds.written(self_connect(5 * kSecond));
-    table.fold(self_connect(0), 7, 5 * kSecond + 1000);  // a new entry
+    table.fold(self_connect(0), 7, 5 * kSecond + 1000, 5 * kSecond);  // a new entry
     ASSERT_EQ(folds.due(table, 7 * kSecond).at(0).repeats, 7u);
+    folds.written(self_connect(9 * kSecond));
+    table.fold(self_connect(0), 150, 9 * kSecond + 1000, 9 * kSecond);  // another, above the old count
+    ASSERT_EQ(folds.due(table, 11 * kSecond).at(0).repeats, 150u);
+}
+
+TEST(SelfConnectFolds, KeysPastTheLimitAreWrittenAndForgottenOldestFirst)
+{
+    TableOfTest table;
+    SelfConnectFolds folds;
+    const size_t keys = SelfConnectFolds::kMaxTracked + 10;
+    for (size_t i = 0; i < keys; ++i) {
+        const Record r = self_connect(kSecond + i, "sc-" + std::to_string(i));
+        folds.written(r);
+        table.fold(r, 1, kSecond + i);
+    }
+    const auto written = folds.due(table, kSecond + keys);  // none due yet: only the oldest go
+    EXPECT_LE(folds.tracked(), SelfConnectFolds::kMaxTracked);
+    EXPECT_EQ(written.size(), keys - folds.tracked()) << "each forgotten key's folds written first";
+    EXPECT_EQ(written.front().owner.comm.substr(0, 3), "sc-");
+    EXPECT_EQ(table.forgotten, static_cast<int>(written.size()));
+    uint64_t oldest_kept = UINT64_MAX;
+    for (size_t i = 0; i < keys; ++i)
+        if (table.folds.count(TableOfTest::bytes([&] {
+                sc_command_port k{};
+                const Record r = self_connect(0, "sc-" + std::to_string(i));
+                k.netns = r.netns;
+                k.uid = r.owner.uid;
+                k.port = r.port;
+                k.family = r.family;
+                std::memcpy(k.comm, r.owner.comm.data(), r.owner.comm.size());
+                return k;
+            }())))
+            oldest_kept = std::min<uint64_t>(oldest_kept, i);
+    EXPECT_EQ(oldest_kept, written.size()) << "the oldest were forgotten";
 }
 
 TEST(SelfConnectFolds, OtherCommandsAndUnknownOwnersAreTheirOwn)

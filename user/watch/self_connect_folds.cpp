@@ -43,9 +43,11 @@ void SelfConnectFolds::read(FoldTable& table, Fold& f)
     const std::optional<sc_fold> now = table.read(f.key);
     if (!now)
         return;  // forgotten by a full table: what it held is in the metric only
-    // A count lower than last read: the kernel forgot the key and began again.
-    const uint64_t folded = now->folded >= f.read_through ? now->folded - f.read_through : now->folded;
+    // Another entry than last read: the kernel forgot the key and began again.
+    const bool same_entry = now->made_ns == f.made_ns && now->folded >= f.read_through;
+    const uint64_t folded = same_entry ? now->folded - f.read_through : now->folded;
     f.read_through = now->folded;
+    f.made_ns = now->made_ns;
     if (!folded)
         return;
     f.pending += folded;
@@ -71,6 +73,9 @@ Record SelfConnectFolds::repeats_of(Fold& f)
 std::vector<Record> SelfConnectFolds::due(FoldTable& table, uint64_t now_ns, bool final)
 {
     std::vector<Record> out;
+    if (!final && now_ns < next_check_ns_)
+        return out;
+    next_check_ns_ = now_ns + kEveryCheckNs;
     for (auto it = folds_.begin(); it != folds_.end();) {
         Fold& f = it->second;
         if (final || (f.check_at_ns && f.check_at_ns <= now_ns)) {
@@ -96,14 +101,22 @@ std::vector<Record> SelfConnectFolds::due(FoldTable& table, uint64_t now_ns, boo
 // idle longest are read, written and forgotten.
 void SelfConnectFolds::make_room(FoldTable& table, std::vector<Record>& out)
 {
-    while (folds_.size() > kMaxTracked) {
-        auto oldest = std::min_element(folds_.begin(), folds_.end(),
-                                       [](const auto& a, const auto& b) { return a.second.active_ns < b.second.active_ns; });
-        read(table, oldest->second);
-        if (oldest->second.pending)
-            out.push_back(repeats_of(oldest->second));
-        table.forget(oldest->second.key);
-        folds_.erase(oldest);
+    if (folds_.size() <= kMaxTracked)
+        return;
+    std::vector<std::map<std::string, Fold>::iterator> by_age;
+    by_age.reserve(folds_.size());
+    for (auto it = folds_.begin(); it != folds_.end(); ++it)
+        by_age.push_back(it);
+    const size_t drop = folds_.size() - kMaxTracked + kMaxTracked / 10;
+    std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(drop - 1), by_age.end(),
+                     [](const auto& a, const auto& b) { return a->second.active_ns < b->second.active_ns; });
+    for (size_t i = 0; i < drop; ++i) {
+        Fold& f = by_age[i]->second;
+        read(table, f);
+        if (f.pending)
+            out.push_back(repeats_of(f));
+        table.forget(f.key);
+        folds_.erase(by_age[i]);
     }
 }
 

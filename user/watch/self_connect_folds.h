@@ -34,13 +34,18 @@ public:
     static constexpr uint64_t kQuietNs = 1'000'000'000;       // a loop that stopped
     static constexpr uint64_t kEveryNs = 10'000'000'000;      // a loop that goes on
     static constexpr uint64_t kForgetAfterNs = 60'000'000'000;  // a key idle this long
-    static constexpr size_t kMaxTracked = 16384;              // as the kernel's table
+    static constexpr uint64_t kEveryCheckNs = 250'000'000;    // due() does nothing more often
+    // Keys kept (a user cycling through names and ports makes many): past
+    // it, the longest idle are written and forgotten, here and in the
+    // kernel, a tenth at a time.
+    static constexpr size_t kMaxTracked = 4096;
 
 private:
     struct Fold {
         sc_command_port key{};
         Record last;                  // the key's last self_connect record
         uint64_t read_through = 0;    // the kernel's count, as last read
+        uint64_t made_ns = 0;         // the kernel entry's, as last read
         uint64_t pending = 0;         // read, not yet written
         uint64_t since_ns = 0;        // start of what `pending` covers
         uint64_t last_folded_ns = 0;  // the kernel's, as last read
@@ -54,6 +59,7 @@ private:
     void make_room(FoldTable& table, std::vector<Record>& out);
 
     std::map<std::string, Fold> folds_;
+    uint64_t next_check_ns_ = 0;
 };
 
 }  // namespace selfconnect
