@@ -125,9 +125,9 @@ static __always_inline struct sc_event *reserve_event(__u8 kind, struct net *net
 	return e;
 }
 
-/* One more event within `per_second` of this window? A window older than
- * a second starts again. */
-static __always_inline bool spend(struct sc_rate_window *w, __u64 per_second, __u64 now)
+/* Room for one more event within `per_second` of this window? A window
+ * older than a second starts again. */
+static __always_inline bool window_has_room(struct sc_rate_window *w, __u64 per_second, __u64 now)
 {
 	/* Signed: another CPU may have begun the window after this one read
 	 * the clock; that window is not over. */
@@ -135,7 +135,13 @@ static __always_inline bool spend(struct sc_rate_window *w, __u64 per_second, __
 		w->window_start = now;
 		w->used = 0;
 	}
-	if (w->used >= per_second)
+	return w->used < per_second;
+}
+
+/* One more event within `per_second` of this window, counted? */
+static __always_inline bool spend(struct sc_rate_window *w, __u64 per_second, __u64 now)
+{
+	if (!window_has_room(w, per_second, now))
 		return false;
 	w->used++;
 	return true;
@@ -223,13 +229,18 @@ static __always_inline void not_written(struct sc_owner *o)
  * to its own port makes a few records a second, and another command's
  * self-connect in the same second is written as ever. A self-connect whose
  * owner is gone is never folded (nothing to fold it under); it spends the
- * budget of the user that called connect(). */
-static __always_inline bool self_connect_goes_on(struct sc_owner *o, __u32 netns, __u16 port, __u16 family)
+ * budget of the user that called connect(). `*fold` is the key's fold:
+ * its window is spent only by a record actually written (report), so that
+ * a key is folded only once userspace has a record of it to read its fold
+ * by; one whose records were all lost keeps being counted lost. */
+static __always_inline bool self_connect_goes_on(struct sc_owner *o, __u32 netns, __u16 port, __u16 family,
+						 struct sc_fold **fold_out)
 {
 	struct sc_command_port key = { .netns = netns, .uid = o ? o->uid : UNKNOWN_UID, .port = port, .family = family };
 	__u64 now = bpf_ktime_get_ns();
 	struct sc_fold *fold;
 
+	*fold_out = NULL;
 	if (o && owner_command(o, &key)) {
 		fold = bpf_map_lookup_elem(&self_connect_folds, &key);
 		if (!fold) {
@@ -238,7 +249,7 @@ static __always_inline bool self_connect_goes_on(struct sc_owner *o, __u32 netns
 			bpf_map_update_elem(&self_connect_folds, &key, &fresh, BPF_NOEXIST);
 			fold = bpf_map_lookup_elem(&self_connect_folds, &key);
 		}
-		if (fold && !spend(&fold->written, SC_SELF_CONNECTS_PER_COMMAND, now)) {
+		if (fold && !window_has_room(&fold->written, SC_SELF_CONNECTS_PER_COMMAND, now)) {
 			__u32 index = family == AF_INET6;
 			__u64 *folded = bpf_map_lookup_elem(&folded_self_connects, &index);
 
@@ -249,6 +260,7 @@ static __always_inline bool self_connect_goes_on(struct sc_owner *o, __u32 netns
 			not_written(o);
 			return false;
 		}
+		*fold_out = fold;
 	}
 	if (!within_budget(BUDGET_SELF_CONNECTS, SELF_CONNECTS_PER_SECOND, SC_EVENT_SELF_CONNECT, now, key.uid)) {
 		not_written(o);
@@ -272,6 +284,7 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 {
 	struct net *net = sock_net_of(t);
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
+	struct sc_fold *fold = NULL;
 	struct sc_owner *o;
 	struct sc_event *e;
 	__u16 lo, hi;
@@ -294,7 +307,7 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 			return 0;
 	}
 	track_open_self_connects(o, kind);
-	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, netns, t->dport, family_of(t)))
+	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, netns, t->dport, family_of(t), &fold))
 		return 0;
 	if (kind == SC_EVENT_SELF_CONNECT_CLOSED && !close_goes_on(o))
 		return 0;
@@ -303,6 +316,8 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);
 	if (!e)
 		return 0;
+	if (fold)
+		fold->written.used++;  /* a record of its key is written */
 	fill_owner(e, o);
 	fill_address(e, t);
 	bpf_ringbuf_submit(e, 0);
