@@ -696,18 +696,13 @@ void print_flood_cost(const std::vector<std::string>& binaries, double seconds, 
         }
     }
     unlink(file.c_str());
-    std::printf("
-an unprivileged self-connect flood (uid 65534: bind 127.0.0.1:5000, connect to it, close, for %.0f s), "
-                "watch --json to a file; medians of %d alternated runs
-",
+    std::printf("\nan unprivileged self-connect flood (uid 65534: bind 127.0.0.1:5000, connect to it, close, for %.0f s), "
+                "watch --json to a file; medians of %d alternated runs\n",
                 seconds, reps);
-    std::printf("| binary | self-connects made | watcher CPU (%% of a core) | MiB written | records |
-"
-                "|---|---:|---:|---:|---:|
-");
+    std::printf("| binary | self-connects made | watcher CPU (%% of a core) | MiB written | records |\n"
+                "|---|---:|---:|---:|---:|\n");
     for (size_t b = 0; b < binaries.size(); ++b)
-        std::printf("| %s | %.0f | %.1f | %.2f | %.0f |
-", binaries[b].c_str(), *median(of[b].made),
+        std::printf("| %s | %.0f | %.1f | %.2f | %.0f |\n", binaries[b].c_str(), *median(of[b].made),
                     *median(of[b].cpu_percent), *median(of[b].mib), *median(of[b].records));
 }
 
