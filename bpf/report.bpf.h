@@ -229,50 +229,68 @@ static __always_inline void not_written(struct sc_owner *o)
  * to its own port makes a few records a second, and another command's
  * self-connect in the same second is written as ever. A self-connect whose
  * owner is gone is never folded (nothing to fold it under); it spends the
- * budget of the user that called connect(). `*fold` is the key's fold:
- * its window is spent only by a record actually written (report), so that
- * a key is folded only once userspace has a record of it to read its fold
- * by; one whose records were all lost keeps being counted lost. */
-static __always_inline bool self_connect_goes_on(struct sc_owner *o, __u32 netns, __u16 port, __u16 family,
+ * budget of the user that called connect(). `key` is filled (uid, comm)
+ * when the owner is known; `*fold` is its fold if it has one. A key's fold
+ * is made, and its window spent, only by a record actually written
+ * (written_under), so that a key is folded only once userspace has a record
+ * of it to read its fold by, and no user can make entries faster than its
+ * budget writes records. */
+static __always_inline bool self_connect_goes_on(struct sc_owner *o, struct sc_command_port *key, bool *keyed,
 						 struct sc_fold **fold_out)
 {
-	struct sc_command_port key = { .netns = netns, .uid = o ? o->uid : UNKNOWN_UID, .port = port, .family = family };
 	__u64 now = bpf_ktime_get_ns();
-	struct sc_fold *fold;
+	struct sc_fold *fold = NULL;
 
 	*fold_out = NULL;
-	if (o && owner_command(o, &key)) {
-		fold = bpf_map_lookup_elem(&self_connect_folds, &key);
-		if (!fold) {
-			struct sc_fold fresh = { .written = { .window_start = now }, .made_ns = now };
+	*keyed = o && owner_command(o, key);
+	if (*keyed)
+		fold = bpf_map_lookup_elem(&self_connect_folds, key);
+	if (fold && !window_has_room(&fold->written, SC_SELF_CONNECTS_PER_COMMAND, now)) {
+		__u32 index = key->family == AF_INET6;
+		__u64 *folded = bpf_map_lookup_elem(&folded_self_connects, &index);
 
-			bpf_map_update_elem(&self_connect_folds, &key, &fresh, BPF_NOEXIST);
-			fold = bpf_map_lookup_elem(&self_connect_folds, &key);
-		}
-		if (fold && !window_has_room(&fold->written, SC_SELF_CONNECTS_PER_COMMAND, now)) {
-			__u32 index = family == AF_INET6;
-			__u64 *folded = bpf_map_lookup_elem(&folded_self_connects, &index);
-
-			fold->last_folded_ns = now;
-			__sync_fetch_and_add(&fold->folded, 1);
-			if (folded)
-				*folded += 1;
-			not_written(o);
-			return false;
-		}
-		*fold_out = fold;
-	}
-	if (!within_budget(BUDGET_SELF_CONNECTS, SELF_CONNECTS_PER_SECOND, SC_EVENT_SELF_CONNECT, now, key.uid)) {
+		fold->last_folded_ns = now;
+		__sync_fetch_and_add(&fold->folded, 1);
+		if (folded)
+			*folded += 1;
 		not_written(o);
 		return false;
 	}
+	if (!within_budget(BUDGET_SELF_CONNECTS, SELF_CONNECTS_PER_SECOND, SC_EVENT_SELF_CONNECT, now, key->uid)) {
+		not_written(o);
+		return false;
+	}
+	*fold_out = fold;
 	return true;
 }
 
-/* A self-connect's close is written if its self-connect was. */
-static __always_inline bool close_goes_on(struct sc_owner *o)
+/* A record of `key` was written: one more in its window, or its fold made. */
+static __always_inline void written_under(const struct sc_command_port *key, struct sc_fold *fold)
 {
-	if (!o || !(o->state & SC_OWNER_NOT_WRITTEN))
+	__u64 now;
+
+	if (fold) {
+		fold->written.used++;
+		return;
+	}
+	now = bpf_ktime_get_ns();
+	{
+		struct sc_fold fresh = { .written = { .window_start = now, .used = 1 }, .made_ns = now };
+
+		bpf_map_update_elem(&self_connect_folds, key, &fresh, BPF_NOEXIST);
+	}
+}
+
+/* A self-connect's close is written if its self-connect was. One whose
+ * owner slot another connect took cannot tell: it is written within the
+ * budget of the socket's user (else a user could hold thousands of folded
+ * self-connects open and have each close written). */
+static __always_inline bool close_goes_on(const struct transition *t, struct sc_owner *o)
+{
+	if (!o)
+		return within_budget(BUDGET_CLOSES, SELF_CONNECTS_PER_SECOND, SC_EVENT_SELF_CONNECT_CLOSED,
+				     bpf_ktime_get_ns(), SK_READ(t, sk_uid.val));
+	if (!(o->state & SC_OWNER_NOT_WRITTEN))
 		return true;
 	o->state &= ~SC_OWNER_NOT_WRITTEN;
 	__sync_fetch_and_add(&unwritten_open_self_connects, -1);
@@ -284,7 +302,9 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 {
 	struct net *net = sock_net_of(t);
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
+	struct sc_command_port key = { .netns = netns, .uid = UNKNOWN_UID, .port = t->dport, .family = family_of(t) };
 	struct sc_fold *fold = NULL;
+	bool keyed = false;
 	struct sc_owner *o;
 	struct sc_event *e;
 	__u16 lo, hi;
@@ -307,18 +327,25 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 			return 0;
 	}
 	track_open_self_connects(o, kind);
-	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, netns, t->dport, family_of(t), &fold))
+	if (o)
+		key.uid = o->uid;
+	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, &key, &keyed, &fold))
 		return 0;
-	if (kind == SC_EVENT_SELF_CONNECT_CLOSED && !close_goes_on(o))
+	if (kind == SC_EVENT_SELF_CONNECT_CLOSED && !close_goes_on(t, o))
 		return 0;
 
 	ephemeral_range(t, net, &lo, &hi);
 	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);
 	if (!e)
 		return 0;
-	if (fold)
-		fold->written.used++;  /* a record of its key is written */
 	fill_owner(e, o);
+	if (keyed) {
+		written_under(&key, fold);
+		/* The name and user the key was made of, read once: a rename
+		 * in between must not give userspace another key. */
+		__builtin_memcpy(e->comm, key.comm, sizeof(e->comm));
+		e->uid = key.uid;
+	}
 	fill_address(e, t);
 	bpf_ringbuf_submit(e, 0);
 	return 0;

@@ -211,7 +211,9 @@ struct {
  * guard prevented, REFUSALS_PER_SECOND refused connects to a port of
  * the range, and SELF_CONNECTS_PER_SECOND self-connects written (of any
  * number of commands and ports; a command's repeats on a port are folded
- * first, see self_connect_folds). A user past a budget spends only its own: another user's
+ * first, see self_connect_folds), and as many closes of self-connects whose
+ * owner slot was taken by another connect (so whether their self-connect
+ * was written is not known; budgeted by the socket's own uid). A user past a budget spends only its own: another user's
  * events go on. Above them, a ceiling for all users together, per CPU, of
  * USERS_AT_FULL_BUDGET times each budget, so that no number of users can
  * make the watcher busy. The rest are counted lost (never silently). */
@@ -226,7 +228,8 @@ struct {
 #define BUDGET_PREVENTED 2
 #define BUDGET_REFUSALS 3
 #define BUDGET_SELF_CONNECTS 4
-#define BUDGETS 5
+#define BUDGET_CLOSES 5
+#define BUDGETS 6
 
 /* Whose budget an event spends when its owner is not known. */
 #define UNKNOWN_UID 0xffffffffU

@@ -214,6 +214,7 @@ struct sock {
 	__u8 sk_userlocks; /* a 4-bit bitfield up to 6.8, a u8 since: read only with BPF_CORE_READ_BITFIELD_PROBED */
 	int sk_err;
 	struct socket *sk_socket;
+	kuid_t sk_uid; /* whose socket it is, from socket(): budgets a close whose owner slot was taken */
 };
 
 /* The source port as the socket was connected with. skc_num is zeroed when

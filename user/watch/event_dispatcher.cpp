@@ -216,11 +216,12 @@ bool EventDispatcher::written_lately(const Record& r)
 }
 
 // The guard gave a connect() to its own address another port. Written once
-// per (netns, process, port) and retry window, with the fix that would make
+// per (netns, user, process name, port) and retry window, with the fix that would make
 // the guard unneeded there; the metric counts every one (in the kernel).
 void EventDispatcher::on_prevented(Record& r)
 {
-    if (prevented_written_.written_lately({r.netns, r.owner.comm, r.port}, r.mono_ns ? r.mono_ns : monotonic_ns()))
+    if (prevented_written_.written_lately({r.netns, r.owner.uid, r.owner.comm, r.port},
+                                          r.mono_ns ? r.mono_ns : monotonic_ns()))
         return;
     r.fix = actions_.fix_for(r).command;
     emit(r);

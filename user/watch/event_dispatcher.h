@@ -83,9 +83,10 @@ private:
     RetryLoopDetector retry_loops_;
     ListenerTracker listeners_;
     // Listeners by (netns, port, address); prevented self-connects by
-    // (netns, process name, port), as retry_loop keys a loop.
+    // (netns, user, process name, port), as the kernel keys them: no user's
+    // process hides another user's.
     RecordWindow<std::tuple<uint32_t, uint16_t, std::string>> listeners_written_;
-    RecordWindow<std::tuple<uint32_t, std::string, uint16_t>> prevented_written_;
+    RecordWindow<std::tuple<uint32_t, uint32_t, std::string, uint16_t>> prevented_written_;
     uint64_t detections_ = 0;
     uint64_t retry_loop_warnings_ = 0;
 };
