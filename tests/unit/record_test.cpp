@@ -187,6 +187,30 @@ TEST(EventDecoding, NewRecordsPrintTheirOwnFields)
     EXPECT_EQ(to_json(blocked)["holder"]["self_connected"], true);
 }
 
+// A loop's folded self-connects: how many, over how long, since when, in
+// both forms; with --kill, that only the one open then was destroyed.
+TEST(EventDecoding, ARepeatsRecordSaysHowManyOverHowLongAndSinceWhen)
+{
+    Record r = decode_event(sample_event(), std::chrono::system_clock::now());
+    r.type = RecordType::SelfConnectRepeats;
+    r.repeats = 187000;
+    r.since_mono_ns = r.mono_ns;
+    r.span_seconds = 5.98;
+    const json j = to_json(r);
+    EXPECT_EQ(j["type"], "self_connect_repeats");
+    EXPECT_EQ(j["repeats"], 187000);
+    EXPECT_DOUBLE_EQ(j["span_seconds"].get<double>(), 5.98);
+    EXPECT_TRUE(j.contains("since"));
+    std::string text = to_text(r);
+    EXPECT_NE(text.find("SELF-CONNECT-REPEATED 127.0.0.1:44600 -> itself: 187000 more in 5.980s since "),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("; last recorded"), std::string::npos) << text;
+    r.killed = true;
+    text = to_text(r);
+    EXPECT_NE(text.find("[the one open now killed]"), std::string::npos) << text;
+}
+
 TEST(EventDecoding, AListenerAtRiskSaysWhichParityConnectTriesFirstAndItsFix)
 {
     Record r = decode_event(sample_event(), std::chrono::system_clock::now());

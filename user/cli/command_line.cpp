@@ -153,7 +153,7 @@ CLI::App* add_watch_command(CLI::App& app, WatchOptions& w, WatchNumbers& n)
     watch->add_flag("--json", w.json, "One JSON object per line (NDJSON)");
     add_checked_seconds(*watch, "--duration", w.duration_seconds, "Stop after this many seconds");
     add_checked_uint(*watch, "--count", n.count, 1, std::numeric_limits<uint32_t>::max(),
-                     "Stop after this many self-connects");
+                     "Stop after this many self_connect records (a command's repeats past 16 a second on a port are folded)");
     add_checked_uint(*watch, "--pid", n.pid, 1, kMaxPid, "Only self-connects made by this process id");
     watch
         ->add_option_function<std::string>(
@@ -194,7 +194,9 @@ CLI::App* add_watch_command(CLI::App& app, WatchOptions& w, WatchNumbers& n)
     add_checked_uint(*watch, "--retry-threshold", n.retry_threshold, 2, 1000000,
                      "Refused connects within the window that make a retry_loop warning (default 5)");
     add_checked_seconds(*watch, "--retry-window", n.retry_window, "The retry_loop window in seconds (default 10)");
-    watch->add_flag("--kill", w.kill, "Destroy each self-connected socket found (needs CAP_NET_ADMIN)");
+    watch->add_flag("--kill", w.kill,
+                    "Destroy each self-connected socket written (of folded repeats, the one open at each "
+                    "self_connect_repeats record) (needs CAP_NET_ADMIN)");
     watch
         ->add_option_function<std::string>(
             "--metrics",

@@ -36,7 +36,7 @@ std::string render_prometheus(const Metrics& m)
            "Of those, self-connects past the first 16 a second of one command on one port: counted, and "
            "written together as self_connect_repeats.");
     sample(out, "selfconnect_self_connects_folded_total", "", m.self_connects_folded_ipv4 + m.self_connects_folded_ipv6);
-    family(out, "selfconnect_self_connects_closed_total", "counter", "Self-connected sockets seen closing.");
+    family(out, "selfconnect_self_connects_closed_total", "counter", "Self-connected sockets seen closing (closes of folded self-connects are not written or counted here).");
     sample(out, "selfconnect_self_connects_closed_total", "", m.self_connects_closed);
     family(out, "selfconnect_retry_loop_warnings_total", "counter",
            "Clients warned of for retrying a refused port they could be handed.");

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "records/event_decoding.h"
 #include "records/text_format.h"
 
 namespace selfconnect {
@@ -101,9 +102,10 @@ std::string to_text(const Record& r)
         break;
     case RecordType::SelfConnectRepeats: {
         char buf[64];
-        snprintf(buf, sizeof(buf), " %llu more times in %.3fs", static_cast<unsigned long long>(r.repeats.value_or(0)),
+        snprintf(buf, sizeof(buf), ": %llu more in %.3fs since ", static_cast<unsigned long long>(r.repeats.value_or(0)),
                  r.span_seconds.value_or(0));
-        line += "SELF-CONNECT-REPEATED " + endpoint_text(r) + " -> itself" + buf;
+        line += "SELF-CONNECT-REPEATED " + endpoint_text(r) + " -> itself" + buf +
+                (r.since_mono_ns ? format_rfc3339_utc(wall_time_of(*r.since_mono_ns)) : "?") + "; last recorded";
         break;
     }
     case RecordType::SelfConnectPrevented:
@@ -122,7 +124,9 @@ std::string to_text(const Record& r)
     line += " " + owner_text(r.owner) + " netns=" + std::to_string(r.netns) + " " +
             family_name(r.family) + " (" + range_text(r) + ")";
     if (r.killed)
-        line += *r.killed ? " [killed]" : " [kill failed: " + r.kill_error.value_or("?") + "]";
+        line += !*r.killed ? " [kill failed: " + r.kill_error.value_or("?") + "]"
+                : r.type == RecordType::SelfConnectRepeats ? " [the one open now killed]"
+                                                           : " [killed]";
     if (r.type == RecordType::ListenerAtRisk)
         line += r.connect_tries_first() ? "; connect() tries ports of this parity first"
                                         : "; connect() reaches this parity only after the other";
