@@ -30,24 +30,25 @@ enum sc_event_kind {
 	/* bind() or listen() failed with EADDRINUSE: something holds the port
 	 * the caller (the owner) wanted. */
 	SC_EVENT_PORT_IN_USE = 6,
-	/* watch --guard steered a connect() to its own address away from the
-	 * port it targeted: without the guard it could have met itself. */
+	/* watch --guard refused a connect() whose SYN met itself on loopback
+	 * (it was handed its destination port): it fails as a connect to a
+	 * closed port does, and never becomes a self-connect. */
 	SC_EVENT_SELF_CONNECT_PREVENTED = 7,
+	/* A connect() that could have met itself passed no guard: its network
+	 * namespace's loopback had none (new since the start, or refused). */
+	SC_EVENT_GUARD_MISSED = 8,
 };
-#define SC_EVENT_KINDS 8 /* array size for per-kind counters */
+#define SC_EVENT_KINDS 9 /* array size for per-kind counters */
 
-/* What the connect guard did (bpf/guard.bpf.c), counted per CPU. */
+/* What the guard saw and did, counted per CPU. */
 enum sc_guard_count {
-	/* A connect() that could have been handed its destination port was
-	 * bound to another one (its destination, local or not, unknown yet). */
-	SC_GUARD_STEERED = 0,
-	/* Of those, the ones whose source address turned out to be their
-	 * destination: each could have met itself. */
-	SC_GUARD_PREVENTED = 1,
-	/* No free port was found in a few tries: the kernel chose, unguarded. */
-	SC_GUARD_NO_FREE_PORT = 2,
+	/* SYNs that met themselves on loopback, turned into a reset: each a
+	 * self-connect prevented. */
+	SC_GUARD_PREVENTED = 0,
+	/* Connects that could have met themselves whose SYN no guard saw. */
+	SC_GUARD_MISSED = 1,
 };
-#define SC_GUARD_COUNTS 3
+#define SC_GUARD_COUNTS 2
 
 /* Listeners (sc_event of SC_EVENT_LISTEN, sc_listener_origin): nobody named the
  * port; the kernel chose it from the ephemeral range, at bind() to port 0

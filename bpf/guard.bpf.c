@@ -1,65 +1,57 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The connect guard (`watch --guard`): a self-connect made impossible at
- * connect() time, for every program, without changing any connect's
- * outcome.
+ * The guard (`watch --guard`): a self-connect made impossible, and nothing
+ * else about any connect() changed.
  *
- * A socket meets itself only when connect() leaves the choice of its port
- * to the kernel, the destination port is one the kernel could hand out
- * (inside the namespace's ephemeral range, not reserved, not bound by a
- * listener) and the kernel hands out exactly that port. The cgroup
- * connect4/connect6 hooks run before the kernel chooses. For such a
- * connect only, the guard binds the socket to another free port of the
- * range (bpf_bind), the choice the kernel could have made itself: same
- * parity first (connect()'s half of the range), never a reserved port.
- * The SYN, the route, the source address, NAT, and whatever error the
- * connect would have met are all the kernel's, as before. If no free port
- * is found in a few tries, the kernel chooses as always, and that is
- * counted.
+ * A connect() meets itself when the kernel hands it its destination port as
+ * its source. Its SYN, sent to its own address, leaves through the network
+ * namespace's loopback device (every local destination does, whichever
+ * interface holds the address) and comes back to the very socket that sent
+ * it: a simultaneous open. This program, on the loopback device's egress
+ * (tc), sees that SYN (source address and port equal to the destination's,
+ * from a socket the detector saw connect without a port of its own) and
+ * turns it into the reset a closed port answers with: RST|ACK, acknowledging
+ * the SYN. The socket, in SYN_SENT, takes it as a refusal, so connect()
+ * fails with ECONNREFUSED, as it would have with any other port the kernel
+ * could have chosen (nothing listens on the destination: a port with a
+ * listener is never handed out), and the port is free again at once.
  *
- * Every other connect (UDP, a bound socket, a port outside the range, a
- * reserved one, one with a listener, another namespace when scoped) leaves
- * after a few loads.
+ * So the guard decides nothing before the kernel does: which port, shared
+ * with which destinations, TIME_WAIT reused or not, the socket's own range
+ * and options (IP_LOCAL_PORT_RANGE, SO_REUSEADDR, IP_BIND_ADDRESS_NO_PORT)
+ * all stay the kernel's, and a connect that does not meet itself (every
+ * remote one: it never passes loopback) is not touched. Each loopback
+ * packet pays a few loads; each loopback SYN one map deletion more.
  *
- * Whether the destination was local (the only case a socket can meet
- * itself) is known only once the kernel has routed the connect: the guard
- * leaves the socket in steered_sockets, and the detector's state hook, at
- * SYN_SENT, reports a self-connect prevented when the socket's source
- * address is its destination. Loaded separately from the detector, so that
- * a kernel that refuses it costs only the guard; the loader points its two
- * shared maps at the detector's.
+ * The detector marks every connect that could meet itself (guard_pending,
+ * at SYN_SENT: an unbound socket, its own address, a port of the range);
+ * this program takes the mark off when the SYN passes. One still marked
+ * when its connect ends passed no guard (its namespace's loopback had none
+ * yet): the detector reports it (SC_EVENT_GUARD_MISSED), and the loader
+ * then attaches this program there. A socket that bound its port itself is
+ * never marked, so never touched: a self-connect it asked for stays.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "events.h"
 
-#define AF_INET 2
-#define AF_INET6 10
-#define SOCK_STREAM 1
+#define ETH_HLEN 14 /* loopback frames carry an Ethernet header */
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
 #define IPPROTO_TCP 6
-#define BPF_F_CURRENT_NETNS (-1L)
+/* No verdict: whatever else is attached to loopback runs next (tcx goes on
+ * to the next program only on this; TC_ACT_OK would end the chain). */
+#define TC_ACT_UNSPEC (-1)
 
-#include "namespace_reads.bpf.h"
-
-/* Set by the loader: the one namespace guarded (its inode), or 0 for every
- * one; with guard_scoped, those in guarded_namespaces (watch --netns given
- * more than once). */
-const volatile __u32 guard_netns = 0;
-const volatile bool guard_scoped = false;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1); /* the loader sizes it */
-	__type(key, __u32);
-	__type(value, __u8);
-} guarded_namespaces SEC(".maps");
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
 
 #include "guard_shared.bpf.h"
 
-/* One word per CPU, to turn the socket's BTF pointer into a plain number
- * (the detector names sockets by their address the same way). */
+/* One word per CPU, to turn the socket's BTF pointer into the number the
+ * detector names it by (sock_key). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -67,31 +59,46 @@ struct {
 	__type(value, __u64);
 } pointer_scratch SEC(".maps");
 
-/* How many ports of each parity are tried before the kernel is left to
- * choose: connect()'s half of the range first (the kernel's own preference;
- * bind() users get the other half), then the other. Each candidate is the
- * next one after a random start, so a crowded range (ports held by
- * connections, TIME_WAIT) is searched, not sampled: a free port among the
- * first GUARD_SCAN of a half is found. A failed try costs one bind attempt. */
-#define GUARD_SCAN 64
-
-struct sockaddr_in_bpf {
-	__u16 family;
-	__be16 port;
-	__be32 addr;
-	__u8 zero[8];
+/* The headers as they are on the wire (not kernel structures: no CO-RE). */
+struct ipv4_header {
+	__u8 version_ihl;
+	__u8 tos;
+	__be16 total_length;
+	__be16 id;
+	__be16 fragment;
+	__u8 ttl;
+	__u8 protocol;
+	__u16 check;
+	__be32 saddr;
+	__be32 daddr;
 };
 
-struct sockaddr_in6_bpf {
-	__u16 family;
-	__be16 port;
-	__be32 flowinfo;
-	__be32 addr[4];
-	__u32 scope_id;
+struct ipv6_header {
+	__be32 version_class_flow;
+	__be16 payload_length;
+	__u8 next_header;
+	__u8 hop_limit;
+	__be32 saddr[4];
+	__be32 daddr[4];
 };
 
-/* The socket's address as a number: storing a pointer in a map and reading
- * it back (which needs CAP_PERFMON, as loading does). */
+struct tcp_header {
+	__be16 source;
+	__be16 dest;
+	__be32 seq;
+	__be32 ack_seq;
+	__u8 data_offset;
+	__u8 flags;
+	__be16 window;
+	__u16 check;
+	__u16 urgent;
+};
+
+#define TCP_ACK_SEQ_AT 8
+#define TCP_FLAGS_WORD_AT 12 /* data_offset and flags, one 16-bit word */
+#define TCP_FLAGS_AT 13
+#define TCP_CHECK_AT 16
+
 static __always_inline __u64 socket_address(struct tcp_sock *tp)
 {
 	__u32 zero = 0;
@@ -103,142 +110,87 @@ static __always_inline __u64 socket_address(struct tcp_sock *tp)
 	return *(volatile __u64 *)word;
 }
 
-/* Could the kernel hand this connect its destination port? The family
- * decides only how the listener is looked up; `v4` is the destination as
- * IPv4 (an IPv4 socket, or an IPv4-mapped address on an IPv6 one). */
-static __always_inline bool listener_on(struct bpf_sock_addr *ctx, bool v4, const __be32 *addr6,
-					__be32 addr4, __be16 port)
+/* The SYN at `l4` becomes the reset a closed port would send back: RST|ACK,
+ * acknowledging the SYN (its sequence number plus one), so that the socket
+ * in SYN_SENT accepts it. The checksum follows each change (a no-op while
+ * the kernel still has it to complete, as on loopback). */
+static __always_inline bool turn_into_reset(struct __sk_buff *skb, __u32 l4)
 {
-	struct bpf_sock_tuple tuple = {};
-	struct bpf_sock *sk;
+	struct tcp_header th;
+	__be32 ack;
+	__u16 old_word, new_word;
+	__u8 flags = TCP_FLAG_RST | TCP_FLAG_ACK;
 
-	if (v4) {
-		tuple.ipv4.daddr = addr4;
-		tuple.ipv4.dport = port;
-		sk = bpf_sk_lookup_tcp(ctx, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
-	} else {
-		__builtin_memcpy(tuple.ipv6.daddr, addr6, 16);
-		tuple.ipv6.dport = port;
-		sk = bpf_sk_lookup_tcp(ctx, &tuple, sizeof(tuple.ipv6), BPF_F_CURRENT_NETNS, 0);
-	}
-	if (!sk)
+	if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
 		return false;
-	bpf_sk_release(sk);
-	return true;
+	ack = bpf_htonl(bpf_ntohl(th.seq) + 1);
+	old_word = *(__u16 *)&th.data_offset;
+	th.flags = flags;
+	new_word = *(__u16 *)&th.data_offset;
+	return bpf_l4_csum_replace(skb, l4 + TCP_CHECK_AT, th.ack_seq, ack, sizeof(ack)) == 0 &&
+	       bpf_l4_csum_replace(skb, l4 + TCP_CHECK_AT, old_word, new_word, sizeof(new_word)) == 0 &&
+	       bpf_skb_store_bytes(skb, l4 + TCP_ACK_SEQ_AT, &ack, sizeof(ack), 0) == 0 &&
+	       bpf_skb_store_bytes(skb, l4 + TCP_FLAGS_AT, &flags, sizeof(flags), 0) == 0;
 }
 
-/* Tries to bind the socket to `port`, its own address left unbound. */
-static __always_inline bool bind_port(struct bpf_sock_addr *ctx, bool ipv6_socket, __u16 port)
+/* A SYN from a local socket: seen (the mark comes off), and refused if it
+ * meets itself. */
+static __always_inline int on_syn(struct __sk_buff *skb, __u32 l4, __u16 port, bool meets_itself)
 {
-	if (ipv6_socket) {
-		struct sockaddr_in6_bpf sa = { .family = AF_INET6, .port = bpf_htons(port) };
-
-		return bpf_bind(ctx, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	}
-	struct sockaddr_in_bpf sa = { .family = AF_INET, .port = bpf_htons(port) };
-
-	return bpf_bind(ctx, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-}
-
-/* Binds the socket to a free port of [lo, hi] other than `avoid` and not
- * reserved. Returns the port, or 0 when none was found. */
-static __always_inline __u16 steer(struct bpf_sock_addr *ctx, struct net *net, bool ipv6_socket,
-				   __u16 lo, __u16 hi, __u16 avoid)
-{
-	__u32 span = (__u32)hi - lo + 1;
-	__u32 start = bpf_get_prandom_u32() / 2;
-
-	/* half 0: offsets 0, 2, 4 ... from lo (connect()'s parity); half 1:
-	 * offsets 1, 3, 5 ... */
-	for (__u32 half = 0; half < 2; half++) {
-		__u32 count = (span + 1 - half) / 2;
-
-		for (__u32 i = 0; i < GUARD_SCAN && i < count; i++) {
-			__u16 port = lo + 2 * ((start + i) % count) + half;
-
-			if (port == avoid || port_reserved(net, port))
-				continue;
-			if (bind_port(ctx, ipv6_socket, port))
-				return port;
-		}
-	}
-	return 0;
-}
-
-static __always_inline int guard(struct bpf_sock_addr *ctx, bool ipv6_socket)
-{
-	struct bpf_sock *sk = ctx->sk;
-	__u16 port, lo, hi;
+	struct bpf_sock *sk = skb->sk;
 	struct tcp_sock *tp;
-	struct net *net;
-	__u32 netns;
+	__u64 key, value = port;
 
-	/* UDP (a resolver connects once a query) and everything not TCP leave
-	 * here; so does a socket that bound a port or an address of its own
-	 * (its choice, and a failed bind would clear that address). */
-	if (ctx->type != SOCK_STREAM || ctx->protocol != IPPROTO_TCP)
-		return 1;
-	if (sk->src_port || sk->src_ip4)
-		return 1;
-	if (ipv6_socket && (sk->src_ip6[0] | sk->src_ip6[1] | sk->src_ip6[2] | sk->src_ip6[3]))
-		return 1;
-
-	port = bpf_ntohs((__u16)ctx->user_port);
+	if (!sk)
+		return TC_ACT_UNSPEC;
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
-		return 1;
-	net = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net;
-	namespace_range(net, true, &lo, &hi);
-	if (port < lo || port > hi)
-		return 1;
-	netns = net->ns.inum;
-	if ((guard_netns && netns != guard_netns) ||
-	    (guard_scoped && !bpf_map_lookup_elem(&guarded_namespaces, &netns)))
-		return 1;
-	/* The kernel never hands out a reserved port, nor one a socket has
-	 * bound (a listener): such a destination cannot be met. */
-	if (port_reserved(net, port))
-		return 1;
+		return TC_ACT_UNSPEC;
+	key = socket_address(tp);
+	/* Not marked: the socket bound its port itself, or nothing could go
+	 * wrong; either way not ours to touch. */
+	if (bpf_map_delete_elem(&guard_pending, &key) != 0 || !meets_itself)
+		return TC_ACT_UNSPEC;
+	if (turn_into_reset(skb, l4)) {
+		bpf_map_update_elem(&guard_refused, &key, &value, BPF_ANY);
+		count_guard(SC_GUARD_PREVENTED);
+	}
+	return TC_ACT_UNSPEC;
+}
 
-	__be32 addr[4] = {};
-	bool v4;
+SEC("tc")
+int guard_loopback(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct tcp_header *th;
+	bool same_address;
+	__u32 l4;
 
-	if (!ipv6_socket) {
-		addr[0] = ctx->user_ip4;
-		v4 = true;
+	/* Every loopback packet: a few loads, and only a SYN goes on. */
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct ipv4_header *ip = data + ETH_HLEN;
+
+		if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
+			return TC_ACT_UNSPEC;
+		l4 = ETH_HLEN + (ip->version_ihl & 0xf) * 4;
+		same_address = ip->saddr == ip->daddr;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6_header *ip6 = data + ETH_HLEN;
+
+		if ((void *)(ip6 + 1) > end || ip6->next_header != IPPROTO_TCP)
+			return TC_ACT_UNSPEC;
+		l4 = ETH_HLEN + sizeof(*ip6);
+		same_address = ip6->saddr[0] == ip6->daddr[0] && ip6->saddr[1] == ip6->daddr[1] &&
+			       ip6->saddr[2] == ip6->daddr[2] && ip6->saddr[3] == ip6->daddr[3];
 	} else {
-		addr[0] = ctx->user_ip6[0];
-		addr[1] = ctx->user_ip6[1];
-		addr[2] = ctx->user_ip6[2];
-		addr[3] = ctx->user_ip6[3];
-		v4 = addr[0] == 0 && addr[1] == 0 && addr[2] == bpf_htonl(0x0000ffff);
+		return TC_ACT_UNSPEC;
 	}
-	if (listener_on(ctx, v4, addr, v4 ? addr[ipv6_socket ? 3 : 0] : 0, bpf_htons(port)))
-		return 1;
-
-	if (!steer(ctx, net, ipv6_socket, lo, hi, port)) {
-		count_guard(SC_GUARD_NO_FREE_PORT);
-		return 1;
-	}
-	count_guard(SC_GUARD_STEERED);
-	/* For the state hook: which port this socket was steered away from. */
-	__u64 key = socket_address(tp), avoided = port;
-
-	if (key)
-		bpf_map_update_elem(&steered_sockets, &key, &avoided, BPF_ANY);
-	return 1;
-}
-
-SEC("cgroup/connect4")
-int guard_connect4(struct bpf_sock_addr *ctx)
-{
-	return guard(ctx, false);
-}
-
-SEC("cgroup/connect6")
-int guard_connect6(struct bpf_sock_addr *ctx)
-{
-	return guard(ctx, true);
+	th = data + l4;
+	if ((void *)(th + 1) > end ||
+	    (th->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) != TCP_FLAG_SYN)
+		return TC_ACT_UNSPEC;
+	return on_syn(skb, l4, bpf_ntohs(th->dest), same_address && th->source == th->dest);
 }
 
 char LICENSE[] SEC("license") = "GPL";

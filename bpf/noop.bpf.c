@@ -22,29 +22,34 @@ int noop_state_change_tp(void *ctx)
 	return 0;
 }
 
-/* The connect guard's floor: a cgroup connect program that allows all. */
-SEC("cgroup/connect4")
-int noop_connect4(void *ctx)
+/* The guard's floor: a tc program that passes every packet, attached to
+ * loopback beside the guard so that both are timed on the same packets. */
+SEC("tc")
+int noop_tc(struct __sk_buff *skb)
 {
-	return 1;
+	return -1; /* TC_ACT_UNSPEC: the next program runs, as after the guard */
 }
 
-SEC("cgroup/connect6")
-int noop_connect6(void *ctx)
+/* Another program on the guard's hook, as a second tool would attach one:
+ * it counts the packets it sees, so a test can tell it still runs beside
+ * the guard. */
+__u64 packets_seen = 0;
+
+SEC("tc")
+int count_tc(struct __sk_buff *skb)
 {
-	return 1;
+	__sync_fetch_and_add(&packets_seen, 1);
+	return -1; /* TC_ACT_UNSPEC */
 }
 
-/* Another program on the same hook, as a second tool would attach one: it
- * counts the connects it sees, so a test can tell it still runs beside the
- * guard. */
-__u64 connects_seen = 0;
+/* Another tool's connect policy: it refuses every connect() to port
+ * REFUSED_PORT (EPERM), before the kernel chooses a port. */
+#define REFUSED_PORT 40005
 
 SEC("cgroup/connect4")
-int count_connect4(void *ctx)
+int refuse_connect4(struct bpf_sock_addr *ctx)
 {
-	__sync_fetch_and_add(&connects_seen, 1);
-	return 1;
+	return ctx->user_port == __builtin_bswap16(REFUSED_PORT) ? 0 : 1;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -317,7 +317,7 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 	/* One slot lookup serves the gates, the count and the owner. */
 	o = owner_of(t);
 	/* Any user can be refused as fast as a loop runs (and every connect
-	 * the guard steers to a closed port is): a loop's first few a second
+	 * to a closed port is): a loop's first few a second
 	 * go on, within its owner's budget; the rest are counted. */
 	if (kind == SC_EVENT_CONNECT_REFUSED) {
 		__u64 now = bpf_ktime_get_ns();
@@ -365,16 +365,18 @@ static __always_inline void fill_current_owner(struct sc_event *e)
 	e->owner = SC_OWNER_CURRENT;
 }
 
-/* Once a second per (namespace, current command, port), as `seen`
- * remembers, and within the current user's budget: what a loop repeats
- * says nothing new, and past the budget it is counted lost. */
+/* Once a second per (namespace, current command, port, `variant`), as
+ * `seen` remembers, and within the current user's budget: what a loop
+ * repeats says nothing new, and past the budget it is counted lost. */
 static __always_inline bool once_a_second(void *seen, __u32 budget, __u64 per_second, __u8 kind,
-					  __u32 netns, __u16 port)
+					  __u16 variant, __u32 netns, __u16 port)
 {
+	/* `family` holds the variant: the key is only compared. */
 	struct sc_command_port key = {
 		.netns = netns,
 		.uid = (__u32)bpf_get_current_uid_gid(),
 		.port = port,
+		.family = variant,
 	};
 	__u64 now;
 	__u64 *last;
@@ -395,13 +397,15 @@ static __always_inline bool once_a_second(void *seen, __u32 budget, __u64 per_se
 static __always_inline bool port_in_use_allowed(__u32 netns, __u16 port)
 {
 	return once_a_second(&port_in_use_seen, BUDGET_PORT_IN_USE, PORT_IN_USE_PER_SECOND,
-			     SC_EVENT_PORT_IN_USE, netns, port);
+			     SC_EVENT_PORT_IN_USE, 0, netns, port);
 }
 
-/* A connect the guard steered (guard.bpf.c) whose source address turned out
- * to be its destination: it could have met itself. At SYN_SENT, inside
- * connect(): the current task is the caller. */
-static __always_inline int report_prevented(const struct transition *t)
+/* What the guard did with a connect to the socket's own address: refused
+ * its SYN, which met itself (SC_EVENT_SELF_CONNECT_PREVENTED), or never saw
+ * it (SC_EVENT_GUARD_MISSED). When the connect ends, most often inside
+ * connect() (the reset is taken in as connect() releases the socket): the
+ * current task is the caller. */
+static __always_inline int report_guard_event(const struct transition *t, __u8 kind)
 {
 	struct net *net = sock_net_of(t);
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
@@ -409,11 +413,10 @@ static __always_inline int report_prevented(const struct transition *t)
 	__u16 lo, hi;
 
 	if (filtered_out(t->dport, netns) ||
-	    !once_a_second(&prevented_seen, BUDGET_PREVENTED, PREVENTED_PER_SECOND,
-			   SC_EVENT_SELF_CONNECT_PREVENTED, netns, t->dport))
+	    !once_a_second(&guard_seen, BUDGET_PREVENTED, PREVENTED_PER_SECOND, kind, kind, netns, t->dport))
 		return 0;
 	ephemeral_range(t, net, &lo, &hi);
-	e = reserve_event(SC_EVENT_SELF_CONNECT_PREVENTED, net, netns, family_of(t), t->dport, lo, hi);
+	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);
 	if (!e)
 		return 0;
 	fill_current_owner(e);

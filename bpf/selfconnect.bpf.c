@@ -58,10 +58,22 @@ const volatile __u32 filter_netns = 0;
  * that failed is never mistaken for a listener. */
 const volatile bool syscall_hooks = false;
 
-/* Set by the loader when the connect guard (bpf/guard.bpf.c) runs beside
- * this program: bound sockets at SYN_SENT are then looked up in
- * steered_sockets. Off, the check is not even loaded. */
+/* Set by the loader when the guard (bpf/guard.bpf.c) runs beside this
+ * program: connects that could meet themselves are then marked for it
+ * (guard_pending), and their end tells what it did. Off, none of it is
+ * even loaded. */
 const volatile bool guard_on = false;
+/* Set when the guard is scoped (--netns): only the namespaces in
+ * guard_namespaces are marked, so no other namespace's connect is ever
+ * counted as missed. */
+const volatile bool guard_scoped = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* the loader sizes it */
+	__type(key, __u32);
+	__type(value, __u8);
+} guard_namespaces SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -151,17 +163,18 @@ struct {
 	__type(value, __u64);
 } port_in_use_seen SEC(".maps");
 
-/* Shared with the connect guard, which writes them. */
+/* Shared with the guard, which takes marks off and writes refusals. */
 #include "guard_shared.bpf.h"
 
-/* Self-connects prevented, reported at most once a second per (namespace,
- * command, port), as port_in_use_seen does for refused binds. */
+/* Self-connects prevented and connects the guard missed, each reported at
+ * most once a second per (namespace, command, port), as port_in_use_seen
+ * does for refused binds. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct sc_command_port);
 	__type(value, __u64);
-} prevented_seen SEC(".maps");
+} guard_seen SEC(".maps");
 
 /* Self-connects, per (namespace, command, port, family): past the first
  * SC_SELF_CONNECTS_PER_COMMAND a second, folded (see struct sc_fold).

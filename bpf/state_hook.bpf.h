@@ -22,54 +22,75 @@ static __always_inline void on_listen(__u64 sk_addr)
 		report_port_event(sk_addr, SC_EVENT_LISTEN);
 }
 
-/* A bound socket at SYN_SENT: did the connect guard bind it, away from the
- * port it targets, and is its source address its destination? Then it
- * could have met itself. Only with --guard, and only for sockets bound to a
- * port before connect(); the entry is taken out either way. */
-static __always_inline bool steered_from_itself(const struct transition *t)
+/* A connect that could meet itself, with no port of its own: the guard
+ * takes the mark off when its SYN passes loopback (guard.bpf.c). */
+static __always_inline void mark_guard_pending(const struct transition *t)
 {
-	__u64 key = sock_key(t);
-	__u64 *avoided = bpf_map_lookup_elem(&steered_sockets, &key);
-	bool met;
+	__u64 key = sock_key(t), port = t->dport;
+	__u32 netns;
 
-	if (!avoided)
-		return false;
-	met = *avoided == t->dport && same_address(t);
-	bpf_map_delete_elem(&steered_sockets, &key);
-	if (met)
-		count_guard(SC_GUARD_PREVENTED);
-	return met;
+	if (guard_scoped) {
+		netns = BPF_CORE_READ(sock_net_of(t), ns.inum);
+		if (!bpf_map_lookup_elem(&guard_namespaces, &netns))
+			return;
+	}
+
+	bpf_map_update_elem(&guard_pending, &key, &port, BPF_ANY);
 }
 
-/* Which record, if any, this transition makes. Remembering the caller of a
- * candidate connect() is the one side effect. */
-static __always_inline __u8 classify(const struct transition *t)
+/* A marked connect has ended (refused, or met itself). Did the guard turn
+ * its SYN into a reset (prevented), or did no guard see it (missed)? */
+static __always_inline __u8 guard_outcome(const struct transition *t)
+{
+	__u64 key = sock_key(t);
+
+	if (bpf_map_delete_elem(&guard_refused, &key) == 0)
+		return SC_EVENT_SELF_CONNECT_PREVENTED;
+	if (bpf_map_delete_elem(&guard_pending, &key) == 0) {
+		count_guard(SC_GUARD_MISSED);
+		return SC_EVENT_GUARD_MISSED;
+	}
+	return 0;
+}
+
+/* Which record, if any, this transition makes; `guard` gets the guard's
+ * own record, if any (--guard only). Remembering the caller of a candidate
+ * connect() is the one side effect. */
+static __always_inline __u8 classify(const struct transition *t, __u8 *guard)
 {
 	switch (t->newstate) {
 	case TCP_LISTEN:
 		on_listen(sock_key(t));
 		return 0;
 	case TCP_SYN_SENT:
-		if (may_meet_itself(t))
+		if (may_meet_itself(t)) {
 			remember_owner(t);
-		else if (guard_on && t->sport && (t->dport_in_range || in_ephemeral_range(t, t->dport)) &&
-			 steered_from_itself(t)) {
-			/* Its refusal still makes a turn of the retry loop,
-			 * which then names its owner. */
-			remember_owner(t);
-			return SC_EVENT_SELF_CONNECT_PREVENTED;
+			if (guard_on && !t->sport)
+				mark_guard_pending(t);
 		}
 		return 0;
 	case TCP_ESTABLISHED:
-		return is_self_connected(t) ? SC_EVENT_SELF_CONNECT : 0;
+		if (!is_self_connected(t))
+			return 0;
+		/* Met itself: if it was marked, no guard saw its SYN. */
+		if (guard_on)
+			*guard = guard_outcome(t);
+		return SC_EVENT_SELF_CONNECT;
 	case TCP_CLOSE:
-		if (t->oldstate == TCP_SYN_SENT)
+		if (t->oldstate == TCP_SYN_SENT) {
 			/* One turn of the retry loop: refused, but it could
 			 * have been handed this port. */
-			return same_address(t) && in_ephemeral_range(t, t->dport) &&
-					       SK_READ(t, sk_err) == ECONNREFUSED
-				       ? SC_EVENT_CONNECT_REFUSED
-				       : 0;
+			if (!same_address(t) || !in_ephemeral_range(t, t->dport) ||
+			    SK_READ(t, sk_err) != ECONNREFUSED)
+				return 0;
+			if (guard_on) {
+				*guard = guard_outcome(t);
+				/* Refused by the guard: prevented, not a turn. */
+				if (*guard == SC_EVENT_SELF_CONNECT_PREVENTED)
+					return 0;
+			}
+			return SC_EVENT_CONNECT_REFUSED;
+		}
 		if (t->oldstate == TCP_LISTEN) {
 			report_port_event(sock_key(t), SC_EVENT_LISTENER_CLOSED);
 			return 0;
@@ -82,11 +103,12 @@ static __always_inline __u8 classify(const struct transition *t)
 
 static __always_inline int on_transition(const struct transition *t)
 {
-	__u8 kind = classify(t);
+	__u8 guard = 0;
+	__u8 kind = classify(t, &guard);
 
 	/* One call site each, so the verifier walks each reporting path once. */
-	if (kind == SC_EVENT_SELF_CONNECT_PREVENTED)
-		return report_prevented(t);
+	if (guard)
+		report_guard_event(t, guard);
 	return kind ? report(t, kind) : 0;
 }
 

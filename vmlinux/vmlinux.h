@@ -19,7 +19,7 @@
  *   include/linux/fs.h, include/linux/net.h  struct file, struct socket
  *   include/linux/bpf.h         the task_file iterator's context
  *   net/ipv4/tcp_ipv4.c         the tcp iterator's context
- *   include/uapi/linux/bpf.h    the cgroup connect hooks' context (fixed)
+ *   include/uapi/linux/bpf.h    the cgroup connect hooks' and tc's contexts (fixed)
  *   include/trace/events/syscalls.h  the syscall tracepoints' records
  *
  * To add a field: copy its declaration from `bpftool btf dump file
@@ -107,6 +107,48 @@ struct bpf_sock_tuple {
 			__be16 dport;
 		} ipv6;
 	};
+};
+
+/* The context of a tc program (the guard on loopback): UAPI, fixed. Only
+ * the fields up to `sk` are named; the rest is padding of the same size. */
+struct __sk_buff {
+	__u32 len;
+	__u32 pkt_type;
+	__u32 mark;
+	__u32 queue_mapping;
+	__u32 protocol;      /* ETH_P_*, network byte order */
+	__u32 vlan_present;
+	__u32 vlan_tci;
+	__u32 vlan_proto;
+	__u32 priority;
+	__u32 ingress_ifindex;
+	__u32 ifindex;
+	__u32 tc_index;
+	__u32 cb[5];
+	__u32 hash;
+	__u32 tc_classid;
+	__u32 data;
+	__u32 data_end;
+	__u32 napi_id;
+	__u32 family;
+	__u32 remote_ip4;
+	__u32 local_ip4;
+	__u32 remote_ip6[4];
+	__u32 local_ip6[4];
+	__u32 remote_port;
+	__u32 local_port;
+	__u32 data_meta;
+	union {
+		void *flow_keys;
+		__u64 : 64;
+	} __attribute__((aligned(8)));
+	__u64 tstamp;
+	__u32 wire_len;
+	__u32 gso_segs;
+	union {
+		struct bpf_sock *sk; /* the sending socket, on egress */
+		__u64 : 64;
+	} __attribute__((aligned(8)));
 };
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)

@@ -224,9 +224,10 @@ CLI::App* add_watch_command(CLI::App& app, WatchOptions& w, WatchNumbers& n)
     add_checked_uint(*watch, "--protect-max", n.protect_max, 1, 65535,
                      "Ports --protect reserves per namespace at most (default 64)");
     watch->add_flag("--guard", w.guard,
-                    "Make self-connects impossible: give a connect() that could be handed its own destination "
-                    "port another free port of the range (cgroup v2 connect hooks; needs CAP_NET_ADMIN). "
-                    "Where the guard cannot run, say so and go on detecting");
+                    "Make self-connects impossible: a SYN that meets itself on loopback is refused as a closed "
+                    "port refuses it; nothing else about any connect() changes (tc on each namespace's "
+                    "loopback; needs CAP_NET_ADMIN, and CAP_SYS_ADMIN and CAP_SYS_PTRACE for other "
+                    "namespaces). Where the guard cannot run, say so and go on detecting");
     watch->add_flag("--require-guard", w.require_guard, "As --guard, but exit if the guard cannot run");
     add_name_options(*watch, w.names);
     watch->add_flag("--verbose", w.verbose, "Show libbpf's log");

@@ -102,9 +102,9 @@ std::optional<std::string> missing_kill_capabilities()
 
 std::optional<std::string> missing_guard_capabilities()
 {
-    if (has_effective_capability(kCapNetAdmin) || has_effective_capability(kCapSysAdmin))
+    if (has_effective_capability(kCapNetAdmin))
         return std::nullopt;
-    return std::string("not privileged enough: --guard needs CAP_NET_ADMIN to attach to the cgroup connect hooks");
+    return std::string("not privileged enough: --guard needs CAP_NET_ADMIN to attach to loopback devices");
 }
 
 }  // namespace selfconnect

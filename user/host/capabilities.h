@@ -21,8 +21,8 @@ std::optional<std::string> missing_load_capabilities();
 // CAP_NET_ADMIN, needed by --kill (SOCK_DESTROY).
 std::optional<std::string> missing_kill_capabilities();
 
-// CAP_NET_ADMIN, needed by --guard to load a cgroup connect program and
-// attach it (only then: the links stay attached without it).
+// CAP_NET_ADMIN, needed by --guard to attach to loopback devices (for as
+// long as it runs, on its attaching thread only; see ConnectGuard).
 std::optional<std::string> missing_guard_capabilities();
 
 // After loading and attaching: keeps only `keep` (capability numbers) in

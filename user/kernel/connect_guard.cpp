@@ -1,7 +1,7 @@
 #include "kernel/connect_guard.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -11,8 +11,8 @@
 #include <cstring>
 
 #include "guard.skel.h"
-#include "host/cgroup_paths.h"
-#include "host/unique_fd.h"
+#include "host/capabilities.h"
+#include "host/netns.h"
 #include "kernel/kernel_features.h"
 #include "kernel/kernel_program.h"
 
@@ -20,87 +20,190 @@ namespace selfconnect {
 
 namespace {
 
-std::string errno_text(int err) { return strerror(err < 0 ? -err : err); }
+// The tcx attach type (Linux 6.6), newer than the headers Debian 12 builds
+// with: include/uapi/linux/bpf.h, enum bpf_attach_type.
+constexpr int kTcxEgress = 47;
+// The tc filter's place on kernels without tcx: a handle and priority of
+// ours, so that a watcher started again replaces it rather than adding one.
+constexpr uint32_t kTcHandle = 0x5e1f;
+constexpr uint32_t kTcPriority = 0x5e1f;
 
-// The root of a cgroup v2 hierarchy has inode 1; the root of a cgroup
-// namespace, mounted inside a container, is some cgroup below it.
-bool is_hierarchy_root(const std::string& path)
-{
-    struct stat st {};
-    return stat(path.c_str(), &st) == 0 && st.st_ino == 1;
-}
+std::string errno_text(int err) { return strerror(err < 0 ? -err : err); }
 
 // What the kernel lacks for the guard, as a sentence, or "".
 std::string missing_kernel_support()
 {
     if (!kernel_btf_has_name("BPF_FUNC_skc_to_tcp_sock"))
-        return "this kernel lacks bpf_skc_to_tcp_sock (Linux 5.9) to read a connecting socket's namespace";
-    if (!kernel_btf_has_name("BPF_CGROUP_INET4_CONNECT"))
-        return "this kernel has no cgroup connect hooks";
+        return "this kernel lacks bpf_skc_to_tcp_sock (Linux 5.9) to tell which socket sent a SYN";
     return "";
+}
+
+// What the attaching thread keeps: entering another namespace (SYS_ADMIN),
+// opening another user's /proc/PID/ns/net (SYS_PTRACE), attaching to a
+// device (NET_ADMIN), and bpf() itself where the kernel asks for CAP_BPF.
+std::vector<int> capabilities_to_attach()
+{
+    std::vector<int> keep = capabilities_for_kill();
+    for (int cap : capabilities_for_bpf_after_load())
+        keep.push_back(cap);
+    return keep;
+}
+
+int loopback_index()
+{
+    const unsigned index = if_nametoindex("lo");
+    return index ? static_cast<int>(index) : 1;
 }
 
 }  // namespace
 
 void ConnectGuard::SkeletonDeleter::operator()(guard_bpf* s) const { guard_bpf__destroy(s); }
 
-ConnectGuard::ConnectGuard(const KernelProgram& detector, const std::vector<uint32_t>& netns) : netns_(netns)
+ConnectGuard::ConnectGuard(const KernelProgram& detector, const std::vector<uint32_t>& netns)
+    : netns_(netns), attacher_(capabilities_to_attach())
 {
     if (auto missing = missing_kernel_support(); !missing.empty())
         throw ConnectGuardError("cannot guard connect(): " + missing);
-    cgroup_ = cgroup2_mount_point();
-    if (cgroup_.empty())
-        throw ConnectGuardError("cannot guard connect(): no cgroup v2 hierarchy is mounted (the guard attaches "
-                                "to its root; mount one, e.g. mount -t cgroup2 none /sys/fs/cgroup/unified)");
-    host_root_ = is_hierarchy_root(cgroup_);
-
     skel_.reset(guard_bpf__open());
     if (!skel_)
-        throw ConnectGuardError("cannot open the connect guard's BPF object: " + errno_text(errno));
-    skel_->rodata->guard_netns = netns.size() == 1 ? netns.front() : 0;
-    skel_->rodata->guard_scoped = netns.size() > 1;
-    if (int err = bpf_map__set_max_entries(skel_->maps.guarded_namespaces,
-                                           netns.size() > 1 ? static_cast<uint32_t>(netns.size()) : 1))
-        throw ConnectGuardError("cannot size the guard's namespace list: " + errno_text(err));
-    if (bpf_map__reuse_fd(skel_->maps.steered_sockets, detector.steered_sockets_fd()) != 0 ||
+        throw ConnectGuardError("cannot open the guard's BPF object: " + errno_text(errno));
+    if (bpf_map__reuse_fd(skel_->maps.guard_pending, detector.guard_pending_fd()) != 0 ||
+        bpf_map__reuse_fd(skel_->maps.guard_refused, detector.guard_refused_fd()) != 0 ||
         bpf_map__reuse_fd(skel_->maps.guard_counts, detector.guard_counts_fd()) != 0)
-        throw ConnectGuardError("cannot share the detector's maps with the connect guard: " + errno_text(errno));
+        throw ConnectGuardError("cannot share the detector's maps with the guard: " + errno_text(errno));
     if (int err = guard_bpf__load(skel_.get()))
-        throw ConnectGuardError("the kernel refused the connect guard (" + errno_text(err) +
+        throw ConnectGuardError("the kernel refused the guard (" + errno_text(err) +
                                 (err == -EPERM || err == -EACCES ? "; it needs CAP_NET_ADMIN" : "") +
                                 "); run with --verbose for the verifier's log");
-    if (netns.size() > 1) {
-        const uint8_t yes = 1;
-        for (uint32_t ns : netns)
-            bpf_map_update_elem(bpf_map__fd(skel_->maps.guarded_namespaces), &ns, &yes, BPF_ANY);
-    }
 
-    UniqueFd cgroup_fd(open(cgroup_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!cgroup_fd)
-        throw ConnectGuardError("cannot open the cgroup " + cgroup_ + ": " + errno_text(errno));
-    for (auto [prog, link] : {std::pair{skel_->progs.guard_connect4, &skel_->links.guard_connect4},
-                              std::pair{skel_->progs.guard_connect6, &skel_->links.guard_connect6}}) {
-        *link = bpf_program__attach_cgroup(prog, cgroup_fd.get());
-        if (!*link) {
-            const int err = errno;
-            throw ConnectGuardError("cannot attach the connect guard to " + cgroup_ + " (" + errno_text(err) + ")" +
-                                    (err == EPERM ? ": it needs CAP_NET_ADMIN, and a program attached there "
-                                                    "without BPF_F_ALLOW_MULTI excludes others"
-                                                  : ""));
+    // Every namespace there is now (or those named), each through the
+    // descriptor the listing opened.
+    std::string first_error;
+    for (auto& [inode, ns] : list_network_namespaces()) {
+        if (!netns_selected(netns_, inode))
+            continue;
+        try {
+            attacher_.run([&, inode = inode, fd = ns.fd.get()] {
+                if (inode != current_netns_inode() && !may_administer_system())
+                    throw std::runtime_error("entering another network namespace needs CAP_SYS_ADMIN");
+                run_in_netns(fd, [&] { attach_here(inode); });
+            });
+        } catch (const std::exception& e) {
+            failed_[inode] = e.what();
+            if (first_error.empty())
+                first_error = e.what();
         }
+    }
+    if (attached_.empty())
+        throw ConnectGuardError("cannot attach the guard to any loopback device" +
+                                (first_error.empty() ? std::string(" (no network namespace was found)")
+                                                     : " (" + first_error + ")"));
+}
+
+ConnectGuard::~ConnectGuard() { detach_all(); }
+
+void ConnectGuard::attach_here(uint32_t inode)
+{
+    const int prog = bpf_program__fd(skel_->progs.guard_loopback);
+    const int lo = loopback_index();
+    if (tcx_) {
+        int link = bpf_link_create(prog, lo, static_cast<bpf_attach_type>(kTcxEgress), nullptr);
+        if (link >= 0) {
+            attached_[inode] = UniqueFd(link);
+            failed_.erase(inode);
+            return;
+        }
+        // EINVAL: a kernel without tcx (before 6.6). Anything else is an
+        // answer about this namespace.
+        if (link != -EINVAL)
+            throw std::runtime_error("cannot attach to its loopback: " + errno_text(link));
+        tcx_ = false;
+    }
+    bpf_tc_hook hook{};
+    hook.sz = sizeof(hook);
+    hook.ifindex = lo;
+    hook.attach_point = BPF_TC_EGRESS;
+    if (int err = bpf_tc_hook_create(&hook); err && err != -EEXIST)
+        throw std::runtime_error("cannot add a clsact qdisc to its loopback: " + errno_text(err));
+    bpf_tc_opts opts{};
+    opts.sz = sizeof(opts);
+    opts.handle = kTcHandle;
+    opts.priority = kTcPriority;
+    opts.prog_fd = prog;
+    opts.flags = BPF_TC_F_REPLACE;
+    if (int err = bpf_tc_attach(&hook, &opts))
+        throw std::runtime_error("cannot attach a tc filter to its loopback: " + errno_text(err));
+    attached_[inode] = UniqueFd();
+    failed_.erase(inode);
+}
+
+std::optional<std::string> ConnectGuard::cover(uint32_t inode, uint32_t pid)
+{
+    if (!netns_selected(netns_, inode))
+        return "not a namespace --netns named";
+    try {
+        attacher_.run([&] {
+            if (inode != current_netns_inode() && !may_administer_system())
+                throw std::runtime_error("entering another network namespace needs CAP_SYS_ADMIN");
+            UniqueFd ns = open_netns(inode, pid);
+            if (!ns)
+                throw std::runtime_error("no process is left in it");
+            run_in_netns(ns.get(), [&] { attach_here(inode); });
+        });
+    } catch (const std::exception& e) {
+        failed_[inode] = e.what();
+        return std::string(e.what());
+    }
+    return std::nullopt;
+}
+
+// tcx links die with their descriptors. tc filters are taken off by hand,
+// in each namespace still there (a namespace gone took its loopback along).
+void ConnectGuard::detach_all()
+{
+    std::vector<uint32_t> filters;
+    for (auto& [inode, link] : attached_)
+        if (!link)
+            filters.push_back(inode);
+    attached_.clear();
+    if (filters.empty())
+        return;
+    try {
+        attacher_.run([&] {
+            for (uint32_t inode : filters) {
+                UniqueFd ns = open_netns(inode);
+                if (!ns)
+                    continue;
+                try {
+                    run_in_netns(ns.get(), [] {
+                        bpf_tc_hook hook{};
+                        hook.sz = sizeof(hook);
+                        hook.ifindex = loopback_index();
+                        hook.attach_point = BPF_TC_EGRESS;
+                        bpf_tc_opts opts{};
+                        opts.sz = sizeof(opts);
+                        opts.handle = kTcHandle;
+                        opts.priority = kTcPriority;
+                        bpf_tc_detach(&hook, &opts);
+                    });
+                } catch (const std::exception&) {
+                }
+            }
+        });
+    } catch (const std::exception&) {
     }
 }
 
-ConnectGuard::~ConnectGuard() = default;
-
 std::string ConnectGuard::description() const
 {
-    const std::string where = netns_.empty() ? "in every network namespace"
-                              : netns_.size() == 1 ? "in network namespace " + std::to_string(netns_.front())
-                                                   : "in " + std::to_string(netns_.size()) + " network namespaces";
-    std::string s = "guarding connect() " + where + ", for every process of cgroup " + cgroup_;
-    s += host_root_ ? " (the host's root: this host and its containers)"
-                    : " (not the host's root cgroup, but a cgroup namespace's: only processes below it)";
+    std::string s = "guarding connect() on the loopback of " + std::to_string(attached_.size()) + " network namespace" +
+                    (attached_.size() == 1 ? "" : "s");
+    s += netns_.empty() ? " (every one, and each new one at its first connect that could meet itself)"
+                        : " (those --netns named)";
+    s += std::string(", attached with ") + attach_kind();
+    if (!failed_.empty())
+        s += "; " + std::to_string(failed_.size()) + " could not be guarded (first: namespace " +
+             std::to_string(failed_.begin()->first) + ": " + failed_.begin()->second + ")";
     return s;
 }
 

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -86,6 +87,10 @@ KernelProgram::KernelProgram(const KernelProgramConfig& config)
     bpf_program__set_autoload(skel_->progs.on_state_change_tp, mode_ == AttachMode::Tracepoint);
     skel_->rodata->syscall_hooks = syscall_hooks_;
     skel_->rodata->guard_on = config.guard;
+    skel_->rodata->guard_scoped = config.guard && !config.guard_netns.empty();
+    if (int err = bpf_map__set_max_entries(skel_->maps.guard_namespaces,
+                                           std::max<uint32_t>(1, static_cast<uint32_t>(config.guard_netns.size()))))
+        throw KernelProgramError("cannot size the guard's namespace list: " + errno_text(err));
     // The holder iterator needs bpf_sock_from_file (5.11); its absence
     // would fail the whole load, so it is looked up first.
     bpf_program__set_autoload(skel_->progs.find_port_holders, kernel_btf_has_name("BPF_FUNC_sock_from_file"));
@@ -99,6 +104,10 @@ KernelProgram::KernelProgram(const KernelProgramConfig& config)
     if (int err = selfconnect_bpf__load(skel_.get()))
         throw KernelProgramError("the kernel refused the BPF program (" + errno_text(err) +
                             "); run with --verbose for the verifier's log");
+
+    const uint8_t yes = 1;
+    for (uint32_t ns : config.guard_netns)
+        bpf_map_update_elem(bpf_map__fd(skel_->maps.guard_namespaces), &ns, &yes, BPF_ANY);
 
     // 4. attach
     if (int err = selfconnect_bpf__attach(skel_.get()))
@@ -157,7 +166,9 @@ uint64_t KernelProgram::unwritten_open_self_connects() const
     return n > 0 ? static_cast<uint64_t>(n) : 0;
 }
 
-int KernelProgram::steered_sockets_fd() const { return bpf_map__fd(skel_->maps.steered_sockets); }
+int KernelProgram::guard_pending_fd() const { return bpf_map__fd(skel_->maps.guard_pending); }
+
+int KernelProgram::guard_refused_fd() const { return bpf_map__fd(skel_->maps.guard_refused); }
 
 int KernelProgram::guard_counts_fd() const { return bpf_map__fd(skel_->maps.guard_counts); }
 

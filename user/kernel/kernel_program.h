@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "kernel/attach_mode.h"
 #include "events.h"
@@ -27,7 +28,8 @@ struct KernelProgramConfig {
     uint32_t netns = 0;             // 0: every namespace
     uint32_t ring_buffer_bytes = 0; // 0: the program's default (256 KiB)
     bool verbose = false;           // let libbpf print its log
-    bool guard = false;             // the connect guard will run beside it
+    bool guard = false;             // the guard will run beside it
+    std::vector<uint32_t> guard_netns;  // the namespaces it guards; empty: every one
 };
 
 class KernelProgram {
@@ -72,8 +74,9 @@ public:
     // counted as open, so that their close is looked at (see
     // open_self_connects in the BPF program).
     void count_open_self_connects(uint64_t n);
-    // The maps the connect guard shares (see bpf/guard.bpf.c).
-    int steered_sockets_fd() const;
+    // The maps the guard shares (see bpf/guard_shared.bpf.h).
+    int guard_pending_fd() const;
+    int guard_refused_fd() const;
     int guard_counts_fd() const;
     // What the guard did, in all (index: enum sc_guard_count).
     std::array<uint64_t, SC_GUARD_COUNTS> guard_counts() const;

@@ -55,6 +55,8 @@ std::string render_prometheus(const Metrics& m)
     sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"port_in_use\"", m.lost_kernel_ports_in_use);
     sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"self_connect_prevented\"",
            m.lost_kernel_prevented);
+    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"guard_missed\"",
+           m.lost_kernel_guard_missed);
     sample(out, "selfconnect_events_lost_total", "where=\"holder_lookup\",kind=\"port_in_use\"",
            m.lost_holder_lookups);
     sample(out, "selfconnect_events_lost_total", "where=\"userspace\",kind=\"any\"", m.lost_userspace);
@@ -73,12 +75,15 @@ std::string render_prometheus(const Metrics& m)
            "counted, not reported one by one.");
     sample(out, "selfconnect_connect_refusals_folded_total", "", m.refusals_folded);
     family(out, "selfconnect_self_connects_prevented_total", "counter",
-           "connect()s to their own address that --guard gave another port: each could have met itself.");
+           "connect()s whose SYN met itself on loopback, refused by --guard as a closed port refuses.");
     sample(out, "selfconnect_self_connects_prevented_total", "", m.self_connects_prevented);
-    family(out, "selfconnect_guard_connects_total", "counter",
-           "connect()s --guard looked at closely (a port it could hand out, no listener), by what it did.");
-    sample(out, "selfconnect_guard_connects_total", "result=\"steered\"", m.guard_steered);
-    sample(out, "selfconnect_guard_connects_total", "result=\"no_free_port\"", m.guard_no_free_port);
+    family(out, "selfconnect_guard_missed_total", "counter",
+           "connect()s that could have met themselves whose SYN no guard saw (their namespace had none yet).");
+    sample(out, "selfconnect_guard_missed_total", "", m.guard_missed);
+    family(out, "selfconnect_guard_namespaces", "gauge",
+           "Network namespaces by whether --guard is on their loopback (guarded) or could not be (failed).");
+    sample(out, "selfconnect_guard_namespaces", "state=\"guarded\"", m.guard_namespaces);
+    sample(out, "selfconnect_guard_namespaces", "state=\"failed\"", m.guard_namespaces_failed);
     family(out, "selfconnect_listeners_at_risk", "gauge",
            "Listeners now on an unreserved port of their namespace's ephemeral range.");
     sample(out, "selfconnect_listeners_at_risk", "", m.listeners_at_risk);

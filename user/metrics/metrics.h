@@ -24,6 +24,7 @@ struct Metrics {
     std::atomic<uint64_t> lost_kernel_listener_closes{0};
     std::atomic<uint64_t> lost_kernel_ports_in_use{0};  // ring full, or over the kernel's budget
     std::atomic<uint64_t> lost_kernel_prevented{0};     // ring full, or over the kernel's budget
+    std::atomic<uint64_t> lost_kernel_guard_missed{0};  // ring full, or over the kernel's budget
     std::atomic<uint64_t> lost_holder_lookups{0};        // port conflicts whose holder was not looked for
     std::atomic<uint64_t> lost_userspace{0};       // ring samples that could not be decoded
     std::atomic<uint64_t> skipped_kernel_runs{0};  // runs the kernel skipped (nested BPF)
@@ -39,9 +40,10 @@ struct Metrics {
     // Refused connects past a loop's first few a second, counted in the kernel.
     std::atomic<uint64_t> refusals_folded{0};
     // --guard, as the kernel counts it (every one, records or not).
-    std::atomic<uint64_t> self_connects_prevented{0};  // steered, and the destination was local
-    std::atomic<uint64_t> guard_steered{0};            // given another port, local or not
-    std::atomic<uint64_t> guard_no_free_port{0};       // left to the kernel: no free port found
+    std::atomic<uint64_t> self_connects_prevented{0};  // SYNs that met themselves, refused
+    std::atomic<uint64_t> guard_missed{0};             // could have met themselves; no guard saw the SYN
+    std::atomic<uint64_t> guard_namespaces{0};         // gauge: namespaces whose loopback is guarded
+    std::atomic<uint64_t> guard_namespaces_failed{0};  // gauge: namespaces the guard could not attach to
     // Gauges of the present.
     std::atomic<uint64_t> listeners_at_risk{0};
     std::atomic<uint64_t> self_connects_open{0};           // of those written

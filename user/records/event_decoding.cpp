@@ -21,6 +21,7 @@ RecordType type_of(uint8_t kind)
     case SC_EVENT_LISTENER_CLOSED: return RecordType::ListenerClosed;
     case SC_EVENT_PORT_IN_USE: return RecordType::PortInUse;
     case SC_EVENT_SELF_CONNECT_PREVENTED: return RecordType::SelfConnectPrevented;
+    case SC_EVENT_GUARD_MISSED: return RecordType::GuardMissed;
     default: return RecordType::SelfConnect;
     }
 }

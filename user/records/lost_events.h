@@ -28,6 +28,7 @@ struct LostEvents {
     uint64_t listener_closes = 0;
     uint64_t ports_in_use = 0;  // refused bind()/listen(): ring full, or past the kernel's budget
     uint64_t prevented = 0;     // self_connect_prevented: ring full, or past the kernel's budget
+    uint64_t guard_missed = 0;  // guard_missed: ring full, or past the kernel's budget
 };
 
 }  // namespace selfconnect

@@ -17,6 +17,7 @@ const char* record_type_name(RecordType t)
     case RecordType::ListenerClosed: return "listener_closed";
     case RecordType::PortInUse: return "port_in_use";
     case RecordType::SelfConnectPrevented: return "self_connect_prevented";
+    case RecordType::GuardMissed: return "guard_missed";
     case RecordType::SelfConnectRepeats: return "self_connect_repeats";
     }
     return "unknown";

@@ -19,7 +19,8 @@ enum class RecordType {
     ListenerBlocked,    // "listener_blocked": bind()/listen() refused, and who holds the port
     ListenerClosed,     // internal: a listener in the ephemeral range closed
     PortInUse,          // internal: bind()/listen() failed with EADDRINUSE
-    SelfConnectPrevented,  // "self_connect_prevented": --guard gave a connect() another port
+    SelfConnectPrevented,  // "self_connect_prevented": --guard refused a SYN that met itself
+    GuardMissed,           // "guard_missed": a connect() that could have met itself passed no guard
     SelfConnectRepeats,    // "self_connect_repeats": one command's self-connects on a port, past the first few a second
 };
 

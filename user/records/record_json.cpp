@@ -114,6 +114,7 @@ nlohmann::json lost_json(const LostEvents& l)
         j["listener_closes"] = l.listener_closes;
         j["ports_in_use"] = l.ports_in_use;
         j["self_connects_prevented"] = l.prevented;
+        j["guard_missed"] = l.guard_missed;
         break;
     }
     return j;

@@ -109,7 +109,14 @@ std::string to_text(const Record& r)
         break;
     }
     case RecordType::SelfConnectPrevented:
-        line += "SELF-CONNECT-PREVENTED " + endpoint_text(r) + " (the guard gave connect() another port)";
+        line += "SELF-CONNECT-PREVENTED " + endpoint_text(r) +
+                " (its SYN met itself; the guard refused it as a closed port does)";
+        break;
+    case RecordType::GuardMissed:
+        line += "GUARD-MISSED " + endpoint_text(r) + " (no guard saw this connect's SYN; " +
+                (r.error ? "the guard could not be attached to this namespace: " + *r.error
+                         : std::string("the guard is now attached to this namespace")) +
+                ")";
         break;
     case RecordType::PortReserved:
         return line + reserved_text(r);
@@ -159,7 +166,8 @@ std::string lost_text(const LostEvents& l)
            std::to_string(l.self_connects) + " self-connects, " + std::to_string(l.closes) + " closes, " +
            std::to_string(l.refusals) + " refusals, " + std::to_string(l.listens) + " listens, " +
            std::to_string(l.listener_closes) + " listener closes, " + std::to_string(l.ports_in_use) +
-           " refused bind()/listen() calls, " + std::to_string(l.prevented) + " self-connects prevented)";
+           " refused bind()/listen() calls, " + std::to_string(l.prevented) + " self-connects prevented, " +
+           std::to_string(l.guard_missed) + " connects the guard missed)";
 }
 
 }  // namespace selfconnect

@@ -33,7 +33,8 @@ EventDispatcher::EventDispatcher(const WatchOptions& o, RecordSink& sink, Metric
       actions_(actions),
       retry_loops_(o.retry_threshold, o.retry_window_seconds),
       listeners_written_(kListenerRecordWindowNs),
-      prevented_written_(static_cast<uint64_t>(o.retry_window_seconds * 1e9))
+      prevented_written_(static_cast<uint64_t>(o.retry_window_seconds * 1e9)),
+      missed_written_(static_cast<uint64_t>(o.retry_window_seconds * 1e9))
 {
 }
 
@@ -110,6 +111,9 @@ void EventDispatcher::handle(Record r)
         break;
     case RecordType::SelfConnectPrevented:
         on_prevented(r);
+        break;
+    case RecordType::GuardMissed:
+        on_guard_missed(r);
         break;
     default:
         break;
@@ -215,15 +219,29 @@ bool EventDispatcher::written_lately(const Record& r)
     return listeners_written_.written_lately({r.netns, r.port, r.addr}, r.mono_ns ? r.mono_ns : monotonic_ns());
 }
 
-// The guard gave a connect() to its own address another port. Written once
-// per (netns, user, process name, port) and retry window, with the fix that would make
-// the guard unneeded there; the metric counts every one (in the kernel).
+// The guard refused a SYN that met itself. Written once per (netns, user,
+// process name, port) and retry window, with the fix that would make the
+// guard unneeded there; the metric counts every one (in the kernel).
 void EventDispatcher::on_prevented(Record& r)
 {
     if (prevented_written_.written_lately({r.netns, r.owner.uid, r.owner.comm, r.port},
                                           r.mono_ns ? r.mono_ns : monotonic_ns()))
         return;
     r.fix = actions_.fix_for(r).command;
+    emit(r);
+}
+
+// No guard saw the SYN of a connect that could have met itself: its
+// namespace's loopback had none (a namespace made since the start, or one
+// the guard could not attach to). The guard is attached there now; the
+// record says whether that worked. Written once per (netns, user, process
+// name, port) and retry window; the metric counts every one (in the kernel).
+void EventDispatcher::on_guard_missed(Record& r)
+{
+    r.error = actions_.guard_namespace(r.netns, r.owner.pid);
+    if (missed_written_.written_lately({r.netns, r.owner.uid, r.owner.comm, r.port},
+                                       r.mono_ns ? r.mono_ns : monotonic_ns()))
+        return;
     emit(r);
 }
 

@@ -70,6 +70,7 @@ private:
     void on_refused(const Record& r);
     void on_listener(Record& r);
     void on_prevented(Record& r);
+    void on_guard_missed(Record& r);
     void protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason);
     bool written_lately(const Record& listener);
 
@@ -87,6 +88,7 @@ private:
     // process hides another user's.
     RecordWindow<std::tuple<uint32_t, uint16_t, std::string>> listeners_written_;
     RecordWindow<std::tuple<uint32_t, uint32_t, std::string, uint16_t>> prevented_written_;
+    RecordWindow<std::tuple<uint32_t, uint32_t, std::string, uint16_t>> missed_written_;
     uint64_t detections_ = 0;
     uint64_t retry_loop_warnings_ = 0;
 };

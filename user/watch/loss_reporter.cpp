@@ -41,6 +41,7 @@ void LossReporter::poll(uint64_t dropped_lookups, bool final)
         ring_.listener_closes = by_kind[SC_EVENT_LISTENER_CLOSED];
         ring_.ports_in_use = by_kind[SC_EVENT_PORT_IN_USE];
         ring_.prevented = by_kind[SC_EVENT_SELF_CONNECT_PREVENTED];
+        ring_.guard_missed = by_kind[SC_EVENT_GUARD_MISSED];
         metrics_.lost_kernel_self_connects = ring_.self_connects;
         metrics_.lost_kernel_closes = ring_.closes;
         metrics_.lost_kernel_refusals = ring_.refusals;
@@ -48,6 +49,7 @@ void LossReporter::poll(uint64_t dropped_lookups, bool final)
         metrics_.lost_kernel_listener_closes = ring_.listener_closes;
         metrics_.lost_kernel_ports_in_use = ring_.ports_in_use;
         metrics_.lost_kernel_prevented = ring_.prevented;
+        metrics_.lost_kernel_guard_missed = ring_.guard_missed;
     }
     if (due(ring_place_, final)) {
         LostEvents& r = ring_place_.reported;

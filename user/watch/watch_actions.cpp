@@ -21,6 +21,21 @@ FoldTable& HostWatchActions::fold_table()
     return folds_ ? static_cast<FoldTable&>(*folds_) : none;
 }
 
+std::optional<std::string> HostWatchActions::guard_namespace(uint32_t netns, uint32_t pid)
+{
+    if (!guard_)
+        return "the guard is not running";
+    const auto now = std::chrono::steady_clock::now();
+    auto it = guard_attempts_.find(netns);
+    if (it != guard_attempts_.end() && now - it->second.at < std::chrono::seconds(1))
+        return it->second.error;
+    if (guard_attempts_.size() >= 1024)
+        guard_attempts_.clear();  // namespaces come and go; a second's memory is all this is
+    auto error = guard_->cover(netns, pid);
+    guard_attempts_.insert_or_assign(netns, GuardAttempt{now, error});
+    return error;
+}
+
 ListenerFix HostWatchActions::fix_for(const Record& listener)
 {
     const auto now = std::chrono::steady_clock::now();

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel/connect_guard.h"
 #include "kernel/kernel_fold_table.h"
 #include "watch/holder_lookups.h"
 #include "host/port_set.h"
@@ -45,6 +46,9 @@ public:
     virtual void reserved_now(uint32_t netns, const PortSet& reserved) = 0;
     // The kernel's folded self-connects (see SelfConnectFolds).
     virtual FoldTable& fold_table() = 0;
+    // --guard: no guard saw a connect of namespace `netns` (made by `pid`):
+    // attach it there. Nothing if it is on now, else why not.
+    virtual std::optional<std::string> guard_namespace(uint32_t netns, uint32_t pid) = 0;
 };
 
 // The real host.
@@ -53,6 +57,7 @@ public:
     explicit HostWatchActions(const WatchOptions& options) : protector_(options.protect_max, options.netns) {}
     void use_holder_lookups(HolderLookups* lookups) { holders_ = lookups; }
     void use_fold_table(int map_fd) { folds_.emplace(map_fd); }
+    void use_guard(ConnectGuard* guard) { guard_ = guard; }
 
     KillResult kill(const Record& self_connect) override { return killer_.destroy(self_connect); }
     std::optional<Record> protect(uint32_t netns, uint16_t port, uint32_t pid, ReserveReason reason) override
@@ -72,6 +77,7 @@ public:
         protector_.forget_unless_reserved(netns, reserved);
     }
     FoldTable& fold_table() override;
+    std::optional<std::string> guard_namespace(uint32_t netns, uint32_t pid) override;
 
 private:
     // Each namespace's reserved list, read at most once a second: a loop
@@ -86,6 +92,14 @@ private:
     PortProtector protector_;
     HolderLookups* holders_ = nullptr;
     std::optional<KernelFoldTable> folds_;  // set once the program is loaded
+    ConnectGuard* guard_ = nullptr;         // --guard
+    // Each namespace's last attach, tried at most once a second: a loop
+    // the guard keeps missing cannot make a thread and a setns() per try.
+    struct GuardAttempt {
+        std::chrono::steady_clock::time_point at;
+        std::optional<std::string> error;
+    };
+    std::map<uint32_t, GuardAttempt> guard_attempts_;
 };
 
 }  // namespace selfconnect

@@ -64,6 +64,7 @@ KernelProgramConfig program_config(const WatchOptions& o)
     config.ring_buffer_bytes = o.ring_buffer_bytes;
     config.verbose = o.verbose;
     config.guard = o.guard;
+    config.guard_netns = o.netns;
     return config;
 }
 
@@ -138,13 +139,15 @@ void say_unread(const ScanResult& scan)
     }
 }
 
-// --guard's counters, as the kernel keeps them, into the metrics.
-void update_guard_metrics(const KernelProgram& program, Metrics& metrics)
+// --guard's counters, as the kernel keeps them, and its namespaces, into
+// the metrics.
+void update_guard_metrics(const KernelProgram& program, const ConnectGuard& guard, Metrics& metrics)
 {
     const auto counts = program.guard_counts();
     metrics.self_connects_prevented = counts[SC_GUARD_PREVENTED];
-    metrics.guard_steered = counts[SC_GUARD_STEERED];
-    metrics.guard_no_free_port = counts[SC_GUARD_NO_FREE_PORT];
+    metrics.guard_missed = counts[SC_GUARD_MISSED];
+    metrics.guard_namespaces = guard.namespaces_guarded();
+    metrics.guard_namespaces_failed = guard.namespaces_failed();
 }
 
 // What reading BPF objects after the drop needs on this kernel.
@@ -239,11 +242,10 @@ void print_summary(const WatchTotals& t)
                  static_cast<unsigned long long>(t.skipped_runs), static_cast<unsigned long long>(t.not_written));
     if (t.guard)
         std::fprintf(stderr,
-                     "selfconnect: guard: %llu self-connects prevented, %llu connects given another port, %llu left "
-                     "to the kernel (no free port found)\n",
+                     "selfconnect: guard: %llu self-connects prevented, %llu connects that could have met "
+                     "themselves passed no guard\n",
                      static_cast<unsigned long long>((*t.guard)[SC_GUARD_PREVENTED]),
-                     static_cast<unsigned long long>((*t.guard)[SC_GUARD_STEERED]),
-                     static_cast<unsigned long long>((*t.guard)[SC_GUARD_NO_FREE_PORT]));
+                     static_cast<unsigned long long>((*t.guard)[SC_GUARD_MISSED]));
 }
 
 }  // namespace
@@ -281,6 +283,7 @@ int run_watch(const WatchOptions& o)
         metrics.attach_mode = attach_mode_name(program.attach_mode());
         std::unique_ptr<ConnectGuard> guard = start_guard(o, program);
         const bool guarded = guard != nullptr;
+        actions.use_guard(guard.get());
         if (o.metrics)
             metrics_server.emplace(*parse_listen_address(*o.metrics), metrics);
         PortHolderFinder holder_finder(program);
@@ -354,7 +357,7 @@ int run_watch(const WatchOptions& o)
                 metrics.lost_output = out.lost();
                 losses.poll(lookups ? lookups->dropped() : 0);
                 if (guarded)
-                    update_guard_metrics(program, metrics);
+                    update_guard_metrics(program, *guard, metrics);
                 listener_healing.after(losses.listener_events_lost(), dispatcher, o.netns);
                 policies.after(dispatcher);
                 dispatcher.write_folds(monotonic_now_ns());
@@ -362,6 +365,7 @@ int run_watch(const WatchOptions& o)
             // Detach first so the drain below ends and the summary is final.
             std::string notify_error;
             notify_service_manager("STOPPING=1", notify_error);
+            actions.use_guard(nullptr);
             guard.reset();
             program.detach();
             reader.consume();
