@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -475,129 +476,139 @@ void print_syscall_cost(const std::string& binary, int n, int reps)
                 100.0 * (*median(with) - *median(without)) / *median(without), reps, n);
 }
 
-// The connect guard's floor: do-nothing cgroup connect programs at the
-// cgroup v2 root, attached beside the guard so both are timed on the same
-// connect()s.
-class ConnectFloor {
+// The guard's floor: a do-nothing tc program on the bench namespace's
+// loopback (tcx, Linux 6.6), attached beside the guard so that both are
+// timed on the same packets.
+class LoopbackFloor {
 public:
-    ConnectFloor()
+    LoopbackFloor()
     {
         skel_ = noop_bpf__open();
         if (!skel_)
             return;
         for (bpf_program* p : {skel_->progs.noop_state_change, skel_->progs.noop_state_change_tp,
-                               skel_->progs.count_connect4})
+                               skel_->progs.count_tc, skel_->progs.refuse_connect4})
             bpf_program__set_autoload(p, false);
-        const int cg = open(cgroup_root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (cg < 0 || noop_bpf__load(skel_) != 0) {
-            if (cg >= 0)
-                close(cg);
+        if (noop_bpf__load(skel_) != 0)
             return;
-        }
-        links_[0] = bpf_program__attach_cgroup(skel_->progs.noop_connect4, cg);
-        links_[1] = bpf_program__attach_cgroup(skel_->progs.noop_connect6, cg);
-        close(cg);
-        for (bpf_program* p : {skel_->progs.noop_connect4, skel_->progs.noop_connect6}) {
-            bpf_prog_info info{};
-            uint32_t len = sizeof(info);
-            if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len) == 0)
-                ids_.insert(info.id);
-        }
+        constexpr int kTcxEgress = 47;  // enum bpf_attach_type, Linux 6.6
+        link_ = bpf_link_create(bpf_program__fd(skel_->progs.noop_tc), static_cast<int>(if_nametoindex("lo")),
+                                static_cast<bpf_attach_type>(kTcxEgress), nullptr);
+        bpf_prog_info info{};
+        uint32_t len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(skel_->progs.noop_tc), &info, &len) == 0)
+            ids_.insert(info.id);
     }
-    ~ConnectFloor()
+    ~LoopbackFloor()
     {
-        for (bpf_link* l : links_)
-            bpf_link__destroy(l);
+        if (link_ >= 0)
+            close(link_);
         noop_bpf__destroy(skel_);
     }
-    ConnectFloor(const ConnectFloor&) = delete;
-    ConnectFloor& operator=(const ConnectFloor&) = delete;
-    bool attached() const { return links_[0] && links_[1]; }
+    LoopbackFloor(const LoopbackFloor&) = delete;
+    LoopbackFloor& operator=(const LoopbackFloor&) = delete;
+    bool attached() const { return link_ >= 0; }
     const std::set<uint32_t>& ids() const { return ids_; }
-
-    // Where the watcher attaches the guard: the first cgroup2 mount.
-    static std::string cgroup_root()
-    {
-        std::ifstream in("/proc/self/mountinfo");
-        for (std::string line; std::getline(in, line);) {
-            const auto sep = line.find(" - cgroup2 ");
-            if (sep == std::string::npos)
-                continue;
-            size_t field = 0, at = 0;
-            for (; field < 4; ++field)
-                at = line.find(' ', at) + 1;
-            return line.substr(at, line.find(' ', at) - at);
-        }
-        return "/sys/fs/cgroup";
-    }
 
 private:
     noop_bpf* skel_ = nullptr;
-    bpf_link* links_[2] = {nullptr, nullptr};
+    int link_ = -1;
     std::set<uint32_t> ids_;
 };
 
-// What --guard costs each connect(): the guard's run time per call against
-// the do-nothing floor's on the same calls, for the connects a host makes
-// most (UDP, a remote port outside the range) and the ones it acts on (a
-// closed port in the range, local or remote). Remote addresses are a
-// TEST-NET one, unroutable in the bench's namespace: the hook runs before
-// the route is looked up, so it costs what it would for a reachable one.
-// Medians of `reps` runs of `n` calls; the attach order alternates.
+// What --guard costs: its run time per loopback packet against the
+// do-nothing floor's on the same packets, for the traffic loopback carries
+// most (data of established connections, UDP) and the packets it looks at
+// (a connect's SYN to a local closed port of the range), and how many
+// times it ran for connects to remote addresses (never: they do not pass
+// loopback). Medians of `reps` runs of `n` operations; the attach order
+// alternates.
 void print_guard_cost(const std::string& binary, int n, int reps)
 {
+    enum Traffic { Syn, Udp, Data, Remote };
     struct Case {
         const char* label;
-        int type;
-        const char* addr;
-        uint16_t port;
+        Traffic traffic;
     };
     const Case cases[] = {
-        {"UDP connect to 127.0.0.1:53", SOCK_DGRAM, "127.0.0.1", 53},
-        {"TCP connect to a remote port outside the range (192.0.2.1:443)", SOCK_STREAM, "192.0.2.1", 443},
-        {"TCP connect to a local closed port in the range (127.0.0.1:40000)", SOCK_STREAM, "127.0.0.1", kPortInside},
-        {"TCP connect to a remote port in the range (192.0.2.1:40000)", SOCK_STREAM, "192.0.2.1", kPortInside},
+        {"TCP connect to a local closed port in the range (127.0.0.1:40000): SYN and reset", Syn},
+        {"UDP datagram to 127.0.0.1:9", Udp},
+        {"TCP data on an established loopback connection (1-byte writes and their ACKs)", Data},
+        {"TCP connect to a remote address (192.0.2.1:40000, unroutable here)", Remote},
     };
-    std::printf("\nconnect() with --guard: the guard's run time per call against do-nothing cgroup connect programs "
-                "(the floor) on the same calls; medians of %d alternated runs of %d calls\n",
+    std::printf("\n--guard: the guard's run time per loopback packet against a do-nothing tc program (the floor) "
+                "on the same packets; medians of %d alternated runs of %d operations\n",
                 reps, n);
-    std::printf("| connect | floor ns | guard ns | extra ns |\n|---|---:|---:|---:|\n");
+    std::printf("| traffic | guard runs per operation | floor ns | guard ns | extra ns |\n|---|---:|---:|---:|---:|\n");
+    const auto send_traffic = [n](Traffic t) {
+        sockaddr_in to{};
+        to.sin_family = AF_INET;
+        inet_pton(AF_INET, t == Remote ? "192.0.2.1" : "127.0.0.1", &to.sin_addr);
+        to.sin_port = htons(t == Udp ? 9 : kPortInside);
+        if (t == Data) {
+            const int srv = socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in any = to;
+            any.sin_port = 0;
+            bind(srv, reinterpret_cast<sockaddr*>(&any), sizeof(any));
+            listen(srv, 1);
+            socklen_t len = sizeof(any);
+            getsockname(srv, reinterpret_cast<sockaddr*>(&any), &len);
+            const int c = socket(AF_INET, SOCK_STREAM, 0);
+            connect(c, reinterpret_cast<sockaddr*>(&any), sizeof(any));
+            const int a = accept(srv, nullptr, nullptr);
+            const int one = 1;
+            setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            char byte = 'x';
+            for (int i = 0; i < n; ++i) {
+                (void)!write(c, &byte, 1);
+                (void)!read(a, &byte, 1);
+            }
+            close(a);
+            close(c);
+            close(srv);
+            return;
+        }
+        for (int i = 0; i < n; ++i) {
+            const int fd = socket(AF_INET, (t == Udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK, 0);
+            if (t == Udp)
+                sendto(fd, "x", 1, 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+            else
+                connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+            close(fd);
+        }
+    };
     for (const Case& c : cases) {
-        std::vector<double> floor_ns, guard_ns;
+        std::vector<double> floor_ns, guard_ns, runs_per_op;
         for (int rep = 0; rep < reps; ++rep) {
-            std::optional<ConnectFloor> floor;
+            std::optional<LoopbackFloor> floor;
             if (rep % 2 == 0)
                 floor.emplace();
             External sc = start_selfconnect(binary, "guard");
             if (rep % 2 == 1)
                 floor.emplace();
-            const auto guard = programs_named(sc.programs, {"guard_connect4"});
+            const auto guard = programs_named(sc.programs, {"guard_loopback"});
             if (guard.size() != 1 || !floor->attached()) {
                 stop(sc);
-                std::printf("| %s | the guard or the floor could not be attached | | |\n", c.label);
+                std::printf("| %s | the guard or the floor could not be attached | | | |\n", c.label);
                 break;
             }
             const RunStats g0 = stats_of(guard), f0 = stats_of(floor->ids());
-            sockaddr_in to{};
-            to.sin_family = AF_INET;
-            to.sin_port = htons(c.port);
-            inet_pton(AF_INET, c.addr, &to.sin_addr);
-            for (int i = 0; i < n; ++i) {
-                const int fd = socket(AF_INET, c.type | SOCK_NONBLOCK, 0);
-                connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to));
-                close(fd);
-            }
+            send_traffic(c.traffic);
             const RunStats g1 = stats_of(guard), f1 = stats_of(floor->ids());
             stop(sc);
+            runs_per_op.push_back(static_cast<double>(g1.run_cnt - g0.run_cnt) / n);
             if (g1.run_cnt > g0.run_cnt && f1.run_cnt > f0.run_cnt) {
                 guard_ns.push_back(static_cast<double>(g1.run_time_ns - g0.run_time_ns) / (g1.run_cnt - g0.run_cnt));
                 floor_ns.push_back(static_cast<double>(f1.run_time_ns - f0.run_time_ns) / (f1.run_cnt - f0.run_cnt));
             }
         }
-        if (guard_ns.empty())
+        if (runs_per_op.empty())
             continue;
-        std::printf("| %s | %.1f | %.1f | %+.1f |\n", c.label, *median(floor_ns), *median(guard_ns),
-                    *median(guard_ns) - *median(floor_ns));
+        if (guard_ns.empty())
+            std::printf("| %s | %.2f | | | |\n", c.label, *median(runs_per_op));
+        else
+            std::printf("| %s | %.2f | %.1f | %.1f | %+.1f |\n", c.label, *median(runs_per_op), *median(floor_ns),
+                        *median(guard_ns), *median(guard_ns) - *median(floor_ns));
     }
 }
 

@@ -27,7 +27,8 @@ bool met_itself(int fd)
 
 }  // namespace
 
-ConnectLoopResult connect_loop(int family, const std::string& addr, uint16_t port, int tries)
+ConnectLoopResult connect_loop(int family, const std::string& addr, uint16_t port, int tries,
+                               const std::function<void(int fd)>& setup)
 {
     ConnectLoopResult r;
     sockaddr_storage to{};
@@ -53,6 +54,8 @@ ConnectLoopResult connect_loop(int family, const std::string& addr, uint16_t por
             continue;
         }
         ++r.tries;
+        if (setup)
+            setup(fd);
         if (connect(fd, reinterpret_cast<sockaddr*>(&to), len) == 0) {
             ++(met_itself(fd) ? r.self_connects : r.other);
         } else if (errno == ECONNREFUSED) {

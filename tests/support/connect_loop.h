@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace selfconnect::testing {
@@ -18,8 +19,9 @@ struct ConnectLoopResult {
 };
 
 // `family` AF_INET or AF_INET6 (an AF_INET6 socket may be given a v4-mapped
-// address).
-ConnectLoopResult connect_loop(int family, const std::string& addr, uint16_t port, int tries);
+// address). `setup`, if given, runs on each socket before its connect().
+ConnectLoopResult connect_loop(int family, const std::string& addr, uint16_t port, int tries,
+                               const std::function<void(int fd)>& setup = nullptr);
 
 // Writes this network namespace's net.ipv4.ip_local_port_range.
 bool set_port_range(uint16_t lo, uint16_t hi);

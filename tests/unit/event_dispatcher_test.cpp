@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "records/event_decoding.h"
+#include "records/record_json.h"
+#include "records/record_text.h"
 #include "records/record_sink.h"
 #include "watch/event_dispatcher.h"
 
@@ -79,6 +81,11 @@ public:
     }
     void reserved_now(uint32_t netns, const PortSet&) override { told_reserved.push_back(netns); }
     FoldTable& fold_table() override { return folds; }
+    std::optional<std::string> guard_namespace(uint32_t netns, uint32_t) override
+    {
+        guarded.push_back(netns);
+        return guard_error;
+    }
 
     FakeFolds folds;
     KillResult kill_answer{true, {}};
@@ -87,6 +94,8 @@ public:
     std::vector<Record> asked;
     std::vector<Record> killed;
     std::vector<uint32_t> told_reserved;
+    std::vector<uint32_t> guarded;
+    std::optional<std::string> guard_error;
     struct Protected {
         uint32_t netns;
         uint16_t port;
@@ -458,6 +467,31 @@ TEST_F(Dispatcher, APreventedSelfConnectIsWrittenOncePerProcessPortAndWindow)
     EXPECT_EQ(prevented[0].fix, "fix for 40500");
     EXPECT_EQ(prevented[1].owner.comm, "curl");
     EXPECT_EQ(prevented[2].mono_ns, 12'000'000'000ULL);
+}
+
+// A connect no guard saw: the guard is attached to its namespace at every
+// such record (the host side rate-limits that), and the record, written once
+// per (netns, user, process name, port) and window, says whether it worked.
+TEST_F(Dispatcher, AConnectTheGuardMissedAttachesItThereAndSaysHowItWent)
+{
+    options.retry_window_seconds = 10;
+    EventDispatcher& d = make();
+    d.handle(event(SC_EVENT_GUARD_MISSED, 40501, 1'000'000'000ULL));
+    d.handle(event(SC_EVENT_GUARD_MISSED, 40501, 2'000'000'000ULL));
+    host.guard_error = "no process is left in it";
+    d.handle(event(SC_EVENT_GUARD_MISSED, 40501, 3'000'000'000ULL, kNetns, "curl"));
+    EXPECT_EQ(host.guarded, (std::vector<uint32_t>{kNetns, kNetns, kNetns}));
+    const auto missed = sink.of(RecordType::GuardMissed);
+    ASSERT_EQ(missed.size(), 2u);
+    EXPECT_EQ(missed[0].owner.comm, "nc");
+    EXPECT_FALSE(missed[0].error);
+    EXPECT_EQ(missed[1].owner.comm, "curl");
+    EXPECT_EQ(missed[1].error, "no process is left in it");
+    EXPECT_EQ(to_json(missed[1])["type"], "guard_missed");
+    EXPECT_NE(to_text(missed[1]).find("GUARD-MISSED 127.0.0.1:40501 (no guard saw this connect's SYN; the guard "
+                                      "could not be attached to this namespace: no process is left in it)"),
+              std::string::npos)
+        << to_text(missed[1]);
 }
 
 // --port applies to what the start scan found as the kernel applies it to

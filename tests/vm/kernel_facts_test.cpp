@@ -1,8 +1,8 @@
 // The kernel facts: every fact the BPF programs read from a kernel structure
 // or get from a helper whose presence differs by kernel, made to happen for
 // real and compared with what the test knows to be true (who chose a port,
-// the port, the process, the namespace, the holder, the lifetime, the port
-// the guard steered to). The same binary runs in each VM of the kernel
+// the port, the process, the namespace, the holder, the lifetime, what the
+// guard refused and saw). The same binary runs in each VM of the kernel
 // matrix (tests/vm/init.sh) and on the host (ctest kernel.host.*), so a read
 // that is right on one kernel's layout and wrong on another's fails there.
 //
@@ -29,6 +29,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -510,8 +511,8 @@ TEST_P(KernelFacts, ABlockedServerNamesItsHolderOrTheWatcherSaysItCannot)
 // close is seen although the kernel gave its port back first (inet_sport
 // through bpf_skc_to_tcp_sock); its refusals make a retry_loop (sk_err).
 // Guarded, no connect meets itself, each address family is reported
-// prevented with its process, and the port the guard bound is another port
-// of the range.
+// prevented with its process, a refused socket binds as before, a socket
+// bound to its address only is guarded too, and none passed unseen.
 TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
 {
     // A range of its own for each mode: a self-connect's TIME_WAIT keeps
@@ -559,7 +560,8 @@ TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
             EXPECT_EQ((*p)["netns"], g_netns) << *p;
             EXPECT_EQ((*p)["addr"], t.addr) << *p;
         }
-        // The port the guard bound: another of the range, not reserved.
+        // The guard binds nothing: a refused socket binds afterwards as it
+        // would have (a port the guard had bound would make this EINVAL).
         const int fd = socket(t.family, SOCK_STREAM, 0);
         sockaddr_storage to{};
         socklen_t len;
@@ -576,17 +578,39 @@ TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
             inet_pton(AF_INET6, t.addr, &a->sin6_addr);
             len = sizeof(*a);
         }
-        EXPECT_NE(connect(fd, reinterpret_cast<sockaddr*>(&to), len), 0);
-        sockaddr_storage local{};
-        socklen_t local_len = sizeof(local);
-        getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len);
-        const uint16_t steered = ntohs(t.family == AF_INET ? reinterpret_cast<sockaddr_in*>(&local)->sin_port
-                                                           : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+        if (connect(fd, reinterpret_cast<sockaddr*>(&to), len) != 0) {
+            sockaddr_storage any{};
+            any.ss_family = static_cast<sa_family_t>(t.family);
+            EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&any),
+                           t.family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6)),
+                      0)
+                << strerror(errno);
+        }
         close(fd);
-        EXPECT_NE(steered, t.port);
-        EXPECT_GE(steered, lo);
-        EXPECT_LE(steered, hi);
     }
+    // A socket that binds only its address (IP_BIND_ADDRESS_NO_PORT, as
+    // nginx's proxy_bind does): the kernel still chooses its port, and the
+    // guard keeps it from itself.
+    const auto address_only = [](int fd) {
+        const int one = 1;
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+        bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    };
+    const ConnectLoopResult bound_address = connect_loop(AF_INET, "127.0.0.1", lo + 8, 300, address_only);
+    EXPECT_EQ(bound_address.self_connects, 0);
+    EXPECT_EQ(bound_address.refused, 300);
+    // Every connect that could have met itself passed the guard.
+    guarded.signal(SIGINT);
+    guarded.wait_exit(kPatience);
+    std::smatch m;
+    const std::string err = guarded.stderr_text();
+    ASSERT_TRUE(std::regex_search(err, m, std::regex(R"(guard: (\d+) self-connects prevented, (\d+) connects)")))
+        << err;
+    EXPECT_GE(std::stol(m[1]), 4) << err;
+    EXPECT_EQ(std::stol(m[2]), 0) << err;
 }
 
 INSTANTIATE_TEST_SUITE_P(, KernelFacts, ::testing::Values("auto", "tracepoint"),

@@ -101,6 +101,13 @@ int unbound_loops(uint16_t port, int tries)
         int family;
         const char* addr;
     } targets[] = {{AF_INET, "127.0.0.1"}, {AF_INET6, "::1"}, {AF_INET6, "::ffff:127.0.0.1"}};
+    // A namespace made after the watcher started: its first connect that
+    // could meet itself is the guard's cue to attach there (guard_missed).
+    // To an odd port, which connect() reaches only after the even ones, so
+    // that it cannot meet itself; then time for the guard to attach.
+    const ConnectLoopResult cue = connect_loop(AF_INET, "127.0.0.1", static_cast<uint16_t>(port + 1), 1);
+    std::printf("cue to port %u: self_connects=%d\n", port + 1, cue.self_connects);
+    sleep(2);
     // A port each: a self-connect's TIME_WAIT keeps its 4-tuple, which a
     // v4-mapped connect shares with an IPv4 one, from meeting itself again.
     uint16_t to = port;
