@@ -9,9 +9,10 @@
  * interface holds the address) and comes back to the very socket that sent
  * it: a simultaneous open. This program, on the loopback device's egress
  * (tc), sees that SYN (source address and port equal to the destination's,
- * from a socket the detector saw connect without a port of its own) and
+ * from a socket whose port the kernel chose: no SOCK_BINDPORT_LOCK) and
  * turns it into the reset a closed port answers with: RST|ACK, acknowledging
- * the SYN. The socket, in SYN_SENT, takes it as a refusal, so connect()
+ * the SYN, without options. Each such SYN, a retransmitted one too: the
+ * decision is the packet's and the socket's, kept nowhere. The socket, in SYN_SENT, takes it as a refusal, so connect()
  * fails with ECONNREFUSED, as it would have with any other port the kernel
  * could have chosen (nothing listens on the destination: a port with a
  * listener is never handed out), and the port is free again at once.
@@ -25,14 +26,17 @@
  *
  * The detector marks every connect that could meet itself (guard_pending,
  * at SYN_SENT: an unbound socket, its own address, a port of the range);
- * this program takes the mark off when the SYN passes. One still marked
- * when its connect ends passed no guard (its namespace's loopback had none
- * yet): the detector reports it (SC_EVENT_GUARD_MISSED), and the loader
- * then attaches this program there. A socket that bound its port itself is
- * never marked, so never touched: a self-connect it asked for stays.
+ * this program takes the mark off when the SYN passes (or the reset another
+ * guard made of it). One still marked when its connect ends passed no
+ * guard (its namespace's loopback had none yet): the detector reports it
+ * (SC_EVENT_GUARD_MISSED), and the loader then attaches this program
+ * there. The marks only say what was seen; what is refused never depends
+ * on them. A socket that bound its port itself is never touched: a
+ * self-connect it asked for stays.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "events.h"
 
@@ -47,6 +51,8 @@
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_RST 0x04
 #define TCP_FLAG_ACK 0x10
+#define SOCK_BINDPORT_LOCK 8
+#define TCP_SYN_SENT 2
 
 #include "guard_shared.bpf.h"
 
@@ -96,7 +102,6 @@ struct tcp_header {
 
 #define TCP_ACK_SEQ_AT 8
 #define TCP_FLAGS_WORD_AT 12 /* data_offset and flags, one 16-bit word */
-#define TCP_FLAGS_AT 13
 #define TCP_CHECK_AT 16
 
 static __always_inline __u64 socket_address(struct tcp_sock *tp)
@@ -112,30 +117,45 @@ static __always_inline __u64 socket_address(struct tcp_sock *tp)
 
 /* The SYN at `l4` becomes the reset a closed port would send back: RST|ACK,
  * acknowledging the SYN (its sequence number plus one), so that the socket
- * in SYN_SENT accepts it. The checksum follows each change (a no-op while
- * the kernel still has it to complete, as on loopback). */
+ * in SYN_SENT accepts it. Its options go (the data offset becomes 5: they
+ * are payload now, which a reset's receiver ignores): a timestamp echoed
+ * from a TIME_WAIT the port came back from would fail the PAWS check, and
+ * the socket would send its SYN again. The checksum follows each change (a
+ * no-op while the kernel still has it to complete, as on loopback). */
 static __always_inline bool turn_into_reset(struct __sk_buff *skb, __u32 l4)
 {
 	struct tcp_header th;
 	__be32 ack;
 	__u16 old_word, new_word;
-	__u8 flags = TCP_FLAG_RST | TCP_FLAG_ACK;
 
 	if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
 		return false;
 	ack = bpf_htonl(bpf_ntohl(th.seq) + 1);
 	old_word = *(__u16 *)&th.data_offset;
-	th.flags = flags;
+	th.data_offset = 5 << 4;
+	th.flags = TCP_FLAG_RST | TCP_FLAG_ACK;
 	new_word = *(__u16 *)&th.data_offset;
 	return bpf_l4_csum_replace(skb, l4 + TCP_CHECK_AT, th.ack_seq, ack, sizeof(ack)) == 0 &&
 	       bpf_l4_csum_replace(skb, l4 + TCP_CHECK_AT, old_word, new_word, sizeof(new_word)) == 0 &&
 	       bpf_skb_store_bytes(skb, l4 + TCP_ACK_SEQ_AT, &ack, sizeof(ack), 0) == 0 &&
-	       bpf_skb_store_bytes(skb, l4 + TCP_FLAGS_AT, &flags, sizeof(flags), 0) == 0;
+	       bpf_skb_store_bytes(skb, l4 + TCP_FLAGS_WORD_AT, &new_word, sizeof(new_word), 0) == 0;
 }
 
-/* A SYN from a local socket: seen (the mark comes off), and refused if it
- * meets itself. */
-static __always_inline int on_syn(struct __sk_buff *skb, __u32 l4, __u16 port, bool meets_itself)
+/* Did the program name the socket's port (bind() to a port, not 0)? Then a
+ * self-connect is what it asked for. A direct read of the bitfield (its
+ * byte, shift and width relocated per kernel): probe reads are not for tc
+ * programs on 5.10. */
+static __always_inline bool port_named_by_program(struct tcp_sock *tp)
+{
+	struct sock *sk = &tp->inet_conn.icsk_inet.sk;
+
+	return BPF_CORE_READ_BITFIELD(sk, sk_userlocks) & SOCK_BINDPORT_LOCK;
+}
+
+/* A SYN from a local socket (or, with `reset`, the reset another guard made
+ * of one): seen, so its mark comes off; refused if it meets itself and its
+ * port was the kernel's choice. */
+static __always_inline int on_syn(struct __sk_buff *skb, __u32 l4, __u16 port, bool meets_itself, bool reset)
 {
 	struct bpf_sock *sk = skb->sk;
 	struct tcp_sock *tp;
@@ -146,14 +166,18 @@ static __always_inline int on_syn(struct __sk_buff *skb, __u32 l4, __u16 port, b
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return TC_ACT_UNSPEC;
-	key = socket_address(tp);
-	/* Not marked: the socket bound its port itself, or nothing could go
-	 * wrong; either way not ours to touch. */
-	if (bpf_map_delete_elem(&guard_pending, &key) != 0 || !meets_itself)
+	/* A reset of a socket no longer connecting (a self-connect aborted)
+	 * is no guard's. */
+	if (reset && tp->inet_conn.icsk_inet.sk.__sk_common.skc_state != TCP_SYN_SENT)
 		return TC_ACT_UNSPEC;
-	if (turn_into_reset(skb, l4)) {
+	key = socket_address(tp);
+	bpf_map_delete_elem(&guard_pending, &key);
+	if (!meets_itself || port_named_by_program(tp))
+		return TC_ACT_UNSPEC;
+	if (reset || turn_into_reset(skb, l4)) {
 		bpf_map_update_elem(&guard_refused, &key, &value, BPF_ANY);
-		count_guard(SC_GUARD_PREVENTED);
+		if (!reset)
+			count_guard(SC_GUARD_PREVENTED);
 	}
 	return TC_ACT_UNSPEC;
 }
@@ -165,6 +189,7 @@ int guard_loopback(struct __sk_buff *skb)
 	void *end = (void *)(long)skb->data_end;
 	struct tcp_header *th;
 	bool same_address;
+	__u8 flags;
 	__u32 l4;
 
 	/* Every loopback packet: a few loads, and only a SYN goes on. */
@@ -187,10 +212,16 @@ int guard_loopback(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 	th = data + l4;
-	if ((void *)(th + 1) > end ||
-	    (th->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)) != TCP_FLAG_SYN)
+	if ((void *)(th + 1) > end)
 		return TC_ACT_UNSPEC;
-	return on_syn(skb, l4, bpf_ntohs(th->dest), same_address && th->source == th->dest);
+	flags = th->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST);
+	if (flags == TCP_FLAG_SYN)
+		return on_syn(skb, l4, bpf_ntohs(th->dest), same_address && th->source == th->dest, false);
+	/* A reset that meets itself from a socket still connecting: another
+	 * guard (another watcher's) got to its SYN first. */
+	if (flags == (TCP_FLAG_RST | TCP_FLAG_ACK) && same_address && th->source == th->dest)
+		return on_syn(skb, l4, bpf_ntohs(th->dest), true, true);
+	return TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -264,6 +264,10 @@ TEST(GuardOutcomes, AddressOnlyBindsFailedConnectsAndOtherPoliciesAreAsWithoutIt
         "    s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1); s.bind(('127.0.0.1', 0))\n"
         "met = local_loop(40004, 600, address_only)\n"
         "print('address-only loop met', 'none' if met == 0 else 'some')\n"
+        // bind() to port 0, as Python's source_address does: the kernel
+        // chooses the port there, from bind()'s half (odd ports here).
+        "met = local_loop(40005, 600, lambda s: s.bind(('127.0.0.1', 0)))\n"
+        "print('port-0 bind loop met', 'none' if met == 0 else 'some')\n"
         "binds = set()\n"
         "for _ in range(50):\n"
         "    s = socket.socket()\n"
@@ -274,8 +278,10 @@ TEST(GuardOutcomes, AddressOnlyBindsFailedConnectsAndOtherPoliciesAreAsWithoutIt
         "    s.close()\n"
         "print('bind after a refused connect', sorted(binds))\n";
     const Outcomes o = both_ways(py);
-    EXPECT_EQ(o.unguarded, "address-only loop met some\nbind after a refused connect ['bound']\n");
-    EXPECT_EQ(o.guarded, "address-only loop met none\nbind after a refused connect ['bound']\n");
+    EXPECT_EQ(o.unguarded,
+              "address-only loop met some\nport-0 bind loop met some\nbind after a refused connect ['bound']\n");
+    EXPECT_EQ(o.guarded,
+              "address-only loop met none\nport-0 bind loop met none\nbind after a refused connect ['bound']\n");
     EXPECT_GE(o.prevented, 1);
     EXPECT_EQ(o.missed, 0);
 
@@ -330,4 +336,29 @@ TEST(GuardOutcomes, AddressOnlyBindsFailedConnectsAndOtherPoliciesAreAsWithoutIt
     bpf_link__destroy(link);
     close(cg);
     rmdir(cgroup.c_str());
+}
+
+// A port back from a self-connect's TIME_WAIT: the kernel reuses it (a
+// loopback 4-tuple, tcp_tw_reuse) and its SYN echoes the old timestamp.
+// The guard's reset carries no options, so the PAWS check cannot drop it
+// and the SYN is not sent again: with a self-connect's TIME_WAIT left in
+// the namespace before the guard starts, 1000 tries never meet themselves.
+TEST(GuardOutcomes, APortBackFromTimeWaitIsRefusedToo)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns("40000 40009");
+    const std::string loop =
+        "n=0; r=0; for i in $(seq TRIES); do if (exec 3<>/dev/tcp/127.0.0.1/40004) 2>/dev/null; then n=$((n+1)); "
+        "else r=$((r+1)); fi; done; echo \"met=$n refused=$r\"";
+    auto tries = [&](int n) {
+        return std::regex_replace(loop, std::regex("TRIES"), std::to_string(n));
+    };
+    const RunResult first = run_command(ns.exec({"bash", "-c", tries(300)}), 120s);
+    ASSERT_EQ(first.out.rfind("met=0", 0), std::string::npos) << "no self-connect to leave a TIME_WAIT: " << first.out;
+    auto guard = guard_of(ns);
+    const RunResult guarded = run_command(ns.exec({"bash", "-c", tries(1000)}), 120s);
+    EXPECT_EQ(guarded.out, "met=0 refused=1000\n");
+    const auto [prevented, missed] = stop_guard(*guard);
+    EXPECT_GE(prevented, 1);
+    EXPECT_EQ(missed, 0);
 }

@@ -459,6 +459,54 @@ TEST(Guard, AnUnprivilegedFloodStaysCheapAndSeesEverySelfConnect)
     EXPECT_EQ(count_records(all, "self_connect", ns.inode()), 0) << "the flood met itself";
 }
 
+// Namespaces made after the start are guarded too. One made as runtimes
+// make theirs (`ip netns add`: a bind mount in /run/netns) is guarded
+// before its first connect: its loop never meets itself, and nothing passed
+// unseen. One made with no mount (`unshare -n`) is found at its first
+// connect that could meet itself (the cue, to an odd port, which connect()
+// reaches only after the even ones, so it cannot meet itself), which is
+// reported guard_missed with the guard then on; its loop never meets
+// itself. The control, before the watcher starts, does.
+TEST(Guard, FollowsNamespacesMadeAfterTheStart)
+{
+    REQUIRE_ROOT();
+    const std::string loop =
+        "ip link set lo up && echo '40000 40009' > /proc/sys/net/ipv4/ip_local_port_range && "
+        "(exec 3<>/dev/tcp/127.0.0.1/40001) 2>/dev/null; sleep 1; n=0; r=0; "
+        "for i in $(seq 300); do if (exec 3<>/dev/tcp/127.0.0.1/40000) 2>/dev/null; then n=$((n+1)); "
+        "else r=$((r+1)); fi; done; echo \"met=$n refused=$r\"";
+    const LoopCount control = parse_count(run_command({"unshare", "-n", "bash", "-c", loop}, 120s).out);
+    EXPECT_GE(control.met, 1) << "the control never met itself";
+
+    WatchProcess guard({"watch", "--json", "--guard", "--attach-mode", attach_mode_under_test()});
+    ASSERT_TRUE(guard.wait_ready()) << guard.stderr_text();
+    NamedNetns named(kRange);
+    const RunResult in_named = run_command(named.exec({"bash", "-c",
+        "n=0; r=0; for i in $(seq 300); do if (exec 3<>/dev/tcp/127.0.0.1/40004) 2>/dev/null; then n=$((n+1)); "
+        "else r=$((r+1)); fi; done; echo \"met=$n refused=$r\""}), 120s);
+    const LoopCount kept_named = parse_count(in_named.out);
+    EXPECT_EQ(kept_named.met, 0) << in_named.out << in_named.err;
+    EXPECT_EQ(kept_named.refused, 300);
+    const LoopCount kept_unnamed = parse_count(run_command({"unshare", "-n", "bash", "-c", loop}, 120s).out);
+    EXPECT_EQ(kept_unnamed.met, 0);
+    EXPECT_EQ(kept_unnamed.refused, 300);
+
+    const std::vector<json> seen = records_until_exit(guard);
+    EXPECT_EQ(count_records(seen, "guard_missed", named.inode()), 0) << "the mounted namespace was not guarded at once";
+    EXPECT_GE(count_records(seen, "self_connect_prevented", named.inode()), 1);
+    int cues = 0;
+    for (const json& j : seen)
+        if (j["type"] == "guard_missed") {
+            EXPECT_EQ(j["port"], 40001) << j;
+            EXPECT_FALSE(j.contains("error")) << j;
+            ++cues;
+        }
+    EXPECT_EQ(cues, 1);
+    for (const json& j : seen)
+        EXPECT_NE(j["type"], "self_connect") << j;
+    EXPECT_EQ(guard_summary(guard.stderr_text())[1], 1) << guard.stderr_text();
+}
+
 // Where the guard cannot run, one line says why and detection goes on;
 // with --require-guard the watcher exits 2 with that line. Without
 // CAP_NET_ADMIN (dropped from the bounding set before exec). The guard

@@ -31,7 +31,9 @@ void PrivilegedThread::serve(std::vector<int> keep)
 {
     {
         std::lock_guard lock(mutex_);
-        start_error_ = drop_this_threads_capabilities(keep);
+        // Every set of this thread (bounding and ambient too) and
+        // no_new_privs, as the main thread's after attaching.
+        start_error_ = drop_capabilities_except(keep);
         tid_ = static_cast<int>(syscall(SYS_gettid));
         started_ = true;
     }
@@ -54,11 +56,10 @@ void PrivilegedThread::serve(std::vector<int> keep)
 
 void PrivilegedThread::run(const std::function<void()>& fn)
 {
+    std::lock_guard one_caller(callers_);  // one job from start to end
     std::unique_lock lock(mutex_);
     if (start_error_)
         throw std::runtime_error(*start_error_);
-    // One caller at a time: wait for the thread to be free.
-    changed_.wait(lock, [&] { return job_ == nullptr; });
     job_ = &fn;
     done_ = false;
     failure_ = nullptr;

@@ -35,6 +35,7 @@ public:
 private:
     void serve(std::vector<int> keep);
 
+    std::mutex callers_;
     std::mutex mutex_;
     std::condition_variable changed_;
     const std::function<void()>* job_ = nullptr;

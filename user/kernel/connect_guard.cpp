@@ -1,7 +1,6 @@
 #include "kernel/connect_guard.h"
 
 #include <fcntl.h>
-#include <net/if.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -20,9 +19,11 @@ namespace selfconnect {
 
 namespace {
 
-// The tcx attach type (Linux 6.6), newer than the headers Debian 12 builds
-// with: include/uapi/linux/bpf.h, enum bpf_attach_type.
+// The tcx attach type (Linux 6.6) and its "before every other program"
+// flag, newer than the headers Debian 12 builds with
+// (include/uapi/linux/bpf.h: enum bpf_attach_type, BPF_F_BEFORE).
 constexpr int kTcxEgress = 47;
+constexpr uint32_t kBeforeEveryOther = 1U << 3;
 // The tc filter's place on kernels without tcx: a handle and priority of
 // ours, so that a watcher started again replaces it rather than adding one.
 constexpr uint32_t kTcHandle = 0x5e1f;
@@ -49,11 +50,9 @@ std::vector<int> capabilities_to_attach()
     return keep;
 }
 
-int loopback_index()
-{
-    const unsigned index = if_nametoindex("lo");
-    return index ? static_cast<int>(index) : 1;
-}
+// The loopback device is the first of every namespace (LOOPBACK_IFINDEX),
+// whatever it is named.
+constexpr int kLoopbackIndex = 1;
 
 }  // namespace
 
@@ -105,9 +104,18 @@ ConnectGuard::~ConnectGuard() { detach_all(); }
 void ConnectGuard::attach_here(uint32_t inode)
 {
     const int prog = bpf_program__fd(skel_->progs.guard_loopback);
-    const int lo = loopback_index();
+    const int lo = kLoopbackIndex;
     if (tcx_) {
-        int link = bpf_link_create(prog, lo, static_cast<bpf_attach_type>(kTcxEgress), nullptr);
+        // First in line: a program before it that ends the chain
+        // (TC_ACT_OK) would hide every SYN from it.
+        LIBBPF_OPTS(bpf_link_create_opts, first, .flags = kBeforeEveryOther);
+        int link = bpf_link_create(prog, lo, static_cast<bpf_attach_type>(kTcxEgress), &first);
+        // EEXIST: this very program is on this loopback already (a
+        // namespace reached twice): guarded.
+        if (link == -EEXIST) {
+            failed_.erase(inode);
+            return;
+        }
         if (link >= 0) {
             attached_[inode] = UniqueFd(link);
             failed_.erase(inode);
@@ -157,6 +165,29 @@ std::optional<std::string> ConnectGuard::cover(uint32_t inode, uint32_t pid)
     return std::nullopt;
 }
 
+std::optional<std::string> ConnectGuard::cover_path(const std::string& path)
+{
+    uint32_t inode = 0;
+    try {
+        attacher_.run([&] {
+            UniqueFd ns(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+            if (!ns)
+                throw std::runtime_error("cannot open " + path + ": " + errno_text(errno));
+            inode = netns_inode_of(ns.get());
+            if (!netns_selected(netns_, inode))
+                return;
+            if (inode != current_netns_inode() && !may_administer_system())
+                throw std::runtime_error("entering another network namespace needs CAP_SYS_ADMIN");
+            run_in_netns(ns.get(), [&] { attach_here(inode); });
+        });
+    } catch (const std::exception& e) {
+        if (inode)
+            failed_[inode] = e.what();
+        return std::string(e.what());
+    }
+    return std::nullopt;
+}
+
 // tcx links die with their descriptors. tc filters are taken off by hand,
 // in each namespace still there (a namespace gone took its loopback along).
 void ConnectGuard::detach_all()
@@ -168,6 +199,10 @@ void ConnectGuard::detach_all()
     attached_.clear();
     if (filters.empty())
         return;
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    const uint32_t own_id =
+        bpf_obj_get_info_by_fd(bpf_program__fd(skel_->progs.guard_loopback), &info, &len) == 0 ? info.id : 0;
     try {
         attacher_.run([&] {
             for (uint32_t inode : filters) {
@@ -175,16 +210,23 @@ void ConnectGuard::detach_all()
                 if (!ns)
                     continue;
                 try {
-                    run_in_netns(ns.get(), [] {
+                    run_in_netns(ns.get(), [&] {
                         bpf_tc_hook hook{};
                         hook.sz = sizeof(hook);
-                        hook.ifindex = loopback_index();
+                        hook.ifindex = kLoopbackIndex;
                         hook.attach_point = BPF_TC_EGRESS;
                         bpf_tc_opts opts{};
                         opts.sz = sizeof(opts);
                         opts.handle = kTcHandle;
                         opts.priority = kTcPriority;
-                        bpf_tc_detach(&hook, &opts);
+                        // Only our own: another watcher's filter there
+                        // (it replaced ours) stays.
+                        if (bpf_tc_query(&hook, &opts) == 0 && opts.prog_id == own_id) {
+                            opts.prog_id = 0;
+                            opts.prog_fd = 0;
+                            opts.flags = 0;
+                            bpf_tc_detach(&hook, &opts);
+                        }
                     });
                 } catch (const std::exception&) {
                 }
@@ -194,11 +236,31 @@ void ConnectGuard::detach_all()
     }
 }
 
+size_t ConnectGuard::forget_gone()
+{
+    size_t gone = 0;
+    for (auto it = attached_.begin(); it != attached_.end();) {
+        bpf_link_info info{};
+        uint32_t len = sizeof(info);
+        // A tcx link's first word past the common fields is its device's
+        // index (struct bpf_link_info's tcx, newer than these headers; it
+        // lies where netns.netns_ino does), 0 once the device is gone.
+        if (it->second && bpf_obj_get_info_by_fd(it->second.get(), &info, &len) == 0 && info.netns.netns_ino == 0) {
+            it = attached_.erase(it);
+            ++gone;
+        } else {
+            ++it;
+        }
+    }
+    return gone;
+}
+
 std::string ConnectGuard::description() const
 {
     std::string s = "guarding connect() on the loopback of " + std::to_string(attached_.size()) + " network namespace" +
                     (attached_.size() == 1 ? "" : "s");
-    s += netns_.empty() ? " (every one, and each new one at its first connect that could meet itself)"
+    s += netns_.empty() ? " (every one, and each new one as it is mounted in /run/netns or /run/docker/netns, "
+                          "or at its first connect that could meet itself)"
                         : " (those --netns named)";
     s += std::string(", attached with ") + attach_kind();
     if (!failed_.empty())

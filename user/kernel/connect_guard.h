@@ -46,6 +46,14 @@ public:
     // Attaches (again) to the loopback of namespace `inode`, reached through
     // /proc/`pid`/ns/net. Nothing on success, else why not.
     std::optional<std::string> cover(uint32_t inode, uint32_t pid);
+    // The same for the namespace bind-mounted at `path` (see NetnsMounts).
+    std::optional<std::string> cover_path(const std::string& path);
+
+    // Forgets the namespaces that are gone (their loopback, and the tcx
+    // link on it, with them), so that their descriptors are closed and the
+    // count is of the living; returns how many. (A tc filter, before 6.6,
+    // holds no descriptor: its entry stays.)
+    size_t forget_gone();
 
     // How many namespaces are guarded now, and how many could not be.
     size_t namespaces_guarded() const { return attached_.size(); }

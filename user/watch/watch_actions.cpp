@@ -25,14 +25,20 @@ std::optional<std::string> HostWatchActions::guard_namespace(uint32_t netns, uin
 {
     if (!guard_)
         return "the guard is not running";
+    // A namespace that could not be guarded is tried again at most once a
+    // second; one that was is attached again at each record (an inode the
+    // kernel gave a new namespace must not pass for the old one's).
     const auto now = std::chrono::steady_clock::now();
-    auto it = guard_attempts_.find(netns);
-    if (it != guard_attempts_.end() && now - it->second.at < std::chrono::seconds(1))
+    auto it = guard_failures_.find(netns);
+    if (it != guard_failures_.end() && now - it->second.at < std::chrono::seconds(1))
         return it->second.error;
-    if (guard_attempts_.size() >= 1024)
-        guard_attempts_.clear();  // namespaces come and go; a second's memory is all this is
+    if (guard_failures_.size() >= 1024)
+        guard_failures_.clear();  // namespaces come and go; a second's memory is all this is
     auto error = guard_->cover(netns, pid);
-    guard_attempts_.insert_or_assign(netns, GuardAttempt{now, error});
+    if (error)
+        guard_failures_.insert_or_assign(netns, GuardFailure{now, *error});
+    else
+        guard_failures_.erase(netns);
     return error;
 }
 

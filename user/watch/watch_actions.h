@@ -93,13 +93,14 @@ private:
     HolderLookups* holders_ = nullptr;
     std::optional<KernelFoldTable> folds_;  // set once the program is loaded
     ConnectGuard* guard_ = nullptr;         // --guard
-    // Each namespace's last attach, tried at most once a second: a loop
-    // the guard keeps missing cannot make a thread and a setns() per try.
-    struct GuardAttempt {
+    // Namespaces the guard could not be attached to, tried again at most
+    // once a second: a loop there cannot make a thread and a setns() per
+    // record.
+    struct GuardFailure {
         std::chrono::steady_clock::time_point at;
-        std::optional<std::string> error;
+        std::string error;
     };
-    std::map<uint32_t, GuardAttempt> guard_attempts_;
+    std::map<uint32_t, GuardFailure> guard_failures_;
 };
 
 }  // namespace selfconnect

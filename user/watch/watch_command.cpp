@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +19,7 @@
 
 #include "host/capabilities.h"
 #include "host/netns.h"
+#include "host/netns_mounts.h"
 #include "host/service_notify.h"
 #include "host/tcp_states.h"
 #include "kernel/connect_guard.h"
@@ -319,7 +321,14 @@ int run_watch(const WatchOptions& o)
         ListenerHealing listener_healing(origin);
         UniqueFd deadline = o.duration_seconds ? deadline_timer(*o.duration_seconds) : UniqueFd();
         const int answers_fd = lookups ? lookups->ready_fd() : -1;
-        UniqueFd poller = poller_of({reader.epoll_fd(), signals.get(), deadline.get(), answers_fd});
+        // The guard follows namespaces as runtimes mount them, before their
+        // containers run (a namespace made without a mount is followed at
+        // its first connect that could meet itself: guard_missed).
+        std::optional<NetnsMounts> mounts;
+        if (guarded && o.netns.empty())
+            mounts.emplace();
+        UniqueFd poller =
+            poller_of({reader.epoll_fd(), signals.get(), deadline.get(), answers_fd, mounts ? mounts->fd() : -1});
 
         if (auto err = drop_capabilities_except(capabilities_kept(o)))
             return fail(*err);
@@ -332,15 +341,19 @@ int run_watch(const WatchOptions& o)
 
         try {
             bool stop = false;
+            auto gone_checked = std::chrono::steady_clock::now();
             while (!stop && !dispatcher.done()) {
-                epoll_event events[4];
-                const int n = epoll_wait(poller.get(), events, 4, 250);
+                epoll_event events[5];
+                // A name waiting for its bind mount is looked at again soon.
+                const int n = epoll_wait(poller.get(), events, 5, mounts && mounts->waiting() ? 5 : 250);
                 if (n < 0 && errno != EINTR)
                     throw std::runtime_error(std::string("epoll_wait: ") + strerror(errno));
                 for (int i = 0; i < n; ++i) {
                     const int fd = events[i].data.fd;
                     if (fd == reader.epoll_fd()) {
                         reader.consume();
+                    } else if (mounts && fd == mounts->fd()) {
+                        // read below, with the names still waiting
                     } else if (fd == answers_fd) {
                         for (HolderAnswer& a : lookups->take_answers())
                             dispatcher.on_holders(std::move(a.port_in_use), a.held);
@@ -353,11 +366,23 @@ int run_watch(const WatchOptions& o)
                         stop = true;  // SIGINT, SIGTERM or the deadline
                     }
                 }
+                if (mounts)
+                    for (const std::string& path : mounts->take_new())
+                        if (auto err = guard->cover_path(path))
+                            std::fprintf(stderr, "selfconnect: cannot guard the network namespace %s: %s\n",
+                                         path.c_str(), err->c_str());
                 metrics.lost_userspace = reader.malformed();
                 metrics.lost_output = out.lost();
                 losses.poll(lookups ? lookups->dropped() : 0);
-                if (guarded)
+                if (guarded) {
+                    // Namespaces end without a word: their links are looked
+                    // at every ten seconds, and those of the gone closed.
+                    if (std::chrono::steady_clock::now() - gone_checked >= std::chrono::seconds(10)) {
+                        guard->forget_gone();
+                        gone_checked = std::chrono::steady_clock::now();
+                    }
                     update_guard_metrics(program, *guard, metrics);
+                }
                 listener_healing.after(losses.listener_events_lost(), dispatcher, o.netns);
                 policies.after(dispatcher);
                 dispatcher.write_folds(monotonic_now_ns());
