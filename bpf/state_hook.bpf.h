@@ -24,16 +24,24 @@ static __always_inline void on_listen(__u64 sk_addr)
 
 /* A connect that could meet itself, with no port of its own: the guard
  * takes the mark off when its SYN passes loopback (guard.bpf.c). */
+/* Is the socket's namespace one the guard covers (every one, unless
+ * --netns scoped it)? */
+static __always_inline bool guard_covers(const struct transition *t)
+{
+	__u32 netns;
+
+	if (!guard_scoped)
+		return true;
+	netns = BPF_CORE_READ(sock_net_of(t), ns.inum);
+	return bpf_map_lookup_elem(&guard_namespaces, &netns) != NULL;
+}
+
 static __always_inline void mark_guard_pending(const struct transition *t)
 {
 	__u64 key = sock_key(t), port = t->dport;
-	__u32 netns;
 
-	if (guard_scoped) {
-		netns = BPF_CORE_READ(sock_net_of(t), ns.inum);
-		if (!bpf_map_lookup_elem(&guard_namespaces, &netns))
-			return;
-	}
+	if (!guard_covers(t))
+		return;
 
 	bpf_map_update_elem(&guard_pending, &key, &port, BPF_ANY);
 }
@@ -51,6 +59,21 @@ static __always_inline __u8 guard_outcome(const struct transition *t)
 		return SC_EVENT_GUARD_MISSED;
 	}
 	return 0;
+}
+
+/* A self-connect, with the guard on: if the kernel chose its port, no
+ * guard saw its SYN (a guard refuses every one it sees), marked or not: a
+ * mark may have been pushed out of the LRU. Its entries go either way. */
+static __always_inline __u8 guard_missed_self_connect(const struct transition *t)
+{
+	__u64 key = sock_key(t);
+
+	bpf_map_delete_elem(&guard_refused, &key);
+	bpf_map_delete_elem(&guard_pending, &key);
+	if (!guard_covers(t) || !port_chosen_by_kernel(t->sk))
+		return 0;
+	count_guard(SC_GUARD_MISSED);
+	return SC_EVENT_GUARD_MISSED;
 }
 
 /* Which record, if any, this transition makes; `guard` gets the guard's
@@ -72,9 +95,8 @@ static __always_inline __u8 classify(const struct transition *t, __u8 *guard)
 	case TCP_ESTABLISHED:
 		if (!is_self_connected(t))
 			return 0;
-		/* Met itself: if it was marked, no guard saw its SYN. */
 		if (guard_on)
-			*guard = guard_outcome(t);
+			*guard = guard_missed_self_connect(t);
 		return SC_EVENT_SELF_CONNECT;
 	case TCP_CLOSE:
 		if (t->oldstate == TCP_SYN_SENT) {
