@@ -2,8 +2,8 @@
 /*
  * What a network namespace says about its ports: the ephemeral range
  * (net.ipv4.ip_local_port_range) and the reserved ports
- * (net.ipv4.ip_local_reserved_ports). Read by the state hook and by the
- * connect guard, each from a struct net it already holds.
+ * (net.ipv4.ip_local_reserved_ports). Read by the state hook and the
+ * reports, from a struct net they already hold.
  */
 #ifndef SELFCONNECT_NAMESPACE_READS_BPF_H
 #define SELFCONNECT_NAMESPACE_READS_BPF_H

@@ -4,7 +4,7 @@
  * between its per-hit cost and selfconnect's is what selfconnect costs),
  * and the kernel matrix's control, which tells a fault of the kernel or of
  * the emulator from one of ours. Users load one flavour or the other; the
- * connect hooks are the connect guard's floor.
+ * tc programs are the guard's floor and its neighbours in the tests.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

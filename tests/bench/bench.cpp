@@ -809,7 +809,7 @@ int main(int argc, char** argv)
         print_bind_cost(binary, g_connections, g_reps);
         print_syscall_cost(binary, 100 * g_connections, g_reps);
     }
-    // Optional 5th argument "guard": the connect guard's cost (the binary
+    // Optional 5th argument "guard": the guard's cost (the binary
     // must know --guard).
     if (argc > 5 && std::string(argv[5]) == "guard")
         print_guard_cost(binary, g_connections, g_reps);

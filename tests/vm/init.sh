@@ -1,7 +1,7 @@
 #!/bin/sh
 # PID 1 of the kernel-matrix VM: run the detector in each attach mode against
 # real self-connects, then once against a listener and servers refused a
-# held port, then with the connect guard against unbound connect loops,
+# held port, then with the guard against unbound connect loops,
 # then the kernel facts; print its JSON between markers, power off. With
 # sc_steps=noop or sc_steps=none on the kernel command line it makes the same
 # self-connects with only the do-nothing program on the classic tracepoint,

@@ -29,7 +29,7 @@ struct WatchOptions {
     std::optional<std::string> output;   // a file to append NDJSON to
     bool protect = false;                // reserve ports at risk (ip_local_reserved_ports)
     uint32_t protect_max = 64;           // ports --protect reserves per namespace at most
-    bool guard = false;                  // the connect guard (bpf/guard.bpf.c)
+    bool guard = false;                  // the guard on loopback (bpf/guard.bpf.c)
     bool require_guard = false;          // exit if the guard cannot run
     NameOptions names;                   // where container names are read
 };
