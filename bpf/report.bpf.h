@@ -365,31 +365,35 @@ static __always_inline void fill_current_owner(struct sc_event *e)
 	e->owner = SC_OWNER_CURRENT;
 }
 
-/* Once a second per (namespace, current command, port, `variant`), as
- * `seen` remembers, and within the current user's budget: what a loop
- * repeats says nothing new, and past the budget it is counted lost. */
-static __always_inline bool once_a_second(void *seen, __u32 budget, __u64 per_second, __u8 kind,
-					  __u16 variant, __u32 netns, __u16 port)
+/* Once a second per `key` (namespace, command, port), as `seen`
+ * remembers, and within the key's user's budget: what a loop repeats says
+ * nothing new, and past the budget it is counted lost. */
+static __always_inline bool once_a_second_for(void *seen, __u32 budget, __u64 per_second, __u8 kind,
+					      const struct sc_command_port *key)
 {
-	/* `family` holds the variant: the key is only compared. */
+	__u64 now = bpf_ktime_get_ns();
+	__u64 *last = bpf_map_lookup_elem(seen, key);
+
+	if (last && now - *last < 1000000000ULL)
+		return false;
+	if (!within_budget(budget, per_second, kind, now, key->uid))
+		return false;
+	bpf_map_update_elem(seen, key, &now, BPF_ANY);
+	return true;
+}
+
+/* The same for the current task's command. */
+static __always_inline bool once_a_second(void *seen, __u32 budget, __u64 per_second, __u8 kind,
+					  __u32 netns, __u16 port)
+{
 	struct sc_command_port key = {
 		.netns = netns,
 		.uid = (__u32)bpf_get_current_uid_gid(),
 		.port = port,
-		.family = variant,
 	};
-	__u64 now;
-	__u64 *last;
 
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
-	now = bpf_ktime_get_ns();
-	last = bpf_map_lookup_elem(seen, &key);
-	if (last && now - *last < 1000000000ULL)
-		return false;
-	if (!within_budget(budget, per_second, kind, now, key.uid))
-		return false;
-	bpf_map_update_elem(seen, &key, &now, BPF_ANY);
-	return true;
+	return once_a_second_for(seen, budget, per_second, kind, &key);
 }
 
 /* A refused bind() or listen() on a port the same process was already
@@ -397,29 +401,45 @@ static __always_inline bool once_a_second(void *seen, __u32 budget, __u64 per_se
 static __always_inline bool port_in_use_allowed(__u32 netns, __u16 port)
 {
 	return once_a_second(&port_in_use_seen, BUDGET_PORT_IN_USE, PORT_IN_USE_PER_SECOND,
-			     SC_EVENT_PORT_IN_USE, 0, netns, port);
+			     SC_EVENT_PORT_IN_USE, netns, port);
 }
 
 /* What the guard did with a connect to the socket's own address: refused
  * its SYN, which met itself (SC_EVENT_SELF_CONNECT_PREVENTED), or never saw
- * it (SC_EVENT_GUARD_MISSED). When the connect ends, most often inside
- * connect() (the reset is taken in as connect() releases the socket): the
- * current task is the caller. */
+ * it (SC_EVENT_GUARD_MISSED). When the connect ends the reset may be taken
+ * in by a softirq (ksoftirqd, or whatever task the CPU ran): the caller is
+ * the one remembered at connect() (the owner slot), the current task only
+ * where the slot holds another socket now. */
 static __always_inline int report_guard_event(const struct transition *t, __u8 kind)
 {
 	struct net *net = sock_net_of(t);
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
+	/* `family` holds the kind: prevented and missed are gated apart. */
+	struct sc_command_port key = { .netns = netns, .port = t->dport, .family = kind };
+	struct sc_owner *o = owner_of(t);
+	bool by_owner = o && owner_command(o, &key);
 	struct sc_event *e;
 	__u16 lo, hi;
 
+	if (!by_owner) {
+		key.uid = (__u32)bpf_get_current_uid_gid();
+		bpf_get_current_comm(key.comm, sizeof(key.comm));
+	}
 	if (filtered_out(t->dport, netns) ||
-	    !once_a_second(&guard_seen, BUDGET_PREVENTED, PREVENTED_PER_SECOND, kind, kind, netns, t->dport))
+	    !once_a_second_for(&guard_seen, BUDGET_PREVENTED, PREVENTED_PER_SECOND, kind, &key))
 		return 0;
 	ephemeral_range(t, net, &lo, &hi);
 	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);
 	if (!e)
 		return 0;
-	fill_current_owner(e);
+	if (by_owner) {
+		fill_owner(e, o);
+		/* The name and user the key was made of. */
+		__builtin_memcpy(e->comm, key.comm, sizeof(e->comm));
+		e->uid = key.uid;
+	} else {
+		fill_current_owner(e);
+	}
 	fill_address(e, t);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
