@@ -22,8 +22,6 @@ static __always_inline void on_listen(__u64 sk_addr)
 		report_port_event(sk_addr, SC_EVENT_LISTEN);
 }
 
-/* A connect that could meet itself, with no port of its own: the guard
- * takes the mark off when its SYN passes loopback (guard.bpf.c). */
 /* Is the socket's namespace one the guard covers (every one, unless
  * --netns scoped it)? */
 static __always_inline bool guard_covers(const struct transition *t)
@@ -36,13 +34,14 @@ static __always_inline bool guard_covers(const struct transition *t)
 	return bpf_map_lookup_elem(&guard_namespaces, &netns) != NULL;
 }
 
+/* A connect that could meet itself, with no port of its own: the guard
+ * takes the mark off when its SYN passes loopback (guard.bpf.c). */
 static __always_inline void mark_guard_pending(const struct transition *t)
 {
 	__u64 key = sock_key(t), port = t->dport;
 
 	if (!guard_covers(t))
 		return;
-
 	bpf_map_update_elem(&guard_pending, &key, &port, BPF_ANY);
 }
 
