@@ -5,8 +5,8 @@
  * below. One program on inet_sock_set_state, in two attach flavours
  * (tp_btf where the kernel has BTF for the raw tracepoint, the classic
  * tracepoint otherwise; the loader keeps exactly one of them), the bind()
- * and listen() syscall hooks, the port-holder iterator and the
- * listener-origin iterator.
+ * and listen() hooks (fexit, or the syscall tracepoints), the port-holder
+ * iterator and the listener-origin iterator.
  *
  * The hook fires on every TCP state change of the host, so the common case
  * must cost a few loads and compares. Nothing touches a map unless a socket
@@ -53,10 +53,10 @@ __s64 unwritten_open_self_connects = 0;
 const volatile __u16 filter_port = 0;
 const volatile __u32 filter_netns = 0;
 
-/* Set by the loader when the bind() and listen() syscall hooks below are
- * attached: a listener is then reported when listen() returns, so a listen()
- * that failed is never mistaken for a listener. */
-const volatile bool syscall_hooks = false;
+/* Set by the loader when the bind() and listen() hooks (port_calls.bpf.h,
+ * either flavour) are attached: a listener is then reported when listen()
+ * returns, so a listen() that failed is never mistaken for a listener. */
+const volatile bool port_call_hooks = false;
 
 /* Set by the loader when the guard (bpf/guard.bpf.c) runs beside this
  * program: connects that could meet themselves are then marked for it
@@ -124,8 +124,9 @@ struct bind_call {
 };
 
 /* bind() and listen() calls in flight, by thread, kept from entry to
- * return: the bind_call, or the socket that started listening (0 until the
- * state hook sees it). Only these two syscalls pay for them. LRU: an entry
+ * return: the bind_call (syscall tracepoints only: fexit sees the address
+ * at the return), or the socket that started listening (0 until the state
+ * hook sees it). Only these two calls pay for them. LRU: an entry
  * whose return was never seen ages out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

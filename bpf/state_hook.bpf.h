@@ -7,15 +7,16 @@
 #ifndef SELFCONNECT_STATE_HOOK_BPF_H
 #define SELFCONNECT_STATE_HOOK_BPF_H
 
-/* Runs inside listen(). With the syscall hooks, the listener is reported
- * when listen() returns 0 (or as a port in use when it fails). */
+/* Runs inside listen(). With the bind() and listen() hooks, the listener
+ * is reported when listen() returns 0 (or as a port in use when it fails). */
 static __always_inline void on_listen(__u64 sk_addr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u64 *call = syscall_hooks ? bpf_map_lookup_elem(&listen_calls, &id) : NULL;
+	__u64 *call = port_call_hooks ? bpf_map_lookup_elem(&listen_calls, &id) : NULL;
 
-	/* Inside a listen() syscall: its return decides. A listen that passes
-	 * no syscall hook (io_uring, a 32-bit program) is reported now. */
+	/* Inside a listen() call: its return decides. A listen that passes no
+	 * hook (io_uring or a 32-bit program under the syscall tracepoints) is
+	 * reported now. */
 	if (call)
 		*call = sk_addr;
 	else

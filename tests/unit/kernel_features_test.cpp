@@ -39,3 +39,16 @@ TEST(BpfAfterTheDrop, KernelsBefore519NeedCapBpfForEveryBpfCommand)
     EXPECT_FALSE(bpf_commands_need_capability("6.12.9+bpo-amd64"));
     EXPECT_TRUE(bpf_commands_need_capability("garbage")) << "unknown: keep what reading needs";
 }
+
+// The fexit probe loads a tracing program with no target: a kernel that
+// would take fexit refuses it for that (EINVAL, naming btf_id); one that
+// refuses fexit outright says no first, with another errno and no word of
+// a target.
+TEST(TrampolineProbe, OnlyTheRefusalForTheMissingTargetMeansYes)
+{
+    EXPECT_TRUE(trampoline_probe_says_yes(EINVAL, "Tracing programs must provide btf_id\n"));
+    EXPECT_FALSE(trampoline_probe_says_yes(EPERM, ""));
+    EXPECT_FALSE(trampoline_probe_says_yes(EINVAL, "unknown attach type\n"));
+    EXPECT_FALSE(trampoline_probe_says_yes(ENOTSUP, "Tracing programs must provide btf_id\n"));
+    EXPECT_FALSE(trampoline_probe_says_yes(0, ""));
+}

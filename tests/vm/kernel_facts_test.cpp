@@ -34,6 +34,8 @@
 #include <thread>
 #include <vector>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -313,6 +315,55 @@ public:
     ~ScopedRange() { set_port_range(kRangeLo, kRangeHi); }
 };
 
+// The ids of the BPF programs loaded now.
+std::set<uint32_t> loaded_program_ids()
+{
+    std::set<uint32_t> ids;
+    for (uint32_t id = 0; bpf_prog_get_next_id(id, &id) == 0;)
+        ids.insert(id);
+    return ids;
+}
+
+// The names of the programs loaded since `before`.
+std::set<std::string> program_names_since(const std::set<uint32_t>& before)
+{
+    std::set<std::string> names;
+    for (uint32_t id : loaded_program_ids()) {
+        const int fd = before.count(id) ? -1 : bpf_prog_get_fd_by_id(id);
+        if (fd < 0)
+            continue;
+        bpf_prog_info info{};
+        uint32_t len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+            names.insert(info.name);
+        close(fd);
+    }
+    return names;
+}
+
+// The test's own truth about BPF trampolines: can it load and attach a
+// do-nothing fexit program on inet_bind here?
+bool test_attaches_fexit()
+{
+    const int target = libbpf_find_vmlinux_btf_id("inet_bind", BPF_TRACE_FEXIT);
+    if (target <= 0)
+        return false;
+    const bpf_insn return_zero[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
+                .attach_btf_id = static_cast<uint32_t>(target));
+    const int prog = bpf_prog_load(BPF_PROG_TYPE_TRACING, "fact_fexit", "GPL", return_zero, 2, &opts);
+    if (prog < 0)
+        return false;
+    const int link = bpf_link_create(prog, 0, BPF_TRACE_FEXIT, nullptr);
+    if (link >= 0)
+        close(link);
+    close(prog);
+    return link >= 0;
+}
+
 bool says(WatchProcess& w, const std::string& text) { return w.stderr_text().find(text) != std::string::npos; }
 
 class KernelFacts : public ::testing::TestWithParam<std::string> {
@@ -504,6 +555,29 @@ TEST_P(KernelFacts, ABlockedServerNamesItsHolderOrTheWatcherSaysItCannot)
     }
     kill(holder.pid, SIGTERM);
     wait_child(holder.pid);
+}
+
+// bind() and listen() are watched through the hooks the start line names:
+// in auto mode fexit wherever the test itself can attach a fexit program
+// (then no syscall tracepoint is attached, which would send every system
+// call of the host down the slow path), the syscall tracepoints elsewhere
+// and in tracepoint mode. The other facts prove the records those hooks
+// make (listeners, ports in use, blocked servers) in each mode.
+TEST_P(KernelFacts, BindAndListenAreWatchedThroughTheHooksTheStartLineNames)
+{
+    const bool fexit = mode() == "auto" && test_attaches_fexit();
+    const std::set<uint32_t> before = loaded_program_ids();
+    WatchProcess watch(watch_args(mode(), {}), {}, outside());
+    ASSERT_TRUE(watch.wait_said_ready(kPatience)) << watch.stderr_text();
+    const std::set<std::string> names = program_names_since(before);
+    std::smatch m;
+    const std::string err = watch.stderr_text();
+    ASSERT_TRUE(std::regex_search(err, m, std::regex(R"(bind\(\) and listen\(\) through ([a-z ]+)\))"))) << err;
+    EXPECT_EQ(m[1], fexit ? "fexit" : "syscall tracepoints") << err;
+    for (const char* name : {"bind_fexit", "bind6_fexit", "listen_fentry", "listen_fexit"})
+        EXPECT_EQ(names.count(name), fexit ? 1U : 0U) << name;
+    for (const char* name : {"on_bind_enter", "on_bind_exit", "on_listen_enter", "on_listen_exit"})
+        EXPECT_EQ(names.count(name), fexit ? 0U : 1U) << name;
 }
 
 // Clients that never bind (as curl, nc and Go do), in a ten-port range.

@@ -10,6 +10,8 @@
 //   vm-self-connects PORT [noop-tracepoint]
 //   vm-self-connects port-conflict PORT
 //   vm-self-connects burst PORT COUNT   (COUNT self-connects, one after another)
+//   vm-self-connects syscall-cost COUNT (COUNT getppid() calls: ns per call, what
+//                                        a watcher's hooks cost an unrelated one)
 //   vm-self-connects loop PORT TRIES    (in a namespace of its own whose range is
 //                                        PORT..PORT+9: TRIES unbound connects to
 //                                        127.0.0.1:PORT, [::1]:PORT+2 and
@@ -19,9 +21,11 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <bpf/libbpf.h>
@@ -120,6 +124,18 @@ int unbound_loops(uint16_t port, int tries)
     return 0;
 }
 
+// An unrelated system call, through syscall() so that nothing caches it:
+// a syscall tracepoint enabled anywhere sends it down the slow path.
+int syscall_cost(long count)
+{
+    const auto start = std::chrono::steady_clock::now();
+    for (long i = 0; i < count; ++i)
+        syscall(SYS_getppid);
+    const double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    std::printf("getppid: %.1f ns per call over %ld calls\n", ns / static_cast<double>(count), count);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -132,6 +148,8 @@ int main(int argc, char** argv)
         return port_conflict(static_cast<uint16_t>(std::atoi(argv[2])));
     if (std::string(argv[1]) == "loop" && argc > 3)
         return unbound_loops(static_cast<uint16_t>(std::atoi(argv[2])), std::atoi(argv[3]));
+    if (std::string(argv[1]) == "syscall-cost" && argc > 2)
+        return syscall_cost(std::atol(argv[2]));
     if (std::string(argv[1]) == "burst" && argc > 3) {
         SelfConnectPlan plan{AF_INET, "127.0.0.1", static_cast<uint16_t>(std::atoi(argv[2])), "sc-vm-burst"};
         plan.repeat = std::atoi(argv[3]);

@@ -62,6 +62,28 @@ bool kernel_offers_tp_btf()
     return kernel_btf_has_name("btf_trace_inet_sock_set_state");
 }
 
+bool trampoline_probe_says_yes(int err, std::string_view verifier_log)
+{
+    // The verifier's words since 5.5 for a tracing program without a target.
+    return err == EINVAL && verifier_log.find("btf_id") != std::string_view::npos;
+}
+
+bool kernel_may_offer_trampolines()
+{
+    const bpf_insn return_zero[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    char log[512] = {};
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT, .attach_btf_id = 0,
+                .log_level = 1, .log_size = sizeof(log), .log_buf = log);
+    const int fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "sc_probe", "GPL", return_zero, 2, &opts);
+    const int err = fd < 0 ? errno : 0;
+    if (fd >= 0)
+        close(fd);
+    return trampoline_probe_says_yes(err, log);
+}
+
 AttachMode resolve_attach_mode(AttachMode requested)
 {
     if (requested != AttachMode::Auto)

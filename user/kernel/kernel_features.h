@@ -20,6 +20,15 @@ bool kernel_btf_has_name(std::string_view name);
 // Does the kernel's BTF describe the raw tracepoint (btf_trace_inet_sock_set_state)?
 bool kernel_offers_tp_btf();
 
+// Could this kernel attach fexit programs (BPF trampolines)? A do-nothing
+// fexit program with no target is loaded: a kernel that would take fexit
+// refuses it for the missing target (EINVAL), one that refuses fexit
+// outright says so first (EPERM, ENOTSUPP). A yes can still be refused at
+// load or attach (an architecture without trampolines): the loader then
+// falls back. `err` as that load left errno, pure, for the tests.
+bool trampoline_probe_says_yes(int err, std::string_view verifier_log);
+bool kernel_may_offer_trampolines();
+
 // Auto becomes the concrete mode this kernel supports.
 AttachMode resolve_attach_mode(AttachMode requested);
 

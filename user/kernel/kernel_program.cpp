@@ -51,13 +51,6 @@ KernelProgram::KernelProgram(const KernelProgramConfig& config)
         throw KernelProgramError(err);
 
     mode_ = resolve_attach_mode(config.attach_mode);
-    // The syscall hooks for bind() and listen() are classic tracepoints in
-    // either mode; without tracefs they are simply left out.
-    const bool tracefs = !ensure_tracefs().has_value();
-    syscall_hooks_ = tracefs && kernel_has_tracepoint("syscalls/sys_enter_bind") &&
-                     kernel_has_tracepoint("syscalls/sys_exit_bind") &&
-                     kernel_has_tracepoint("syscalls/sys_enter_listen") &&
-                     kernel_has_tracepoint("syscalls/sys_exit_listen");
     if (mode_ == AttachMode::TpBtf && !kernel_offers_tp_btf())
         throw KernelProgramError("hook not found: this kernel has no BTF for the raw tracepoint "
                             "inet_sock_set_state (try --attach-mode tracepoint)");
@@ -67,6 +60,35 @@ KernelProgram::KernelProgram(const KernelProgramConfig& config)
         if (auto err = check_tracepoint_layout())
             throw KernelProgramError(*err);
     }
+
+    // bind() and listen() through fexit where the kernel has trampolines:
+    // the syscall tracepoints would tax every system call of the host. The
+    // probe is one refused load where the kernel refuses fexit outright; a
+    // kernel that takes the probe and still refuses the programs (no
+    // trampoline for this architecture) costs a second load, said once.
+    if (mode_ == AttachMode::TpBtf && kernel_may_offer_trampolines()) {
+        try {
+            load_and_attach(config, PortCallHooks::Fexit);
+            return;
+        } catch (const KernelProgramError& e) {
+            fexit_refused_ = e.what();
+            skel_.reset();
+        }
+    }
+    load_and_attach(config, syscall_tracepoints_reachable() ? PortCallHooks::SyscallTracepoints : PortCallHooks::None);
+}
+
+bool KernelProgram::syscall_tracepoints_reachable()
+{
+    // Without tracefs they are simply left out.
+    return !ensure_tracefs().has_value() && kernel_has_tracepoint("syscalls/sys_enter_bind") &&
+           kernel_has_tracepoint("syscalls/sys_exit_bind") && kernel_has_tracepoint("syscalls/sys_enter_listen") &&
+           kernel_has_tracepoint("syscalls/sys_exit_listen");
+}
+
+void KernelProgram::load_and_attach(const KernelProgramConfig& config, PortCallHooks hooks)
+{
+    port_call_hooks_ = hooks;
 
     // 1. open
     skel_.reset(selfconnect_bpf__open());
@@ -85,7 +107,7 @@ KernelProgram::KernelProgram(const KernelProgramConfig& config)
     }
     bpf_program__set_autoload(skel_->progs.on_state_change_btf, mode_ == AttachMode::TpBtf);
     bpf_program__set_autoload(skel_->progs.on_state_change_tp, mode_ == AttachMode::Tracepoint);
-    skel_->rodata->syscall_hooks = syscall_hooks_;
+    skel_->rodata->port_call_hooks = hooks != PortCallHooks::None;
     skel_->rodata->guard_on = config.guard;
     skel_->rodata->guard_scoped = config.guard && !config.guard_netns.empty();
     if (int err = bpf_map__set_max_entries(skel_->maps.guard_namespaces,
@@ -98,7 +120,10 @@ KernelProgram::KernelProgram(const KernelProgramConfig& config)
     bpf_program__set_autoload(skel_->progs.listener_origins, kernel_btf_has_name("bpf_iter__tcp"));
     for (bpf_program* p : {skel_->progs.on_bind_enter, skel_->progs.on_bind_exit, skel_->progs.on_listen_enter,
                            skel_->progs.on_listen_exit})
-        bpf_program__set_autoload(p, syscall_hooks_);
+        bpf_program__set_autoload(p, hooks == PortCallHooks::SyscallTracepoints);
+    for (bpf_program* p : {skel_->progs.bind_fexit, skel_->progs.bind6_fexit,
+                           skel_->progs.listen_fentry, skel_->progs.listen_fexit})
+        bpf_program__set_autoload(p, hooks == PortCallHooks::Fexit);
 
     // 3. load
     if (int err = selfconnect_bpf__load(skel_.get()))
@@ -112,8 +137,22 @@ KernelProgram::KernelProgram(const KernelProgramConfig& config)
     // 4. attach
     if (int err = selfconnect_bpf__attach(skel_.get()))
         throw KernelProgramError("cannot attach to inet_sock_set_state (" + std::string(attach_mode_name(mode_)) +
+                            (hooks == PortCallHooks::Fexit ? ", bind() and listen() through fexit" : "") +
                             "): " + errno_text(err));
     attached_ = true;
+}
+
+std::string_view port_call_hooks_name(PortCallHooks hooks)
+{
+    switch (hooks) {
+    case PortCallHooks::Fexit:
+        return "fexit";
+    case PortCallHooks::SyscallTracepoints:
+        return "syscall tracepoints";
+    case PortCallHooks::None:
+        break;
+    }
+    return "none";
 }
 
 KernelProgram::~KernelProgram() = default;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernel/attach_mode.h"
@@ -21,6 +22,15 @@ namespace selfconnect {
 struct KernelProgramError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+
+// How bind() and listen() are watched (bpf/port_calls.bpf.h): fexit where
+// the kernel has BPF trampolines and the attach mode is tp_btf, the syscall
+// tracepoints elsewhere (they tax every system call of the host), or not at
+// all where neither can be reached.
+enum class PortCallHooks { None, Fexit, SyscallTracepoints };
+
+// "fexit", "syscall tracepoints", "none": as the start line says it.
+std::string_view port_call_hooks_name(PortCallHooks hooks);
 
 struct KernelProgramConfig {
     AttachMode attach_mode = AttachMode::Auto;
@@ -40,10 +50,14 @@ public:
     KernelProgram& operator=(const KernelProgram&) = delete;
 
     AttachMode attach_mode() const { return mode_; }
-    // Are bind() and listen() watched for EADDRINUSE (the kernel has the
-    // syscall tracepoints)? Without them listeners are reported from the
-    // state hook alone and no listener_blocked record can be made.
-    bool watches_port_conflicts() const { return syscall_hooks_; }
+    // Are bind() and listen() watched for EADDRINUSE, and how? Without
+    // them listeners are reported from the state hook alone and no
+    // listener_blocked record can be made.
+    bool watches_port_conflicts() const { return port_call_hooks_ != PortCallHooks::None; }
+    PortCallHooks port_call_hooks() const { return port_call_hooks_; }
+    // Why fexit was refused where the kernel seemed to offer it (the
+    // syscall tracepoints serve instead), or "".
+    const std::string& fexit_refused() const { return fexit_refused_; }
     int events_map_fd() const;
     // Events the kernel could not queue because the ring buffer was full,
     // by kind (index: enum sc_event_kind).
@@ -84,13 +98,18 @@ public:
     void detach();
 
 private:
+    // Open, configure, load, attach, with `hooks` for bind() and listen().
+    void load_and_attach(const KernelProgramConfig& config, PortCallHooks hooks);
+    static bool syscall_tracepoints_reachable();
+
     struct SkeletonDeleter {
         void operator()(selfconnect_bpf* s) const;
     };
     std::unique_ptr<selfconnect_bpf, SkeletonDeleter> skel_;
     AttachMode mode_ = AttachMode::Auto;
     bool attached_ = false;
-    bool syscall_hooks_ = false;
+    PortCallHooks port_call_hooks_ = PortCallHooks::None;
+    std::string fexit_refused_;
 };
 
 }  // namespace selfconnect

@@ -94,9 +94,13 @@ std::unique_ptr<ConnectGuard> start_guard(const WatchOptions& o, const KernelPro
 // either is missing, say so once and go on without.
 bool holders_can_be_found(const KernelProgram& program, const PortHolderFinder& finder)
 {
+    if (!program.fexit_refused().empty())
+        std::fprintf(stderr, "selfconnect: fexit was refused (%s): bind() and listen() are watched through %s\n",
+                     program.fexit_refused().c_str(),
+                     std::string(port_call_hooks_name(program.port_call_hooks())).c_str());
     if (!program.watches_port_conflicts())
-        std::fprintf(stderr, "selfconnect: the bind() and listen() syscall tracepoints are not reachable "
-                             "(no tracefs, or a kernel without them): no listener_blocked records\n");
+        std::fprintf(stderr, "selfconnect: neither fexit nor the bind() and listen() syscall tracepoints are "
+                             "reachable (no tracefs, or a kernel without them): no listener_blocked records\n");
     else if (!finder.available())
         std::fprintf(stderr, "selfconnect: this kernel lacks bpf_sock_from_file (Linux 5.11) to find who "
                              "holds a port: no listener_blocked records\n");
@@ -158,7 +162,7 @@ std::vector<int> capabilities_for_bpf_reads()
     return bpf_commands_need_capability() ? capabilities_for_bpf_after_load() : std::vector<int>{};
 }
 
-void say_ready(const WatchOptions& o, AttachMode mode)
+void say_ready(const WatchOptions& o, const KernelProgram& program)
 {
     std::string notify_error;
     if (!notify_service_manager("READY=1", notify_error))
@@ -166,8 +170,11 @@ void say_ready(const WatchOptions& o, AttachMode mode)
     const std::string scope = o.netns.empty() ? "of this host"
                               : o.netns.size() == 1 ? "of network namespace " + std::to_string(o.netns.front())
                                                     : "of " + std::to_string(o.netns.size()) + " network namespaces";
-    std::fprintf(stderr, "selfconnect: ready, watching every TCP socket %s (attach mode %s)\n", scope.c_str(),
-                 std::string(attach_mode_name(mode)).c_str());
+    // The hooks chosen, so that a user can tell which this kernel gave.
+    std::fprintf(stderr, "selfconnect: ready, watching every TCP socket %s (attach mode %s, bind() and listen() "
+                         "through %s)\n",
+                 scope.c_str(), std::string(attach_mode_name(program.attach_mode())).c_str(),
+                 std::string(port_call_hooks_name(program.port_call_hooks())).c_str());
 }
 
 // Attached: from here on only --kill and --protect need privileges, and the
@@ -337,7 +344,7 @@ int run_watch(const WatchOptions& o)
         namer.start();
         if (lookups)
             lookups->start(capabilities_for_bpf_reads());
-        say_ready(o, program.attach_mode());
+        say_ready(o, program);
 
         try {
             bool stop = false;
