@@ -181,10 +181,11 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 			 * one compare more for a socket with a port. A closing
 			 * socket whose port was given back (skc_num 0, see
 			 * on_rare_transition_btf) goes on only while a
-			 * self-connect is open: one load of a hot global for
-			 * every other close of a client socket. */
+			 * self-connect to its destination port's bucket is
+			 * open: one load for every other close of a client. */
 			if ((ports >> 16) ? oldstate != TCP_LISTEN || newstate != TCP_CLOSE
-					  : newstate != TCP_CLOSE || open_self_connects <= 0)
+					  : newstate != TCP_CLOSE ||
+					    !open_self_connects[bpf_ntohs((__u16)ports) & (OPEN_PORT_BUCKETS - 1)])
 				return 0;
 		}
 	} else if (newstate == TCP_SYN_SENT) {
