@@ -33,15 +33,18 @@ public:
     // A sock_diag socket in the namespace `netns_fd` (-1: the current one).
     explicit SockDiag(int netns_fd = -1);
 
-    // Sockets of one family (AF_INET or AF_INET6) in the states of `state_mask`
-    // (bit N set: state N).
-    std::vector<TcpSocket> list(uint16_t family, uint32_t state_mask);
+    // Sockets of both families in the states of `state_mask` (bit N set:
+    // state N): IPv4 first, then IPv6, each in the kernel's order.
+    std::vector<TcpSocket> list(uint32_t state_mask);
 
     // SOCK_DESTROY: 0 on success, else an errno value. `cookie` 0 matches
     // any socket with that 4-tuple.
     int destroy(const TcpSocket& s);
 
 private:
+    // One dump: of one family (AF_INET, AF_INET6), or of both (AF_UNSPEC).
+    std::vector<TcpSocket> dump(uint16_t family, uint32_t state_mask);
+
     UniqueFd fd_;
 };
 

@@ -93,18 +93,16 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns)
     const PortPolicy& policy = risks.policy;
     risks.reserve = policy.reserved;
     SockDiag diag(ns.fd.get());
-    for (uint16_t family : {AF_INET, AF_INET6}) {
-        for (const TcpSocket& s : diag.list(family, kConnectedStates | tcp_state_bit(kTcpListen))) {
-            const bool in_range = s.sport >= policy.lo && s.sport <= policy.hi;
-            if (s.state == kTcpListen) {
-                if (!in_range || policy.reserved.test(s.sport))
-                    continue;
-                risks.findings.push_back({record_of(RecordType::ListenerAtRisk, s, netns, policy), s});
-            } else if (is_self_connected(s)) {
-                risks.findings.push_back({record_of(RecordType::SelfConnect, s, netns, policy), s});
-                if (in_range)
-                    risks.reserve.set(s.sport);
-            }
+    for (const TcpSocket& s : diag.list(kConnectedStates | tcp_state_bit(kTcpListen))) {
+        const bool in_range = s.sport >= policy.lo && s.sport <= policy.hi;
+        if (s.state == kTcpListen) {
+            if (!in_range || policy.reserved.test(s.sport))
+                continue;
+            risks.findings.push_back({record_of(RecordType::ListenerAtRisk, s, netns, policy), s});
+        } else if (is_self_connected(s)) {
+            risks.findings.push_back({record_of(RecordType::SelfConnect, s, netns, policy), s});
+            if (in_range)
+                risks.reserve.set(s.sport);
         }
     }
     // Who chose each listener's port is asked after the dumps: a listener
