@@ -75,7 +75,13 @@ public:
 
 SockDiag::SockDiag(int netns_fd)
 {
-    run_in_netns(netns_fd, [&] { fd_.reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)); });
+    const auto open_here = [&] { fd_.reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)); };
+    // The current namespace needs no thread of its own, which a caller
+    // already inside one (run_in_netns) would pay for again.
+    if (netns_fd < 0)
+        open_here();
+    else
+        run_in_netns(netns_fd, open_here);
     if (!fd_)
         throw std::runtime_error(std::string("cannot open a sock_diag socket: ") + strerror(errno));
 }
