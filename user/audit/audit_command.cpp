@@ -7,6 +7,7 @@
 #include <map>
 #include <cstring>
 
+#include "audit/namespace_scans.h"
 #include "host/capabilities.h"
 #include "host/netns.h"
 #include "host/sock_diag.h"
@@ -63,10 +64,9 @@ void apply_fix(const NetnsHandle& ns, const NamespaceRisks& risks, Findings& out
         ++out.fix_failures;
 }
 
-void audit_namespace(RiskScanner& scanner, OwnerEnricher& enricher, uint32_t inode, const NetnsHandle& ns,
-                     const AuditOptions& o, Findings& out)
+void audit_namespace(NamespaceRisks& risks, OwnerEnricher& enricher, const NetnsHandle& ns, const AuditOptions& o,
+                     Findings& out)
 {
-    NamespaceRisks risks = scanner.scan(inode, ns);
     for (Finding& f : risks.findings) {
         enricher.enrich(f.record.owner);
         // A pod's namespace lasts as long as the pod: its spec keeps the fix.
@@ -129,16 +129,20 @@ int run_audit(const AuditOptions& o)
         ContainerNamer namer(name_sources(o.names));
         namer.start();
         enricher.use_namer(&namer, std::chrono::seconds(1));
-        for (const auto& [inode, ns] : list_network_namespaces()) {
-            if (!netns_selected(o.netns, inode))
+        const std::map<uint32_t, NetnsHandle> all = list_network_namespaces();
+        // Read all first (at once), then reported, killed and fixed one
+        // namespace after another, in the order of their inodes as before.
+        for (NamespaceScan& scan : scan_namespaces(scanner, all, o.netns)) {
+            if (!scan.risks) {
+                skipped[scan.error].push_back(scan.inode);
                 continue;
+            }
             try {
-                audit_namespace(scanner, enricher, inode, ns, o, findings);
+                audit_namespace(*scan.risks, enricher, *scan.ns, o, findings);
                 ++namespaces;
             } catch (const std::exception& e) {
-                // Its handle keeps the namespace: the reading failed (no
-                // sock_diag for TCP, a refused setns()).
-                skipped[e.what()].push_back(inode);
+                // --kill or --fix could not enter it after all.
+                skipped[e.what()].push_back(scan.inode);
             }
         }
         // Said always, one line a reason, and an error: an audit that could

@@ -66,7 +66,7 @@ PortPolicy read_port_policy(int netns_fd)
 
 RiskScanner::RiskScanner(PortOrigin origin) : owner_pids_(socket_owner_pids()), origin_(std::move(origin)) {}
 
-Record RiskScanner::record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy)
+Record RiskScanner::record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy) const
 {
     Record r;
     r.type = type;
@@ -90,7 +90,7 @@ Record RiskScanner::record_of(RecordType type, const TcpSocket& s, uint32_t netn
     return r;
 }
 
-NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns)
+NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns) const
 {
     NamespaceRisks risks;
     risks.netns = netns;

@@ -61,11 +61,13 @@ public:
     // and left out of the fix: reserving it would protect nothing.
     explicit RiskScanner(PortOrigin origin = nullptr);
     // Every finding gets the namespace's fix command when it needs one.
-    // Throws if the namespace cannot be read (it may have gone).
-    NamespaceRisks scan(uint32_t netns, const NetnsHandle& ns);
+    // Throws if the namespace cannot be read (it may have gone). Changes
+    // nothing: several namespaces may be scanned at once, on threads of
+    // their own, unless `origin` cannot be asked from several at once.
+    NamespaceRisks scan(uint32_t netns, const NetnsHandle& ns) const;
 
 private:
-    Record record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy);
+    Record record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy) const;
 
     std::unordered_map<uint32_t, uint32_t> owner_pids_;  // socket inode -> pid
     PortOrigin origin_;

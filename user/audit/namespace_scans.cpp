@@ -1,0 +1,53 @@
+#include "audit/namespace_scans.h"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <thread>
+
+namespace selfconnect {
+
+namespace {
+
+void scan_one(const RiskScanner& scanner, NamespaceScan& scan)
+{
+    try {
+        scan.risks = scanner.scan(scan.inode, *scan.ns);
+    } catch (const std::exception& e) {
+        // Its handle keeps the namespace: the reading failed (no sock_diag
+        // for TCP, a refused setns()).
+        scan.error = e.what();
+    }
+}
+
+}  // namespace
+
+// A scan is mostly the kernel's: its sock_diag dump walks the table of every
+// TCP socket of the host, whatever the namespace holds, so on a host of
+// many namespaces one core spent most of an audit on walks that another
+// core could have made at the same time. The scans share nothing.
+std::vector<NamespaceScan> scan_namespaces(const RiskScanner& scanner,
+                                           const std::map<uint32_t, NetnsHandle>& namespaces,
+                                           const std::vector<uint32_t>& only)
+{
+    std::vector<NamespaceScan> scans;
+    for (const auto& [inode, ns] : namespaces)
+        if (netns_selected(only, inode))
+            scans.push_back({inode, &ns, std::nullopt, {}});
+
+    std::atomic<size_t> next{0};
+    const auto work = [&] {
+        for (size_t i = next++; i < scans.size(); i = next++)
+            scan_one(scanner, scans[i]);
+    };
+    const size_t threads = std::min<size_t>(std::max(1U, std::thread::hardware_concurrency()), scans.size());
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < threads; ++t)
+        helpers.emplace_back(work);
+    work();  // this thread is one of them
+    for (std::thread& h : helpers)
+        h.join();
+    return scans;
+}
+
+}  // namespace selfconnect

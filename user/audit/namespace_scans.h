@@ -1,0 +1,29 @@
+// Audit's reading of every namespace it was asked for, on as many threads
+// as the host has cores.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host/netns.h"
+#include "prevent/risk_scan.h"
+
+namespace selfconnect {
+
+struct NamespaceScan {
+    uint32_t inode = 0;
+    const NetnsHandle* ns = nullptr;
+    std::optional<NamespaceRisks> risks;  // nothing: it could not be read,
+    std::string error;                    // and why
+};
+
+// Each namespace of `namespaces` that `only` selects (every one when
+// empty), scanned by `scanner`, in the order of `namespaces` (by inode).
+std::vector<NamespaceScan> scan_namespaces(const RiskScanner& scanner,
+                                           const std::map<uint32_t, NetnsHandle>& namespaces,
+                                           const std::vector<uint32_t>& only);
+
+}  // namespace selfconnect
