@@ -45,6 +45,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint16_t kPortOutside = 8080;   // below the range
 constexpr uint16_t kPortInside = 40000;   // inside 32768-60999
+constexpr uint16_t kPortHeld = 45000;     // a self-connect held open during the churn, where asked
 int g_connections = 20000;
 int g_reps = 6;
 
@@ -172,13 +173,37 @@ private:
     uint32_t id_ = 0;
 };
 
+// A self-connect on 127.0.0.1:kPortHeld, held open: what any user can do.
+// Made after the watcher attached, so the watcher saw it; -1 if it could
+// not be made.
+int hold_self_connect()
+{
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const linger hard{1, 0};  // closed with a reset: no TIME_WAIT to keep the next run from its port
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    sockaddr_in addr{AF_INET, htons(kPortHeld), {htonl(INADDR_LOOPBACK)}, {}};
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+bool g_hold_self_connect = false;  // the case being measured holds one open
+
 // Runs the churn while `programs` and `baseline` are attached.
 void measure(Result& r, uint16_t port, const std::set<uint32_t>& programs, const Baseline* baseline)
 {
     const std::set<uint32_t> base_ids = baseline ? baseline->ids() : std::set<uint32_t>{};
+    const int held = g_hold_self_connect ? hold_self_connect() : -1;
+    if (g_hold_self_connect && held < 0)
+        std::fprintf(stderr, "selfconnect-bench: could not hold a self-connect on port %u\n", kPortHeld);
     const RunStats before = stats_of(programs), base_before = stats_of(base_ids);
     r.conns_per_sec = churn(port);
     const RunStats after = stats_of(programs), base_after = stats_of(base_ids);
+    if (held >= 0)
+        close(held);
     r.hits = after.run_cnt - before.run_cnt;
     if (!programs.empty() && r.hits)
         r.ns_per_hit = static_cast<double>(after.run_time_ns - before.run_time_ns) / static_cast<double>(r.hits);
@@ -405,15 +430,21 @@ std::set<uint32_t> programs_named(const std::set<uint32_t>& ids, const std::set<
 }
 
 // What watching bind() for EADDRINUSE costs each bind(): the run time of
-// the two syscall hooks over `n` calls (socket, bind, close), as the kernel
-// accounts it, for binds to port 0 and to a chosen port. Median of `reps`.
+// the bind hooks the watcher chose (fexit on inet_bind and inet6_bind, or
+// the two syscall tracepoints) over `n` calls (socket, bind, close), as the
+// kernel accounts it, for binds to port 0 and to a chosen port. Median of
+// `reps`.
 void print_bind_cost(const std::string& binary, int n, int reps)
 {
     for (const uint16_t port : {uint16_t{0}, uint16_t{45678}}) {
         std::vector<double> per_call, hooks_per_call;
+        std::string chosen;
         for (int rep = 0; rep < reps; ++rep) {
             External sc = start_selfconnect(binary, "");
-            const auto hooks = programs_named(sc.programs, {"on_bind_enter", "on_bind_exit"});
+            const auto tracepoints = programs_named(sc.programs, {"on_bind_enter", "on_bind_exit"});
+            const auto fexit = programs_named(sc.programs, {"bind_fexit", "bind6_fexit"});
+            const auto& hooks = fexit.empty() ? tracepoints : fexit;
+            chosen = fexit.empty() ? "the syscall tracepoints sys_enter_bind + sys_exit_bind" : "fexit on inet_bind";
             const RunStats before = stats_of(hooks);
             sockaddr_in addr{};
             addr.sin_family = AF_INET;
@@ -432,13 +463,13 @@ void print_bind_cost(const std::string& binary, int n, int reps)
             hooks_per_call.push_back(static_cast<double>(after.run_cnt - before.run_cnt) / n);
         }
         if (per_call.empty()) {
-            std::printf("\nbind(): the syscall hooks were not loaded (no syscall tracepoints?)\n");
+            std::printf("\nbind(): no bind hook was loaded (neither fexit nor the syscall tracepoints?)\n");
             return;
         }
-        std::printf("%sbind() to %s: the syscall hooks (sys_enter_bind + sys_exit_bind) ran %.1f ns per call "
-                    "(%.1f runs per call), median of %zu runs of %d calls\n",
-                    port ? "" : "\n", port ? "a chosen port" : "port 0", *median(per_call), *median(hooks_per_call),
-                    per_call.size(), n);
+        std::printf("%sbind() to %s: the bind hooks (%s) ran %.1f ns per call (%.1f runs per call), median of "
+                    "%zu runs of %d calls\n",
+                    port ? "" : "\n", port ? "a chosen port" : "port 0", chosen.c_str(), *median(per_call),
+                    *median(hooks_per_call), per_call.size(), n);
     }
 }
 
@@ -765,7 +796,16 @@ int main(int argc, char** argv)
     // Every contender runs `reps` times, interleaved with the others, and
     // each figure is the median: this machine is shared and noisy. An even
     // number of runs lets the attach order alternate evenly.
-    const std::pair<uint16_t, const char*> cases[] = {{kPortOutside, "outside range"}, {kPortInside, "inside range"}};
+    struct Case {
+        uint16_t port;
+        const char* label;
+        bool hold_self_connect;
+    };
+    // The third: any user holds a self-connect open (on another port)
+    // while the host's clients come and go.
+    const Case cases[] = {{kPortOutside, "outside range", false},
+                          {kPortInside, "inside range", false},
+                          {kPortOutside, "outside range, a self-connect held open", true}};
     std::vector<std::string> contenders{"nothing attached", "a second do-nothing program",
                                         "selfconnect watch --json (default: auto)", "selfconnect watch (forced tp_btf)",
                                         "selfconnect watch (forced tracepoint)"};
@@ -782,7 +822,8 @@ int main(int argc, char** argv)
     churn(kPortOutside);  // warm up caches and the slab before anything is measured
     for (int rep = 0; rep < g_reps; ++rep) {
         for (size_t c = 0; c < std::size(cases); ++c) {
-            const auto [port, label] = cases[c];
+            const auto [port, label, hold] = cases[c];
+            g_hold_self_connect = hold;
             for (size_t k = 0; k < contenders.size(); ++k) {
                 if (!only.empty() && !only.count(k))
                     continue;
