@@ -71,19 +71,6 @@ static __always_inline void fill_address(struct sc_event *e,
 		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_daddr);
 }
 
-/* Keeps open_self_connects (by port): up when a self-connect is
- * established, down when one closes. Done before the ring buffer is asked
- * for room, so a full ring cannot make a close go unseen. */
-static __always_inline void track_open_self_connects(__u16 port, __u8 kind)
-{
-	__s32 *open = &open_self_connects[port & (OPEN_PORT_BUCKETS - 1)];
-
-	if (kind == SC_EVENT_SELF_CONNECT)
-		__sync_fetch_and_add(open, 1);
-	else if (kind == SC_EVENT_SELF_CONNECT_CLOSED)
-		__sync_fetch_and_add(open, -1);
-}
-
 /* Does the loader's --port or --netns filter leave this event out? */
 static __always_inline bool filtered_out(__u16 port, __u32 netns)
 {
@@ -316,7 +303,6 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 		    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, now, o ? o->uid : UNKNOWN_UID))
 			return 0;
 	}
-	track_open_self_connects(t->dport, kind);
 	if (o)
 		key.uid = o->uid;
 	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, &key, &keyed, &fold))

@@ -36,21 +36,10 @@
  * 1024 slots of 32 bytes stay in cache; 4096 measured ~15 ns a hit dearer. */
 #define OWNER_SLOTS 1024
 
-/* Self-connected sockets seen established and not yet seen closed, by
- * destination port, in buckets (port % OPEN_PORT_BUCKETS). A closing
- * socket whose port was given back (see the entry) goes past the entry
- * only while its destination's bucket is not 0: one load. Any user can
- * hold a self-connect open; that makes dearer only the closes of clients
- * of ports in its bucket, never the host's other closes. A count put off
- * by a skipped run is left not 0 (signed, tested != 0), which makes
- * closes of that bucket dearer and misses none. Self-connects found at
- * start are added by userspace. Power of two; 16 KiB. */
-#define OPEN_PORT_BUCKETS 4096
-__s32 open_self_connects[OPEN_PORT_BUCKETS] = {};
-
-/* Of those, the ones whose record was not written (folded, or past their
- * user's budget): their closes are not written either, so userspace's
- * gauge of open self-connects adds this to the ones it was told of. */
+/* Self-connects seen established and not yet seen closed whose record was
+ * not written (folded, or past their user's budget): their closes are not
+ * written either, so userspace's gauge of open self-connects adds this to
+ * the ones it was told of. */
 __s64 unwritten_open_self_connects = 0;
 
 /* Set by the loader between open and load; 0 means no filter. They are

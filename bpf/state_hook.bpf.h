@@ -165,6 +165,19 @@ static __noinline int on_rare_transition_btf(const struct sock *sk, int oldstate
 	return on_transition(&t);
 }
 
+/* A socket connected to another address than its own cannot be a
+ * self-connect. Told from the socket alone, which the kernel has just
+ * touched: most connects and closes of a host go elsewhere, and they leave
+ * the entry without reading their namespace or any map (on this project's
+ * machine a map the hook reads is out of the cache by the next hit: ~100
+ * ns, measured). The detection rule itself is same_address(). */
+static __always_inline bool to_another_address(const struct sock *sk)
+{
+	struct transition t = { .sk = sk, .btf = true };
+
+	return !same_address(&t);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 	     int newstate)
@@ -180,18 +193,17 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 			/* A listener's close goes on (it has a port, no peer):
 			 * one compare more for a socket with a port. A closing
 			 * socket whose port was given back (skc_num 0, see
-			 * on_rare_transition_btf) goes on only while a
-			 * self-connect to its destination port's bucket is
-			 * open: one load for every other close of a client. */
+			 * on_rare_transition_btf) goes on if it was connected
+			 * to its own address, where its port is read; whether
+			 * any self-connect is open elsewhere costs it nothing. */
 			if ((ports >> 16) ? oldstate != TCP_LISTEN || newstate != TCP_CLOSE
-					  : newstate != TCP_CLOSE ||
-					    !open_self_connects[bpf_ntohs((__u16)ports) & (OPEN_PORT_BUCKETS - 1)])
+					  : newstate != TCP_CLOSE || to_another_address(sk))
 				return 0;
 		}
 	} else if (newstate == TCP_SYN_SENT) {
-		/* Most connects go to a port outside the ephemeral range: decide
-		 * that here, without the call, and pass the answer on. Bound
-		 * sockets go on. */
+		/* Most connects go to another address, or to a port outside the
+		 * ephemeral range: decide that here, without the call, and pass
+		 * the answer on. Bound sockets go on. */
 		__u32 ports = sk->__sk_common.skc_portpair;
 		struct transition t = { .sk = sk, .btf = true };
 
@@ -200,7 +212,7 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 		 * register, which the JIT then saves on every hit. */
 		if (ports >> 16)
 			return on_rare_transition_btf(sk, oldstate, newstate, false);
-		if (!in_ephemeral_range(&t, bpf_ntohs((__u16)ports)))
+		if (to_another_address(sk) || !in_ephemeral_range(&t, bpf_ntohs((__u16)ports)))
 			return 0;
 		return on_rare_transition_btf(sk, oldstate, newstate, true);
 	} else if (newstate != TCP_CLOSE && newstate != TCP_LISTEN) {

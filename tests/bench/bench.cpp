@@ -77,13 +77,17 @@ bool setup_namespace()
     return ok;
 }
 
+// The server's address: 127.0.0.1, the client's own, or 127.0.0.2, another
+// (a client's source is still 127.0.0.1), as most of a host's connects go.
+uint32_t g_server_address = INADDR_LOOPBACK;
+
 // Connects and closes g_connections times; returns connections per second.
 double churn(uint16_t port)
 {
     const int listener = socket(AF_INET, SOCK_STREAM, 0);
     const int one = 1;
     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in addr{AF_INET, htons(port), {htonl(INADDR_LOOPBACK)}, {}};
+    sockaddr_in addr{AF_INET, htons(port), {htonl(g_server_address)}, {}};
     if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) || listen(listener, 1024))
         return 0;
     std::thread acceptor([&] {
@@ -800,12 +804,15 @@ int main(int argc, char** argv)
         uint16_t port;
         const char* label;
         bool hold_self_connect;
+        uint32_t server_address;
     };
     // The third: any user holds a self-connect open (on another port)
-    // while the host's clients come and go.
-    const Case cases[] = {{kPortOutside, "outside range", false},
-                          {kPortInside, "inside range", false},
-                          {kPortOutside, "outside range, a self-connect held open", true}};
+    // while the host's clients come and go. The fourth: connects to
+    // another address than the client's own, which most are.
+    const Case cases[] = {{kPortOutside, "outside range", false, INADDR_LOOPBACK},
+                          {kPortInside, "inside range", false, INADDR_LOOPBACK},
+                          {kPortOutside, "outside range, a self-connect held open", true, INADDR_LOOPBACK},
+                          {kPortInside, "inside range, to another address (127.0.0.2)", false, INADDR_LOOPBACK + 1}};
     std::vector<std::string> contenders{"nothing attached", "a second do-nothing program",
                                         "selfconnect watch --json (default: auto)", "selfconnect watch (forced tp_btf)",
                                         "selfconnect watch (forced tracepoint)"};
@@ -822,8 +829,9 @@ int main(int argc, char** argv)
     churn(kPortOutside);  // warm up caches and the slab before anything is measured
     for (int rep = 0; rep < g_reps; ++rep) {
         for (size_t c = 0; c < std::size(cases); ++c) {
-            const auto [port, label, hold] = cases[c];
+            const auto [port, label, hold, server] = cases[c];
             g_hold_self_connect = hold;
+            g_server_address = server;
             for (size_t k = 0; k < contenders.size(); ++k) {
                 if (!only.empty() && !only.count(k))
                     continue;

@@ -244,13 +244,6 @@ void KernelProgram::ask_holders_of(uint32_t netns, uint16_t port)
     skel_->bss->want_port = port;
 }
 
-void KernelProgram::count_open_self_connects(const std::vector<uint16_t>& ports)
-{
-    constexpr size_t kBuckets = std::size(decltype(skel_->bss->open_self_connects){});
-    for (uint16_t port : ports)
-        __atomic_fetch_add(&skel_->bss->open_self_connects[port % kBuckets], 1, __ATOMIC_SEQ_CST);
-}
-
 void KernelProgram::detach()
 {
     if (!attached_)

@@ -84,10 +84,6 @@ public:
     int listener_origins_link_fd() const;
     // What the holder iterator answers on its next run.
     void ask_holders_of(uint32_t netns, uint16_t port);
-    // Self-connected sockets that existed before the program was attached,
-    // by port: counted as open, so that their close is looked at (see
-    // open_self_connects in the BPF program).
-    void count_open_self_connects(const std::vector<uint16_t>& ports);
     // The maps the guard shares (see bpf/guard_shared.bpf.h).
     int guard_pending_fd() const;
     int guard_refused_fd() const;

@@ -38,9 +38,8 @@ EventDispatcher::EventDispatcher(const WatchOptions& o, RecordSink& sink, Metric
 {
 }
 
-std::vector<uint16_t> EventDispatcher::start_with(std::vector<Record> found)
+void EventDispatcher::start_with(std::vector<Record> found)
 {
-    std::vector<uint16_t> self_connects;
     for (Record& r : found) {
         if (r.type == RecordType::ListenerAtRisk) {
             // The filters, as the kernel applies them to live events.
@@ -48,11 +47,9 @@ std::vector<uint16_t> EventDispatcher::start_with(std::vector<Record> found)
                 on_listener(r);
         } else if (r.type == RecordType::SelfConnect) {
             lifetimes_.on_existing(r);
-            self_connects.push_back(r.port);
         }
     }
     update_gauges();
-    return self_connects;
 }
 
 void EventDispatcher::resync_listeners(const std::vector<Record>& found, const std::vector<uint32_t>& scanned)

@@ -31,8 +31,7 @@ public:
 
     // What was there when watching began, from the start scan: the
     // listeners at risk are reported, the self-connects counted as open.
-    // Returns the port of each self-connect there was.
-    std::vector<uint16_t> start_with(std::vector<Record> found);
+    void start_with(std::vector<Record> found);
 
     // One decoded event.
     void handle(Record r);
