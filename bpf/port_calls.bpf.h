@@ -148,6 +148,10 @@ static __always_inline int bind_returned(const struct socket *sock, const struct
 		return 0;
 	if (bpf_probe_read_kernel(&sa, 4, uaddr))
 		return 0;
+	/* As the syscall tracepoints do: an inet address with a port (an
+	 * AF_INET socket may bind AF_UNSPEC to INADDR_ANY, port 0 or not). */
+	if ((sa.family != AF_INET && sa.family != AF_INET6) || !sa.port)
+		return 0;
 	if (bpf_probe_read_kernel(&sa, sa.family == AF_INET6 ? sizeof(sa) : 8, uaddr))
 		return 0;
 	return report_refused_bind(BPF_CORE_READ(sock, sk), &sa);

@@ -1,5 +1,7 @@
 #include "audit/namespace_scans.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -40,7 +42,16 @@ std::vector<NamespaceScan> scan_namespaces(const RiskScanner& scanner,
         for (size_t i = next++; i < scans.size(); i = next++)
             scan_one(scanner, scans[i]);
     };
-    const size_t threads = std::min<size_t>(std::max(1U, std::thread::hardware_concurrency()), scans.size());
+    // As many as the CPUs this process may run on, and no more than
+    // kMaxScanThreads: each scan walks the kernel's whole TCP table, taking
+    // each bucket's lock in turn, which a node of 256 cores should not
+    // see 256 times over at once.
+    constexpr size_t kMaxScanThreads = 8;
+    cpu_set_t allowed{};
+    const size_t cpus = sched_getaffinity(0, sizeof(allowed), &allowed) == 0
+                            ? static_cast<size_t>(CPU_COUNT(&allowed))
+                            : std::max(1U, std::thread::hardware_concurrency());
+    const size_t threads = std::min({std::max<size_t>(1, cpus), kMaxScanThreads, scans.size()});
     std::vector<std::thread> helpers;
     for (size_t t = 1; t < threads; ++t)
         helpers.emplace_back(work);

@@ -218,13 +218,21 @@ std::array<uint64_t, SC_GUARD_COUNTS> KernelProgram::guard_counts() const
 
 uint64_t KernelProgram::skipped_runs() const
 {
-    const bpf_program* prog =
-        mode_ == AttachMode::TpBtf ? skel_->progs.on_state_change_btf : skel_->progs.on_state_change_tp;
-    bpf_prog_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0)
-        return 0;
-    return info.recursion_misses;
+    // The state hook's, and the fexit hooks': a listen_fexit skipped on a
+    // CPU where another run of it was preempted loses that listener.
+    std::vector<const bpf_program*> progs{mode_ == AttachMode::TpBtf ? skel_->progs.on_state_change_btf
+                                                                     : skel_->progs.on_state_change_tp};
+    if (port_call_hooks_ == PortCallHooks::Fexit)
+        progs.insert(progs.end(), {skel_->progs.bind_fexit, skel_->progs.bind6_fexit, skel_->progs.listen_fentry,
+                                   skel_->progs.listen_fexit});
+    uint64_t misses = 0;
+    for (const bpf_program* prog : progs) {
+        bpf_prog_info info{};
+        uint32_t len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0)
+            misses += info.recursion_misses;
+    }
+    return misses;
 }
 
 int KernelProgram::holder_iterator_link_fd() const
