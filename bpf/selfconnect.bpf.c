@@ -36,10 +36,19 @@
  * 1024 slots of 32 bytes stay in cache; 4096 measured ~15 ns a hit dearer. */
 #define OWNER_SLOTS 1024
 
-/* Self-connects seen established and not yet seen closed whose record was
- * not written (folded, or past their user's budget): their closes are not
- * written either, so userspace's gauge of open self-connects adds this to
- * the ones it was told of. */
+/* Self-connected sockets seen established and not yet seen closed. While it
+ * is 0, a closing socket whose port was given back (see the entry) cannot be
+ * one, and one load decides it; while it is not, one connected to another
+ * address than its own leaves on its addresses, so a self-connect that any
+ * user holds open makes dearer only the closes of clients of their own
+ * address. A close that is missed (a skipped run, a
+ * reused owner slot) leaves it high: later closes then cost more, but none
+ * is missed. Self-connects made before the watcher started are not in it. */
+__s64 open_self_connects = 0;
+
+/* Of those, the ones whose record was not written (folded, or past their
+ * user's budget): their closes are not written either, so userspace's
+ * gauge of open self-connects adds this to the ones it was told of. */
 __s64 unwritten_open_self_connects = 0;
 
 /* Set by the loader between open and load; 0 means no filter. They are

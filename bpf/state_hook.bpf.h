@@ -193,11 +193,14 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 			/* A listener's close goes on (it has a port, no peer):
 			 * one compare more for a socket with a port. A closing
 			 * socket whose port was given back (skc_num 0, see
-			 * on_rare_transition_btf) goes on if it was connected
-			 * to its own address, where its port is read; whether
-			 * any self-connect is open elsewhere costs it nothing. */
+			 * on_rare_transition_btf) goes on only if it was
+			 * connected to its own address (told from the socket,
+			 * for nothing), and then only while a self-connect is
+			 * open (one load of a global, out of the cache by the
+			 * next hit: measured dearer than the addresses). */
 			if ((ports >> 16) ? oldstate != TCP_LISTEN || newstate != TCP_CLOSE
-					  : newstate != TCP_CLOSE || to_another_address(sk))
+					  : newstate != TCP_CLOSE || to_another_address(sk) ||
+					    open_self_connects <= 0)
 				return 0;
 		}
 	} else if (newstate == TCP_SYN_SENT) {

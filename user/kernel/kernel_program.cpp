@@ -252,6 +252,11 @@ void KernelProgram::ask_holders_of(uint32_t netns, uint16_t port)
     skel_->bss->want_port = port;
 }
 
+void KernelProgram::count_open_self_connects(uint64_t n)
+{
+    __atomic_fetch_add(&skel_->bss->open_self_connects, static_cast<int64_t>(n), __ATOMIC_SEQ_CST);
+}
+
 void KernelProgram::detach()
 {
     if (!attached_)

@@ -38,8 +38,9 @@ EventDispatcher::EventDispatcher(const WatchOptions& o, RecordSink& sink, Metric
 {
 }
 
-void EventDispatcher::start_with(std::vector<Record> found)
+uint64_t EventDispatcher::start_with(std::vector<Record> found)
 {
+    uint64_t self_connects = 0;
     for (Record& r : found) {
         if (r.type == RecordType::ListenerAtRisk) {
             // The filters, as the kernel applies them to live events.
@@ -47,9 +48,11 @@ void EventDispatcher::start_with(std::vector<Record> found)
                 on_listener(r);
         } else if (r.type == RecordType::SelfConnect) {
             lifetimes_.on_existing(r);
+            ++self_connects;
         }
     }
     update_gauges();
+    return self_connects;
 }
 
 void EventDispatcher::resync_listeners(const std::vector<Record>& found, const std::vector<uint32_t>& scanned)

@@ -31,7 +31,8 @@ public:
 
     // What was there when watching began, from the start scan: the
     // listeners at risk are reported, the self-connects counted as open.
-    void start_with(std::vector<Record> found);
+    // Returns how many self-connects there were.
+    uint64_t start_with(std::vector<Record> found);
 
     // One decoded event.
     void handle(Record r);

@@ -321,7 +321,7 @@ int run_watch(const WatchOptions& o)
         PolicyWatch policies(o.netns, origin, may_enter_others);  // what later reads are compared with
         const ScanResult at_start = scan_now(o.netns, origin);
         say_unread(at_start);
-        dispatcher.start_with(at_start.records);
+        program.count_open_self_connects(dispatcher.start_with(at_start.records));
         RingBufferReader reader(program.events_map_fd(),
                                 [&](const sc_event& e) { dispatcher.handle(decode_event(e, wall_time_of(e.mono_ns))); });
         LossReporter losses(program, *sink, metrics);
