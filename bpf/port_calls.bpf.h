@@ -32,6 +32,15 @@ static __always_inline const struct sock *socket_of_fd(__s32 fd)
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
+/* Does the address a bind() asked for name a port of an inet family (the
+ * only kind a bind() can be refused for a port someone holds)? An AF_INET
+ * socket may also bind AF_UNSPEC to INADDR_ANY. Read from its first four
+ * bytes. */
+static __always_inline bool names_an_inet_port(const struct inet_sockaddr *sa)
+{
+	return (sa->family == AF_INET || sa->family == AF_INET6) && sa->port;
+}
+
 /* Only a bind() to a chosen port of an inet family can be refused for a
  * port someone holds: a bind() to port 0 (UDP resolvers make one a query)
  * leaves after one read of its first four bytes, never touching the map.
@@ -46,7 +55,7 @@ int on_bind_enter(struct trace_event_raw_sys_enter *ctx)
 
 	if (bpf_probe_read_user(&call.sa, 4, uaddr))
 		return 0;
-	if ((call.sa.family != AF_INET && call.sa.family != AF_INET6) || !call.sa.port)
+	if (!names_an_inet_port(&call.sa))
 		return 0;
 	if (bpf_probe_read_user(&call.sa, call.sa.family == AF_INET6 ? sizeof(call.sa) : 8, uaddr))
 		return 0;
@@ -148,9 +157,7 @@ static __always_inline int bind_returned(const struct socket *sock, const struct
 		return 0;
 	if (bpf_probe_read_kernel(&sa, 4, uaddr))
 		return 0;
-	/* As the syscall tracepoints do: an inet address with a port (an
-	 * AF_INET socket may bind AF_UNSPEC to INADDR_ANY, port 0 or not). */
-	if ((sa.family != AF_INET && sa.family != AF_INET6) || !sa.port)
+	if (!names_an_inet_port(&sa))
 		return 0;
 	if (bpf_probe_read_kernel(&sa, sa.family == AF_INET6 ? sizeof(sa) : 8, uaddr))
 		return 0;

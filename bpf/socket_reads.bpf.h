@@ -19,7 +19,7 @@ struct transition {
 	__u16 sport; /* host byte order; 0 while an unbound socket connects */
 	__u16 dport; /* host byte order */
 	bool btf;
-	bool dport_in_range; /* the entry found dport in the range already */
+	bool own_address_in_range; /* the entry found it connects to its own address, on a port of the range */
 };
 
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -114,13 +114,15 @@ static __always_inline bool in_ephemeral_range(const struct transition *t,
 /* Could this connect() be handed its destination as its source? Only when
  * it targets its own address, and either it is bound to that very port or
  * the kernel will pick a port from the range that holds the destination.
- * The range is tested first: most connects, remote or not, go to a port
- * outside it, and two loads decide that. */
+ * The tp_btf entry has decided that for an unbound socket already
+ * (own_address_in_range); otherwise the range is tested first: most
+ * connects, remote or not, go to a port outside it, and two loads decide
+ * that. */
 static __always_inline bool may_meet_itself(const struct transition *t)
 {
 	if (t->sport)
 		return t->sport == t->dport && same_address(t);
-	return (t->dport_in_range || in_ephemeral_range(t, t->dport)) && same_address(t);
+	return t->own_address_in_range || (in_ephemeral_range(t, t->dport) && same_address(t));
 }
 
 /* A number that names the socket from connect() to its handshake's end:

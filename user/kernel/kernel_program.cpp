@@ -121,8 +121,7 @@ void KernelProgram::load_and_attach(const KernelProgramConfig& config, PortCallH
     for (bpf_program* p : {skel_->progs.on_bind_enter, skel_->progs.on_bind_exit, skel_->progs.on_listen_enter,
                            skel_->progs.on_listen_exit})
         bpf_program__set_autoload(p, hooks == PortCallHooks::SyscallTracepoints);
-    for (bpf_program* p : {skel_->progs.bind_fexit, skel_->progs.bind6_fexit,
-                           skel_->progs.listen_fentry, skel_->progs.listen_fexit})
+    for (bpf_program* p : fexit_programs())
         bpf_program__set_autoload(p, hooks == PortCallHooks::Fexit);
 
     // 3. load
@@ -140,6 +139,11 @@ void KernelProgram::load_and_attach(const KernelProgramConfig& config, PortCallH
                             (hooks == PortCallHooks::Fexit ? ", bind() and listen() through fexit" : "") +
                             "): " + errno_text(err));
     attached_ = true;
+}
+
+std::array<bpf_program*, 4> KernelProgram::fexit_programs() const
+{
+    return {skel_->progs.bind_fexit, skel_->progs.bind6_fexit, skel_->progs.listen_fentry, skel_->progs.listen_fexit};
 }
 
 std::string_view port_call_hooks_name(PortCallHooks hooks)
@@ -223,8 +227,8 @@ uint64_t KernelProgram::skipped_runs() const
     std::vector<const bpf_program*> progs{mode_ == AttachMode::TpBtf ? skel_->progs.on_state_change_btf
                                                                      : skel_->progs.on_state_change_tp};
     if (port_call_hooks_ == PortCallHooks::Fexit)
-        progs.insert(progs.end(), {skel_->progs.bind_fexit, skel_->progs.bind6_fexit, skel_->progs.listen_fentry,
-                                   skel_->progs.listen_fexit});
+        for (bpf_program* p : fexit_programs())
+            progs.push_back(p);
     uint64_t misses = 0;
     for (const bpf_program* prog : progs) {
         bpf_prog_info info{};

@@ -16,6 +16,7 @@
 #include "events.h"
 
 struct selfconnect_bpf;
+struct bpf_program;
 
 namespace selfconnect {
 
@@ -101,6 +102,8 @@ private:
     // Open, configure, load, attach, with `hooks` for bind() and listen().
     void load_and_attach(const KernelProgramConfig& config, PortCallHooks hooks);
     static bool syscall_tracepoints_reachable();
+    // The bind() and listen() hooks of the fexit flavour.
+    std::array<bpf_program*, 4> fexit_programs() const;
 
     struct SkeletonDeleter {
         void operator()(selfconnect_bpf* s) const;
