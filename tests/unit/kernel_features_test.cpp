@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <fstream>
+#include <string>
+#include <vector>
 
 #include "kernel/kernel_features.h"
 
@@ -51,4 +54,55 @@ TEST(TrampolineProbe, OnlyTheRefusalForTheMissingTargetMeansYes)
     EXPECT_FALSE(trampoline_probe_says_yes(EINVAL, "unknown attach type\n"));
     EXPECT_FALSE(trampoline_probe_says_yes(ENOTSUP, "Tracing programs must provide btf_id\n"));
     EXPECT_FALSE(trampoline_probe_says_yes(0, ""));
+}
+
+// The kernel's BTF string table, read whole, to check the chunked lookup
+// against: every name that lies across a 64 KiB boundary of the table (where
+// a chunk ends) must be found, and a name made up must not.
+namespace {
+std::string kernel_btf_strings()
+{
+    std::ifstream btf("/sys/kernel/btf/vmlinux", std::ios::binary);
+    struct {
+        uint16_t magic;
+        uint8_t version, flags;
+        uint32_t hdr_len, type_off, type_len, str_off, str_len;
+    } hdr{};
+    if (!btf.read(reinterpret_cast<char*>(&hdr), sizeof(hdr)))
+        return "";
+    std::string strings(hdr.str_len, '\0');
+    btf.seekg(hdr.hdr_len + hdr.str_off);
+    btf.read(strings.data(), static_cast<std::streamsize>(strings.size()));
+    return strings;
+}
+}  // namespace
+
+TEST(KernelBtfNames, OneReadFindsWhatTheTableHoldsAcrossEveryChunkAndNothingElse)
+{
+    const std::string strings = kernel_btf_strings();
+    if (strings.empty())
+        GTEST_SKIP() << "this kernel exposes no BTF";
+    std::vector<std::string> held;
+    for (size_t boundary = 64 * 1024; boundary < strings.size(); boundary += 64 * 1024) {
+        const size_t begin = strings.rfind('\0', boundary - 1) + 1;
+        const size_t end = strings.find('\0', boundary);
+        if (end != std::string::npos && end > begin)
+            held.push_back(strings.substr(begin, end - begin));
+    }
+    ASSERT_GT(held.size(), 10U) << "the table is smaller than expected";
+    std::vector<std::string_view> names(held.begin(), held.end());
+    names.push_back("selfconnect_no_kernel_has_this_name");
+    names.push_back("task_struc");  // a prefix of a name, not a name
+    const std::vector<bool> found = kernel_btf_has_names(names);
+    ASSERT_EQ(found.size(), names.size());
+    for (size_t i = 0; i < held.size(); ++i)
+        EXPECT_TRUE(found[i]) << "not found: " << held[i];
+    EXPECT_FALSE(found[held.size()]);
+    EXPECT_FALSE(found[held.size() + 1]);
+    // The names asked at start, answered from the one read, agree with a
+    // read of their own.
+    for (std::string_view name : {"btf_trace_inet_sock_set_state", "BPF_FUNC_sock_from_file", "bpf_iter__tcp",
+                                  "BPF_FUNC_skc_to_tcp_sock"})
+        EXPECT_EQ(kernel_btf_has_name(name), kernel_btf_has_names({name}).front()) << name;
+    EXPECT_TRUE(kernel_btf_has_name("task_struct"));
 }

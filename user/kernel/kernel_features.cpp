@@ -19,13 +19,14 @@
 
 namespace selfconnect {
 
-bool kernel_btf_has_name(std::string_view name)
+std::vector<bool> kernel_btf_has_names(const std::vector<std::string_view>& names)
 {
-    // Looking a name up in the BTF string table costs a read of that table;
+    // Looking names up in the BTF string table costs one read of that table;
     // a full parse (libbpf_find_vmlinux_btf_id) costs tens of milliseconds,
     // and libbpf parses it once more at load anyway. The table (megabytes)
     // is read in small chunks: held whole, it raised the daemon's peak RSS
-    // by 2 MiB.
+    // by 2 MiB. All the names are looked for in one pass over it.
+    std::vector<bool> found(names.size(), false);
     std::ifstream btf("/sys/kernel/btf/vmlinux", std::ios::binary);
     struct {
         uint16_t magic;
@@ -33,26 +34,53 @@ bool kernel_btf_has_name(std::string_view name)
         uint32_t hdr_len, type_off, type_len, str_off, str_len;
     } hdr{};
     if (!btf.read(reinterpret_cast<char*>(&hdr), sizeof(hdr)) || hdr.magic != 0xeB9F)
-        return false;
-    // NUL-delimited in the table: the name with a NUL on either side.
-    std::string needle(1, '\0');
-    needle.append(name);
-    needle.push_back('\0');
+        return found;
+    // NUL-delimited in the table: each name with a NUL on either side.
+    std::vector<std::string> needles;
+    size_t longest = 0;
+    for (std::string_view name : names) {
+        needles.push_back(std::string(1, '\0').append(name).append(1, '\0'));
+        longest = std::max(longest, needles.back().size());
+    }
     btf.seekg(hdr.hdr_len + hdr.str_off);
     std::string window;  // the tail of the previous chunk, so no match is split
     std::vector<char> chunk(64 * 1024);
-    for (uint32_t left = hdr.str_len; left > 0;) {
+    size_t missing = names.size();
+    for (uint32_t left = hdr.str_len; left > 0 && missing > 0;) {
         const auto n = std::min<uint32_t>(left, static_cast<uint32_t>(chunk.size()));
         if (!btf.read(chunk.data(), n))
-            return false;
+            return found;
         window.append(chunk.data(), n);
-        if (window.find(needle) != std::string::npos)
-            return true;
-        if (window.size() >= needle.size())
-            window.erase(0, window.size() - (needle.size() - 1));
+        for (size_t i = 0; i < needles.size(); ++i)
+            if (!found[i] && window.find(needles[i]) != std::string::npos) {
+                found[i] = true;
+                --missing;
+            }
+        if (window.size() >= longest)
+            window.erase(0, window.size() - (longest - 1));
         left -= n;
     }
-    return false;
+    return found;
+}
+
+namespace {
+// Every name the loader and the guard ask about, looked up together once:
+// each lookup alone read the whole table again (four reads at start).
+const std::vector<std::string_view> kNamesAskedAtStart = {
+    "btf_trace_inet_sock_set_state",  // the raw tracepoint with BTF (tp_btf)
+    "BPF_FUNC_sock_from_file",        // the holder iterator (5.11)
+    "bpf_iter__tcp",                  // the listener-origin iterator (5.9)
+    "BPF_FUNC_skc_to_tcp_sock",       // the guard (5.9)
+};
+}  // namespace
+
+bool kernel_btf_has_name(std::string_view name)
+{
+    static const std::vector<bool> asked_at_start = kernel_btf_has_names(kNamesAskedAtStart);
+    const auto it = std::find(kNamesAskedAtStart.begin(), kNamesAskedAtStart.end(), name);
+    if (it != kNamesAskedAtStart.end())
+        return asked_at_start[static_cast<size_t>(it - kNamesAskedAtStart.begin())];
+    return kernel_btf_has_names({name}).front();
 }
 
 bool kernel_offers_tp_btf()

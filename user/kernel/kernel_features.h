@@ -8,14 +8,19 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kernel/attach_mode.h"
 
 namespace selfconnect {
 
 // Is `name` in the kernel's BTF string table (a type, a field, an enum
-// value such as a helper's BPF_FUNC_ name)?
+// value such as a helper's BPF_FUNC_ name)? The names the loader asks about
+// are looked up together, once per process; any other costs a read of its own.
 bool kernel_btf_has_name(std::string_view name);
+
+// The same for several names in one read of the table, in their order.
+std::vector<bool> kernel_btf_has_names(const std::vector<std::string_view>& names);
 
 // Does the kernel's BTF describe the raw tracepoint (btf_trace_inet_sock_set_state)?
 bool kernel_offers_tp_btf();
