@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "events.h"
-#include "kernel/kernel_fold_table.h"
+#include "watch/fold_table.h"
 #include "records/record.h"
 
 namespace selfconnect {

@@ -35,6 +35,7 @@
 #include "records/output_file.h"
 #include "watch/event_dispatcher.h"
 #include "watch/holder_lookups.h"
+#include "watch/host_watch_actions.h"
 #include "watch/loss_reporter.h"
 #include "watch/policy_watch.h"
 #include "watch/stop_signals.h"

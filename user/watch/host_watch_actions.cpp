@@ -1,4 +1,4 @@
-#include "watch/watch_actions.h"
+#include "watch/host_watch_actions.h"
 
 #include "prevent/reserved_ports.h"
 
