@@ -127,7 +127,7 @@ Record event(uint8_t kind, uint16_t port, uint64_t mono_ns = 1'000'000'000ULL, u
         e.addr[15] = 1;
     }
     std::strncpy(e.comm, comm, sizeof(e.comm) - 1);
-    return decode_event(e, std::chrono::system_clock::now());
+    return *decode_event(e, std::chrono::system_clock::now());
 }
 
 class Dispatcher : public testing::Test {

@@ -14,6 +14,7 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples)
     m.self_connects_ipv4 = 3;
     m.lost_kernel_closes = 7;
     m.skipped_kernel_runs = 2;
+    m.lost_unknown_kinds = 5;
     m.attach_mode = "tracepoint";
     const std::string text = render_prometheus(m);
     EXPECT_NE(text.find("# TYPE selfconnect_self_connects_total counter\n"), std::string::npos);
@@ -21,6 +22,8 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples)
     EXPECT_NE(text.find("selfconnect_events_lost_total{where=\"kernel\",kind=\"self_connect_closed\"} 7\n"),
               std::string::npos);
     EXPECT_NE(text.find("selfconnect_events_lost_total{where=\"kernel_skipped\",kind=\"unknown\"} 2\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("selfconnect_events_lost_total{where=\"unknown_kind\",kind=\"unknown\"} 5\n"),
               std::string::npos);
     EXPECT_NE(text.find("selfconnect_attach_mode{mode=\"tracepoint\"} 1\n"), std::string::npos);
     EXPECT_EQ(text.back(), '\n');

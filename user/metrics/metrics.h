@@ -25,6 +25,7 @@ struct Metrics {
     std::atomic<uint64_t> lost_kernel_ports_in_use{0};  // ring full, or over the kernel's budget
     std::atomic<uint64_t> lost_kernel_prevented{0};     // ring full, or over the kernel's budget
     std::atomic<uint64_t> lost_kernel_guard_missed{0};  // ring full, or over the kernel's budget
+    std::atomic<uint64_t> lost_unknown_kinds{0};         // events of a kind the loader does not know
     std::atomic<uint64_t> lost_holder_lookups{0};        // port conflicts whose holder was not looked for
     std::atomic<uint64_t> lost_userspace{0};       // ring samples that could not be decoded
     std::atomic<uint64_t> skipped_kernel_runs{0};  // runs the kernel skipped (nested BPF)

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <cstring>
+#include <optional>
 #include <span>
 
 #include "records/text_format.h"
@@ -12,9 +13,12 @@ namespace selfconnect {
 
 namespace {
 
-RecordType type_of(uint8_t kind)
+// The record type of each kind the BPF program writes; nothing for a kind
+// this loader does not know, which must never pass for a self-connect.
+std::optional<RecordType> type_of(uint8_t kind)
 {
     switch (kind) {
+    case SC_EVENT_SELF_CONNECT: return RecordType::SelfConnect;
     case SC_EVENT_SELF_CONNECT_CLOSED: return RecordType::SelfConnectClosed;
     case SC_EVENT_CONNECT_REFUSED: return RecordType::ConnectRefused;
     case SC_EVENT_LISTEN: return RecordType::ListenerAtRisk;
@@ -22,7 +26,7 @@ RecordType type_of(uint8_t kind)
     case SC_EVENT_PORT_IN_USE: return RecordType::PortInUse;
     case SC_EVENT_SELF_CONNECT_PREVENTED: return RecordType::SelfConnectPrevented;
     case SC_EVENT_GUARD_MISSED: return RecordType::GuardMissed;
-    default: return RecordType::SelfConnect;
+    default: return std::nullopt;
     }
 }
 
@@ -56,10 +60,13 @@ std::chrono::system_clock::time_point wall_time_of(uint64_t mono_ns)
             std::chrono::nanoseconds(real_now - age)));
 }
 
-Record decode_event(const sc_event& e, std::chrono::system_clock::time_point wall)
+std::optional<Record> decode_event(const sc_event& e, std::chrono::system_clock::time_point wall)
 {
+    const std::optional<RecordType> type = type_of(e.kind);
+    if (!type)
+        return std::nullopt;
     Record r;
-    r.type = type_of(e.kind);
+    r.type = *type;
     r.time = wall;
     r.mono_ns = e.mono_ns;
     r.owner.known = e.owner == SC_OWNER_CONNECT || e.owner == SC_OWNER_CURRENT;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 
 #include "events.h"
 #include "records/record.h"
@@ -11,7 +12,9 @@
 namespace selfconnect {
 
 // Maps a kernel event to a record. `wall` is when the event happened.
-Record decode_event(const sc_event& e, std::chrono::system_clock::time_point wall);
+// Nothing for a kind this loader does not know: the caller counts it as
+// lost (LossPlace::UnknownKind).
+std::optional<Record> decode_event(const sc_event& e, std::chrono::system_clock::time_point wall);
 
 // A socket the holder iterator found holding a port.
 HeldSocket decode_holder(const sc_holder& h);

@@ -14,6 +14,8 @@ enum class LossPlace {
     Output,         // records that could not be written
     HolderLookup,   // refused bind()s or listen()s whose holder was not looked
                     // for: more at once than the lookup queue holds
+    UnknownKind,    // events of a kind this loader does not know: the BPF
+                    // program wrote a kind nobody mapped (a defect)
 };
 
 struct LostEvents {

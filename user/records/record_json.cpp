@@ -105,6 +105,9 @@ nlohmann::json lost_json(const LostEvents& l)
     case LossPlace::HolderLookup:
         j["where"] = "holder_lookup";
         break;
+    case LossPlace::UnknownKind:
+        j["where"] = "unknown_kind";
+        break;
     case LossPlace::KernelRing:
         j["where"] = "kernel";
         j["self_connects"] = l.self_connects;

@@ -159,6 +159,9 @@ std::string lost_text(const LostEvents& l)
         return head + " records: they could not be written" + in_all;
     case LossPlace::HolderLookup:
         return head + " refused bind()/listen() calls: too many at once to look for who holds their port" + in_all;
+    case LossPlace::UnknownKind:
+        return head + " events of a kind this build of selfconnect does not know (a defect: please report it)" +
+               in_all;
     case LossPlace::KernelRing:
         break;
     }

@@ -21,6 +21,10 @@ void LossReporter::poll(uint64_t dropped_lookups, bool final)
     if (due(lookups_place_, final))
         write(lookups_place_, LossPlace::HolderLookup);
 
+    metrics_.lost_unknown_kinds = unknown_place_.seen;
+    if (due(unknown_place_, final))
+        write(unknown_place_, LossPlace::UnknownKind);
+
     metrics_.refusals_folded = program_.folded_refusals();
     const auto folded = program_.folded_self_connects();
     metrics_.self_connects_folded_ipv4 = folded[0];

@@ -1,6 +1,7 @@
 // Reports the watcher's losses as records, as they grow: events that found
 // the ring buffer full (or refused bind()s past the kernel's budget), runs
-// the kernel skipped, and holder lookups that found their queue full. The
+// the kernel skipped, holder lookups that found their queue full, and
+// events of a kind the loader does not know. The
 // metrics follow every poll; a record of each kind is written at most once
 // a second, with everything since the last, so that a flood of losses is
 // not a flood of lines. The last poll (at stop) always writes.
@@ -27,6 +28,9 @@ public:
     void poll(uint64_t dropped_lookups, bool final = false);
     const LostEvents& totals() const { return ring_; }
     uint64_t skipped_runs() const { return skipped_place_.seen; }
+    // An event of a kind the loader does not know: counted now, reported
+    // at the next poll.
+    void count_unknown_kind() { ++unknown_place_.seen; }
     // listen()s and listeners' closes lost, in all.
     uint64_t listener_events_lost() const { return ring_.listens + ring_.listener_closes; }
 
@@ -48,6 +52,7 @@ private:
     Place ring_place_;
     Place skipped_place_;
     Place lookups_place_;
+    Place unknown_place_;
     LostEvents ring_;  // the ring's losses in all, by kind
 };
 

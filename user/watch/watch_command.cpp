@@ -323,9 +323,13 @@ int run_watch(const WatchOptions& o)
         const ScanResult at_start = scan_now(o.netns, origin);
         say_unread(at_start);
         program.count_open_self_connects(dispatcher.start_with(at_start.records));
-        RingBufferReader reader(program.events_map_fd(),
-                                [&](const sc_event& e) { dispatcher.handle(decode_event(e, wall_time_of(e.mono_ns))); });
         LossReporter losses(program, *sink, metrics);
+        RingBufferReader reader(program.events_map_fd(), [&](const sc_event& e) {
+            if (auto record = decode_event(e, wall_time_of(e.mono_ns)))
+                dispatcher.handle(*record);
+            else
+                losses.count_unknown_kind();
+        });
         ListenerHealing listener_healing(origin);
         UniqueFd deadline = o.duration_seconds ? deadline_timer(*o.duration_seconds) : UniqueFd();
         const int answers_fd = lookups ? lookups->ready_fd() : -1;
