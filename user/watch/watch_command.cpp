@@ -36,6 +36,7 @@
 #include "watch/event_dispatcher.h"
 #include "watch/holder_lookups.h"
 #include "watch/host_watch_actions.h"
+#include "watch/listener_healing.h"
 #include "watch/loss_reporter.h"
 #include "watch/policy_watch.h"
 #include "watch/stop_signals.h"
@@ -204,29 +205,6 @@ UniqueFd poller_of(std::initializer_list<int> fds)
     return poller;
 }
 
-// A listen() or a listener's close lost to a full ring leaves the gauge
-// wrong: the listeners are read again from the kernel, at most every ten
-// seconds, for as long as such losses grow.
-class ListenerHealing {
-public:
-    explicit ListenerHealing(PortOrigin origin) : origin_(std::move(origin)) {}
-    void after(uint64_t listener_events_lost, EventDispatcher& dispatcher, const std::vector<uint32_t>& netns)
-    {
-        const auto now = std::chrono::steady_clock::now();
-        if (listener_events_lost <= healed_up_to_ || now - last_ < std::chrono::seconds(10))
-            return;
-        healed_up_to_ = listener_events_lost;
-        last_ = now;
-        const ScanResult scan = scan_now(netns, origin_);
-        dispatcher.resync_listeners(scan.records, scan.namespaces);
-    }
-
-private:
-    PortOrigin origin_;
-    uint64_t healed_up_to_ = 0;
-    std::chrono::steady_clock::time_point last_{};
-};
-
 // What the stop summary says.
 struct WatchTotals {
     uint64_t detections = 0;
@@ -330,7 +308,7 @@ int run_watch(const WatchOptions& o)
             else
                 losses.count_unknown_kind();
         });
-        ListenerHealing listener_healing(origin);
+        ListenerHealing listener_healing;
         UniqueFd deadline = o.duration_seconds ? deadline_timer(*o.duration_seconds) : UniqueFd();
         const int answers_fd = lookups ? lookups->ready_fd() : -1;
         // The guard follows namespaces as runtimes mount them, before their
@@ -395,7 +373,10 @@ int run_watch(const WatchOptions& o)
                     }
                     update_guard_metrics(program, *guard, metrics);
                 }
-                listener_healing.after(losses.listener_events_lost(), dispatcher, o.netns);
+                if (listener_healing.due(losses.listener_events_lost())) {
+                    const ScanResult scan = scan_now(o.netns, origin);
+                    dispatcher.resync_listeners(scan.records, scan.namespaces);
+                }
                 policies.after(dispatcher);
                 dispatcher.write_folds(monotonic_now_ns());
             }
