@@ -11,6 +11,7 @@
 #include "host/capabilities.h"
 #include "host/netns.h"
 #include "host/sock_diag.h"
+#include "prevent/fix_policy.h"
 #include "prevent/reserved_ports.h"
 #include "prevent/risk_scan.h"
 #include "records/line_writer.h"
@@ -69,9 +70,7 @@ void audit_namespace(NamespaceRisks& risks, OwnerEnricher& enricher, const Netns
 {
     for (Finding& f : risks.findings) {
         enricher.enrich(f.record.owner);
-        // A pod's namespace lasts as long as the pod: its spec keeps the fix.
-        if (f.record.type == RecordType::ListenerAtRisk && f.record.owner.pod_uid &&
-            !f.record.port_chosen_by_kernel.value_or(false))
+        if (f.record.type == RecordType::ListenerAtRisk && keeps_pod_fix(f.record) && port_worth_reserving(f.record))
             f.record.pod_fix = pod_spec_sysctl(risks.reserve);
     }
     if (o.kill)

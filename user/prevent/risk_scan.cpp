@@ -11,6 +11,7 @@
 #include "host/capabilities.h"
 #include "host/socket_owners.h"
 #include "host/tcp_states.h"
+#include "prevent/fix_policy.h"
 #include "prevent/reserved_ports.h"
 #include "records/text_format.h"
 
@@ -130,14 +131,14 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns) const
                 continue;
             f.record.port_chosen_by_kernel = it->second;
         }
-        if (f.record.type == RecordType::ListenerAtRisk && !f.record.port_chosen_by_kernel.value_or(false))
+        if (f.record.type == RecordType::ListenerAtRisk && port_worth_reserving(f.record))
             risks.reserve.set(f.record.port);
         still_there.push_back(std::move(f));
     }
     risks.findings = std::move(still_there);
     if (risks.needs_fix())
         for (Finding& f : risks.findings)
-            if (!f.record.port_chosen_by_kernel.value_or(false))
+            if (port_worth_reserving(f.record))
                 f.record.fix = fix_command(risks.reserve, netns, ns.path);
     return risks;
 }

@@ -6,6 +6,7 @@
 
 #include "host/netns.h"
 #include "records/event_decoding.h"
+#include "prevent/fix_policy.h"
 #include "prevent/port_holders.h"
 
 namespace selfconnect {
@@ -63,7 +64,7 @@ void EventDispatcher::resync_listeners(const std::vector<Record>& found, const s
             listeners.push_back(r);
     for (Record& r : listeners_.resync(listeners, scanned)) {
         emit(r);
-        if (!r.port_chosen_by_kernel.value_or(false))
+        if (port_worth_reserving(r))
             protect(r.netns, r.port, r.owner.pid, ReserveReason::ListenerAtRisk);
     }
     update_gauges();
@@ -95,7 +96,7 @@ void EventDispatcher::handle(Record r)
         on_refused(r);
         break;
     case RecordType::ListenerAtRisk:
-        if (!r.port_chosen_by_kernel.value_or(false)) {
+        if (port_worth_reserving(r)) {
             ListenerFix fix = actions_.fix_for(r);
             r.fix = std::move(fix.command);
             r.pod_fix = std::move(fix.pod_spec);  // kept only if the owner is in a pod (emit)
@@ -136,7 +137,7 @@ bool EventDispatcher::wanted(const Record& r) const
 void EventDispatcher::emit(Record& r)
 {
     enricher_.enrich(r);
-    if (!r.owner.pod_uid)
+    if (!keeps_pod_fix(r))
         r.pod_fix.reset();
     sink_.write(r);
 }
@@ -202,9 +203,7 @@ void EventDispatcher::on_listener(Record& r)
     update_gauges();
     if (!written_lately(r))
         emit(r);
-    // A port the kernel chose changes at every start: a reservation would
-    // protect nothing next time, and --protect would spend one per restart.
-    if (r.port_chosen_by_kernel.value_or(false))
+    if (!port_worth_reserving(r))
         return;
     // Every time: the protector knows what it reserved, and a namespace
     // that was handed a dead one's inode is a new one to it.
