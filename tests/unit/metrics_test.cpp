@@ -12,7 +12,7 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples)
 {
     Metrics m;
     m.self_connects_ipv4 = 3;
-    m.lost_kernel_closes = 7;
+    m.lost_kernel_by_kind[SC_EVENT_SELF_CONNECT_CLOSED] = 7;
     m.skipped_kernel_runs = 2;
     m.lost_unknown_kinds = 5;
     m.attach_mode = "tracepoint";

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "host/port_set.h"
+#include "records/event_kinds.h"
 #include "version.h"
 
 namespace selfconnect {
@@ -46,17 +47,9 @@ std::string render_prometheus(const Metrics& m)
     sample(out, "selfconnect_kills_total", "result=\"failed\"", m.kills_failed);
     family(out, "selfconnect_events_lost_total", "counter",
            "Events lost: in the kernel when its ring buffer was full, in userspace when undecodable.");
-    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"self_connect\"", m.lost_kernel_self_connects);
-    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"self_connect_closed\"", m.lost_kernel_closes);
-    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"connect_refused\"", m.lost_kernel_refusals);
-    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"listen\"", m.lost_kernel_listens);
-    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"listener_closed\"",
-           m.lost_kernel_listener_closes);
-    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"port_in_use\"", m.lost_kernel_ports_in_use);
-    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"self_connect_prevented\"",
-           m.lost_kernel_prevented);
-    sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"guard_missed\"",
-           m.lost_kernel_guard_missed);
+    for (const EventKind& k : kEventKinds)
+        sample(out, "selfconnect_events_lost_total", "where=\"kernel\",kind=\"" + std::string(k.metric_label) + "\"",
+               m.lost_kernel_by_kind[k.number]);
     sample(out, "selfconnect_events_lost_total", "where=\"holder_lookup\",kind=\"port_in_use\"",
            m.lost_holder_lookups);
     sample(out, "selfconnect_events_lost_total", "where=\"userspace\",kind=\"any\"", m.lost_userspace);

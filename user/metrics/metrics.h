@@ -3,10 +3,13 @@
 // server's thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
+
+#include "events.h"
 
 namespace selfconnect {
 
@@ -17,14 +20,9 @@ struct Metrics {
     std::atomic<uint64_t> retry_loop_warnings{0};
     std::atomic<uint64_t> kills_ok{0};
     std::atomic<uint64_t> kills_failed{0};
-    std::atomic<uint64_t> lost_kernel_self_connects{0};
-    std::atomic<uint64_t> lost_kernel_closes{0};
-    std::atomic<uint64_t> lost_kernel_refusals{0};
-    std::atomic<uint64_t> lost_kernel_listens{0};
-    std::atomic<uint64_t> lost_kernel_listener_closes{0};
-    std::atomic<uint64_t> lost_kernel_ports_in_use{0};  // ring full, or over the kernel's budget
-    std::atomic<uint64_t> lost_kernel_prevented{0};     // ring full, or over the kernel's budget
-    std::atomic<uint64_t> lost_kernel_guard_missed{0};  // ring full, or over the kernel's budget
+    // Lost in the kernel (ring full, or over the kernel's budget), by
+    // kernel kind (enum sc_event_kind).
+    std::array<std::atomic<uint64_t>, SC_EVENT_KINDS> lost_kernel_by_kind{};
     std::atomic<uint64_t> lost_unknown_kinds{0};         // events of a kind the loader does not know
     std::atomic<uint64_t> lost_holder_lookups{0};        // port conflicts whose holder was not looked for
     std::atomic<uint64_t> lost_userspace{0};       // ring samples that could not be decoded

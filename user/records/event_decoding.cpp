@@ -7,28 +7,12 @@
 #include <optional>
 #include <span>
 
+#include "records/event_kinds.h"
 #include "records/text_format.h"
 
 namespace selfconnect {
 
 namespace {
-
-// The record type of each kind the BPF program writes; nothing for a kind
-// this loader does not know, which must never pass for a self-connect.
-std::optional<RecordType> type_of(uint8_t kind)
-{
-    switch (kind) {
-    case SC_EVENT_SELF_CONNECT: return RecordType::SelfConnect;
-    case SC_EVENT_SELF_CONNECT_CLOSED: return RecordType::SelfConnectClosed;
-    case SC_EVENT_CONNECT_REFUSED: return RecordType::ConnectRefused;
-    case SC_EVENT_LISTEN: return RecordType::ListenerAtRisk;
-    case SC_EVENT_LISTENER_CLOSED: return RecordType::ListenerClosed;
-    case SC_EVENT_PORT_IN_USE: return RecordType::PortInUse;
-    case SC_EVENT_SELF_CONNECT_PREVENTED: return RecordType::SelfConnectPrevented;
-    case SC_EVENT_GUARD_MISSED: return RecordType::GuardMissed;
-    default: return std::nullopt;
-    }
-}
 
 bool is_v4_mapped(uint16_t family, const uint8_t* a)
 {
@@ -62,11 +46,11 @@ std::chrono::system_clock::time_point wall_time_of(uint64_t mono_ns)
 
 std::optional<Record> decode_event(const sc_event& e, std::chrono::system_clock::time_point wall)
 {
-    const std::optional<RecordType> type = type_of(e.kind);
-    if (!type)
+    const EventKind* kind = event_kind(e.kind);
+    if (!kind)
         return std::nullopt;
     Record r;
-    r.type = *type;
+    r.type = kind->type;
     r.time = wall;
     r.mono_ns = e.mono_ns;
     r.owner.known = e.owner == SC_OWNER_CONNECT || e.owner == SC_OWNER_CURRENT;

@@ -2,8 +2,11 @@
 // and in all.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+
+#include "events.h"
 
 namespace selfconnect {
 
@@ -23,14 +26,11 @@ struct LostEvents {
     LossPlace where = LossPlace::KernelRing;
     uint64_t count = 0;
     uint64_t total = 0;
-    uint64_t self_connects = 0;  // KernelRing only: in all, by kind
-    uint64_t closes = 0;
-    uint64_t refusals = 0;
-    uint64_t listens = 0;
-    uint64_t listener_closes = 0;
-    uint64_t ports_in_use = 0;  // refused bind()/listen(): ring full, or past the kernel's budget
-    uint64_t prevented = 0;     // self_connect_prevented: ring full, or past the kernel's budget
-    uint64_t guard_missed = 0;  // guard_missed: ring full, or past the kernel's budget
+    // KernelRing only: in all, by kernel kind (enum sc_event_kind; a
+    // refused bind()/listen(), a prevented self-connect or a missed guard is
+    // counted lost past the kernel's budget too).
+    std::array<uint64_t, SC_EVENT_KINDS> by_kind{};
+    uint64_t of(uint8_t kind) const { return kind < by_kind.size() ? by_kind[kind] : 0; }
 };
 
 }  // namespace selfconnect

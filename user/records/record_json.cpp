@@ -1,6 +1,7 @@
 #include "records/record_json.h"
 
 #include "records/event_decoding.h"
+#include "records/event_kinds.h"
 #include "records/text_format.h"
 
 namespace selfconnect {
@@ -110,14 +111,8 @@ nlohmann::json lost_json(const LostEvents& l)
         break;
     case LossPlace::KernelRing:
         j["where"] = "kernel";
-        j["self_connects"] = l.self_connects;
-        j["self_connect_closes"] = l.closes;
-        j["refusals"] = l.refusals;
-        j["listens"] = l.listens;
-        j["listener_closes"] = l.listener_closes;
-        j["ports_in_use"] = l.ports_in_use;
-        j["self_connects_prevented"] = l.prevented;
-        j["guard_missed"] = l.guard_missed;
+        for (const EventKind& k : kEventKinds)
+            j[std::string(k.lost_field)] = l.of(k.number);
         break;
     }
     return j;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "records/event_decoding.h"
+#include "records/event_kinds.h"
 #include "records/text_format.h"
 
 namespace selfconnect {
@@ -165,12 +166,11 @@ std::string lost_text(const LostEvents& l)
     case LossPlace::KernelRing:
         break;
     }
-    return head + " events: the kernel's ring buffer was full, or refused bind()s past its budget (in all: " +
-           std::to_string(l.self_connects) + " self-connects, " + std::to_string(l.closes) + " closes, " +
-           std::to_string(l.refusals) + " refusals, " + std::to_string(l.listens) + " listens, " +
-           std::to_string(l.listener_closes) + " listener closes, " + std::to_string(l.ports_in_use) +
-           " refused bind()/listen() calls, " + std::to_string(l.prevented) + " self-connects prevented, " +
-           std::to_string(l.guard_missed) + " connects the guard missed)";
+    std::string by_kind;
+    for (const EventKind& k : kEventKinds)
+        by_kind += (by_kind.empty() ? "" : ", ") + std::to_string(l.of(k.number)) + " " + std::string(k.lost_words);
+    return head + " events: the kernel's ring buffer was full, or refused bind()s past its budget (in all: " + by_kind +
+           ")";
 }
 
 }  // namespace selfconnect

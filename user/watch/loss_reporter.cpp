@@ -38,22 +38,9 @@ void LossReporter::poll(uint64_t dropped_lookups, bool final)
     if (total > ring_place_.seen) {
         ring_place_.seen = total;
         ring_.total = total;
-        ring_.self_connects = by_kind[SC_EVENT_SELF_CONNECT];
-        ring_.closes = by_kind[SC_EVENT_SELF_CONNECT_CLOSED];
-        ring_.refusals = by_kind[SC_EVENT_CONNECT_REFUSED];
-        ring_.listens = by_kind[SC_EVENT_LISTEN];
-        ring_.listener_closes = by_kind[SC_EVENT_LISTENER_CLOSED];
-        ring_.ports_in_use = by_kind[SC_EVENT_PORT_IN_USE];
-        ring_.prevented = by_kind[SC_EVENT_SELF_CONNECT_PREVENTED];
-        ring_.guard_missed = by_kind[SC_EVENT_GUARD_MISSED];
-        metrics_.lost_kernel_self_connects = ring_.self_connects;
-        metrics_.lost_kernel_closes = ring_.closes;
-        metrics_.lost_kernel_refusals = ring_.refusals;
-        metrics_.lost_kernel_listens = ring_.listens;
-        metrics_.lost_kernel_listener_closes = ring_.listener_closes;
-        metrics_.lost_kernel_ports_in_use = ring_.ports_in_use;
-        metrics_.lost_kernel_prevented = ring_.prevented;
-        metrics_.lost_kernel_guard_missed = ring_.guard_missed;
+        ring_.by_kind = by_kind;
+        for (size_t kind = 0; kind < by_kind.size(); ++kind)
+            metrics_.lost_kernel_by_kind[kind] = by_kind[kind];
     }
     if (due(ring_place_, final)) {
         LostEvents& r = ring_place_.reported;

@@ -32,7 +32,7 @@ public:
     // at the next poll.
     void count_unknown_kind() { ++unknown_place_.seen; }
     // listen()s and listeners' closes lost, in all.
-    uint64_t listener_events_lost() const { return ring_.listens + ring_.listener_closes; }
+    uint64_t listener_events_lost() const { return ring_.of(SC_EVENT_LISTEN) + ring_.of(SC_EVENT_LISTENER_CLOSED); }
 
 private:
     // Loss counters are read where they may fail, and then come back as 0:

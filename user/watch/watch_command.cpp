@@ -225,8 +225,10 @@ void print_summary(const WatchTotals& t)
                  "%llu records not written\n",
                  static_cast<unsigned long long>(t.detections),
                  static_cast<unsigned long long>(t.retry_loop_warnings),
-                 static_cast<unsigned long long>(t.lost.total), static_cast<unsigned long long>(t.lost.self_connects),
-                 static_cast<unsigned long long>(t.lost.closes), static_cast<unsigned long long>(t.lost.refusals),
+                 static_cast<unsigned long long>(t.lost.total),
+                 static_cast<unsigned long long>(t.lost.of(SC_EVENT_SELF_CONNECT)),
+                 static_cast<unsigned long long>(t.lost.of(SC_EVENT_SELF_CONNECT_CLOSED)),
+                 static_cast<unsigned long long>(t.lost.of(SC_EVENT_CONNECT_REFUSED)),
                  static_cast<unsigned long long>(t.skipped_runs), static_cast<unsigned long long>(t.not_written));
     if (t.guard)
         std::fprintf(stderr,
