@@ -1,19 +1,55 @@
 cmake_minimum_required(VERSION 3.20)
-# cmake -DROOM=watch -DUSES=host,records -DDIR=user/watch -DSTAMP=file -P this
-# Fails, naming the file and the line, when a file of the room includes a
-# header of a room it may not use (`#include "kernel/..."` from records/).
-# Includes without a folder ("events.h", the BPF skeletons) and system
-# headers (<...>) are not rooms.
+# cmake -DROOM=watch -DUSES=host,records -DDIR=user/watch [-DEXTRA=user/main.cpp]
+#       -DSTAMP=file -P this
+# Fails, naming each file and line, when a file of the room (any file under
+# DIR, subfolders included, and EXTRA) includes a header of a room it may
+# not use: `#include "kernel/..."` from records/. A room's header is named
+# by its room and file, in quotes; so refused too are a room's header in
+# <...>, a path that climbs (`..`), and an include computed by a macro,
+# which no check could follow. Includes without a folder ("events.h", the
+# skeletons) and system headers (<sys/socket.h>) are not rooms.
 string(REPLACE "," ";" uses "${USES}")
-file(GLOB files ${DIR}/*.h ${DIR}/*.cpp)
+# The rooms are the folders beside this one.
+file(GLOB siblings LIST_DIRECTORIES true ${DIR}/../*)
+set(rooms "")
+foreach(sibling IN LISTS siblings)
+  if(IS_DIRECTORY ${sibling})
+    get_filename_component(name ${sibling} NAME)
+    list(APPEND rooms ${name})
+  endif()
+endforeach()
+string(REPLACE "," ";" extra "${EXTRA}")
+file(GLOB_RECURSE files LIST_DIRECTORIES false ${DIR}/*)
+list(APPEND files ${extra})
 set(wrong "")
 foreach(file IN LISTS files)
-  file(STRINGS ${file} includes REGEX "^[ \t]*#[ \t]*include[ \t]*\"[^\"/]+/")
+  file(STRINGS ${file} includes REGEX "^[ \t]*#[ \t]*include")
+  file(RELATIVE_PATH short ${DIR}/.. ${file})
   foreach(line IN LISTS includes)
-    string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*\"([^\"/]+)/.*" "\\1" room "${line}")
-    if(NOT room STREQUAL ROOM AND NOT room IN_LIST uses)
-      get_filename_component(short ${file} NAME)
-      string(APPEND wrong "  ${ROOM}/${short}: ${line}\n")
+    set(why "")
+    if(line MATCHES "^[ \t]*#[ \t]*include[ \t]*\"([^\"]*)\"")
+      set(path "${CMAKE_MATCH_1}")
+      set(quoted TRUE)
+    elseif(line MATCHES "^[ \t]*#[ \t]*include[ \t]*<([^>]*)>")
+      set(path "${CMAKE_MATCH_1}")
+      set(quoted FALSE)
+    else()
+      set(why "an include computed by a macro")
+    endif()
+    if(NOT why)
+      if(path MATCHES "(^|/)\\.\\.(/|$)")
+        set(why "a path that climbs out of its folder")
+      elseif(path MATCHES "^([^/]+)/")
+        set(room "${CMAKE_MATCH_1}")
+        if(NOT quoted AND room IN_LIST rooms)
+          set(why "a room's header in <...>")
+        elseif(quoted AND NOT room STREQUAL ROOM AND NOT room IN_LIST uses)
+          set(why "a room it may not use")
+        endif()
+      endif()
+    endif()
+    if(why)
+      string(APPEND wrong "  ${short}: ${line}    (${why})\n")
     endif()
   endforeach()
 endforeach()

@@ -4,9 +4,7 @@ cmake_minimum_required(VERSION 3.20)
 # 1. The README's code map says of each room what the build declares
 #    (cmake/CodeRooms.cmake writes the declarations to ROOMS): the same
 #    rooms, each with the same rooms it may use.
-# 2. The build's include check refuses a wrong arrow: a copy of records/
-#    given an include of kernel/ must fail it, naming the file and the line,
-#    and the room as it is must pass.
+# 2. A wrong include fails the build (see below).
 
 file(STRINGS ${ROOMS} declared)
 set(declared_rooms "")
@@ -63,27 +61,46 @@ endif()
 list(LENGTH declared_rooms n)
 message(STATUS "the README's code map agrees with the build's ${n} rooms")
 
-# 2. A wrong arrow fails the check.
-set(check ${SOURCE}/cmake/check_room_includes.cmake)
+# 2. A wrong arrow fails the build: a project of two rooms declared with
+#    cmake/CodeRooms.cmake, built once as it should be and once with the
+#    lower room including the upper one's header.
 file(REMOVE_RECURSE ${SCRATCH})
-file(MAKE_DIRECTORY ${SCRATCH}/records)
-file(GLOB record_files ${SOURCE}/user/records/*.h ${SOURCE}/user/records/*.cpp)
-file(COPY ${record_files} DESTINATION ${SCRATCH}/records)
-execute_process(COMMAND ${CMAKE_COMMAND} -DROOM=records -DUSES=${uses_of_records} -DDIR=${SCRATCH}/records
-                        -DSTAMP=${SCRATCH}/ok.stamp -P ${check}
-                RESULT_VARIABLE rc_right ERROR_VARIABLE err_right)
+file(MAKE_DIRECTORY ${SCRATCH}/src/floor ${SCRATCH}/src/upper)
+file(WRITE ${SCRATCH}/src/CMakeLists.txt "cmake_minimum_required(VERSION 3.20)
+project(rooms_probe CXX)
+list(APPEND CMAKE_MODULE_PATH ${SOURCE}/cmake)
+include(CodeRooms)
+selfconnect_room(floor SOURCES floor/floor.cpp)
+selfconnect_room(upper USES floor SOURCES upper/upper.cpp)
+")
+file(WRITE ${SCRATCH}/src/floor/floor.h "#pragma once\nint floor_value();\n")
+file(WRITE ${SCRATCH}/src/floor/floor.cpp "#include \"floor/floor.h\"\nint floor_value() { return 1; }\n")
+file(WRITE ${SCRATCH}/src/upper/upper.h "#pragma once\nint upper_value();\n")
+file(WRITE ${SCRATCH}/src/upper/upper.cpp
+     "#include \"upper/upper.h\"\n#include \"floor/floor.h\"\nint upper_value() { return floor_value() + 1; }\n")
+
+function(build_probe result output)
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${SCRATCH}/src -B ${SCRATCH}/build
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc EQUAL 0)
+    execute_process(COMMAND ${CMAKE_COMMAND} --build ${SCRATCH}/build
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  endif()
+  set(${result} ${rc} PARENT_SCOPE)
+  set(${output} "${out}${err}" PARENT_SCOPE)
+endfunction()
+
+build_probe(rc_right out_right)
 if(NOT rc_right EQUAL 0)
-  message(FATAL_ERROR "the include check refuses records/ as it is:\n${err_right}")
+  message(FATAL_ERROR "a project whose arrows are right does not build:\n${out_right}")
 endif()
-file(APPEND ${SCRATCH}/records/record.cpp "#include \"kernel/kernel_program.h\"\n")
-execute_process(COMMAND ${CMAKE_COMMAND} -DROOM=records -DUSES=${uses_of_records} -DDIR=${SCRATCH}/records
-                        -DSTAMP=${SCRATCH}/wrong.stamp -P ${check}
-                RESULT_VARIABLE rc_wrong ERROR_VARIABLE err_wrong)
+file(APPEND ${SCRATCH}/src/floor/floor.cpp "#include \"upper/upper.h\"\n")
+build_probe(rc_wrong out_wrong)
 file(REMOVE_RECURSE ${SCRATCH})
 if(rc_wrong EQUAL 0)
-  message(FATAL_ERROR "the include check let records/ include kernel/")
+  message(FATAL_ERROR "a lower room that includes an upper room's header still builds")
 endif()
-if(NOT err_wrong MATCHES "records/record.cpp: #include \"kernel/kernel_program.h\"")
-  message(FATAL_ERROR "the include check refused records/ without naming the file and line:\n${err_wrong}")
+if(NOT out_wrong MATCHES "floor/floor.cpp: #include \"upper/upper.h\"")
+  message(FATAL_ERROR "the build refused the wrong arrow without naming the file and line:\n${out_wrong}")
 endif()
-message(STATUS "a records/ file that includes kernel/ fails the build's include check")
+message(STATUS "a room that includes a room it may not use fails the build, naming the file and line")

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -66,7 +67,7 @@ std::vector<bool> kernel_btf_has_names(const std::vector<std::string_view>& name
 namespace {
 // Every name the loader and the guard ask about, looked up together once:
 // each lookup alone read the whole table again (four reads at start).
-const std::vector<std::string_view> kNamesAskedAtStart = {
+constexpr std::array<std::string_view, 4> kNamesAskedAtStart = {
     "btf_trace_inet_sock_set_state",  // the raw tracepoint with BTF (tp_btf)
     "BPF_FUNC_sock_from_file",        // the holder iterator (5.11)
     "bpf_iter__tcp",                  // the listener-origin iterator (5.9)
@@ -76,7 +77,8 @@ const std::vector<std::string_view> kNamesAskedAtStart = {
 
 bool kernel_btf_has_name(std::string_view name)
 {
-    static const std::vector<bool> asked_at_start = kernel_btf_has_names(kNamesAskedAtStart);
+    static const std::vector<bool> asked_at_start =
+        kernel_btf_has_names({kNamesAskedAtStart.begin(), kNamesAskedAtStart.end()});
     const auto it = std::find(kNamesAskedAtStart.begin(), kNamesAskedAtStart.end(), name);
     if (it != kNamesAskedAtStart.end())
         return asked_at_start[static_cast<size_t>(it - kNamesAskedAtStart.begin())];

@@ -16,7 +16,9 @@ namespace selfconnect {
 
 // Is `name` in the kernel's BTF string table (a type, a field, an enum
 // value such as a helper's BPF_FUNC_ name)? The names the loader asks about
-// are looked up together, once per process; any other costs a read of its own.
+// are looked up together, once per process, and the answer is kept (a
+// table that could not be read answers no to each, for the process's
+// life); any other name costs a read of its own.
 bool kernel_btf_has_name(std::string_view name);
 
 // The same for several names in one read of the table, in their order.

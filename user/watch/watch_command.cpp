@@ -306,7 +306,7 @@ int run_watch(const WatchOptions& o)
         LossReporter losses(program, *sink, metrics);
         RingBufferReader reader(program.events_map_fd(), [&](const sc_event& e) {
             if (auto record = decode_event(e, wall_time_of(e.mono_ns)))
-                dispatcher.handle(*record);
+                dispatcher.handle(std::move(*record));
             else
                 losses.count_unknown_kind();
         });
