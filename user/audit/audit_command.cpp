@@ -17,7 +17,6 @@
 #include "records/line_writer.h"
 #include "records/owner_enricher.h"
 #include "records/record_sink.h"
-#include "records/record_text.h"
 
 namespace selfconnect {
 
@@ -83,27 +82,6 @@ void audit_namespace(NamespaceRisks& risks, OwnerEnricher& enricher, const Netns
         apply_fix(ns, risks, out);
 }
 
-void print_text(const Findings& f, size_t namespaces, LineWriter& out)
-{
-    out.write_line("selfconnect audit: " + std::to_string(namespaces) + " network namespaces, " +
-                   std::to_string(f.self_connects) + " self-connected sockets, " + std::to_string(f.listeners) +
-                   " listeners at risk");
-    std::string last_fix;
-    for (const Record& r : f.records) {
-        if (r.type == RecordType::PortReserved) {
-            out.write_line(to_text(r));
-            continue;
-        }
-        Record shown = r;
-        shown.fix.reset();  // printed once per namespace, below
-        out.write_line(to_text(shown));
-        if (r.fix && *r.fix != last_fix) {
-            out.write_line("  fix for netns " + std::to_string(r.netns) + ": " + *r.fix);
-            last_fix = *r.fix;
-        }
-    }
-}
-
 }  // namespace
 
 int run_audit(const AuditOptions& o)
@@ -156,13 +134,8 @@ int run_audit(const AuditOptions& o)
         }
         std::signal(SIGPIPE, SIG_IGN);
         LineWriter out(STDOUT_FILENO);
-        if (o.json) {
-            JsonSink sink(out);
-            for (const Record& r : findings.records)
-                sink.write(r);
-        } else {
-            print_text(findings, namespaces, out);
-        }
+        const AuditReport report{namespaces, findings.self_connects, findings.listeners, findings.records};
+        make_sink(o.json ? OutputForm::Json : OutputForm::Text, out)->write_audit(report);
     } catch (const OutputClosed&) {
     } catch (const std::exception& e) {
         std::fprintf(stderr, "selfconnect: %s\n", e.what());

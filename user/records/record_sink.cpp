@@ -9,12 +9,34 @@ void TextSink::write(const Record& r) { out_.write_line(to_text(r)); }
 
 void TextSink::write_lost(const LostEvents& l) { out_.write_line(lost_text(l)); }
 
+void TextSink::write_audit(const AuditReport& report)
+{
+    out_.write_line("selfconnect audit: " + std::to_string(report.namespaces) + " network namespaces, " +
+                    std::to_string(report.self_connects) + " self-connected sockets, " +
+                    std::to_string(report.listeners) + " listeners at risk");
+    std::string last_fix;
+    for (const Record& r : report.records) {
+        if (r.type == RecordType::PortReserved) {
+            out_.write_line(to_text(r));
+            continue;
+        }
+        Record shown = r;
+        shown.fix.reset();  // printed once per namespace, below
+        out_.write_line(to_text(shown));
+        if (r.fix && *r.fix != last_fix) {
+            out_.write_line("  fix for netns " + std::to_string(r.netns) + ": " + *r.fix);
+            last_fix = *r.fix;
+        }
+    }
+}
+
 void JsonSink::write(const Record& r) { out_.write_line(json_line(to_json(r))); }
 
 void JsonSink::write_lost(const LostEvents& l) { out_.write_line(json_line(lost_json(l))); }
 
-std::unique_ptr<RecordSink> make_sink(bool json, LineWriter& out)
+std::unique_ptr<RecordSink> make_sink(OutputForm form, LineWriter& out)
 {
+    const bool json = form == OutputForm::Json;
     out.set_loss_notice([json](uint64_t count, uint64_t total) {
         const LostEvents l{std::chrono::system_clock::now(), LossPlace::Output, count, total};
         return json ? json_line(lost_json(l)) : lost_text(l);

@@ -252,7 +252,7 @@ int run_watch(const WatchOptions& o)
     UniqueFd signals = block_stop_signals();
 
     LineWriter out(STDOUT_FILENO, OnWriteError::CountAndGoOn);
-    auto sink = make_sink(o.json, out);
+    auto sink = make_sink(o.json ? OutputForm::Json : OutputForm::Text, out);
     Metrics metrics;
     OwnerEnricher enricher;
     // Asked from the start (the start scan's records queue their lookups);
