@@ -27,6 +27,8 @@ string(REGEX MATCH "\n\\| folder \\|[^\n]*\n\\|---[^\n]*\n(\\|[^\n]*\n)+" table 
 if(NOT table)
   message(FATAL_ERROR "README.md: no table under \"### Code map\"")
 endif()
+# A ";" in a cell would split its row in a CMake list.
+string(REPLACE ";" "," table "${table}")
 string(REPLACE "\n" ";" rows "${table}")
 set(mapped_rooms "")
 set(mismatches "")
