@@ -37,8 +37,12 @@ enum sc_event_kind {
 	/* A connect() that could have met itself passed no guard: its network
 	 * namespace's loopback had none (new since the start, or refused). */
 	SC_EVENT_GUARD_MISSED = 8,
+	/* One past the last kind: a kind added above it raises the size of
+	 * every per-kind counter with it (a kind past the kernel's counters
+	 * would be lost uncounted). Keep it last. */
+	SC_EVENT_KIND_END,
 };
-#define SC_EVENT_KINDS 9 /* array size for per-kind counters */
+#define SC_EVENT_KINDS SC_EVENT_KIND_END /* array size for per-kind counters */
 
 /* What the guard saw and did, counted per CPU. */
 enum sc_guard_count {
