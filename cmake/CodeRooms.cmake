@@ -25,7 +25,9 @@ function(selfconnect_room name)
     ${CMAKE_CURRENT_SOURCE_DIR}
     ${PROJECT_SOURCE_DIR}/bpf
     ${CMAKE_CURRENT_BINARY_DIR}/generated)
-  target_compile_options(${target} PRIVATE -Wall -Wextra)
+  # A switch over an enum that misses a value fails: a kind of record
+  # added without its handling, text or name is pointed at by the compiler.
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Werror=switch)
   set(used_targets "")
   foreach(used IN LISTS ROOM_USES)
     list(APPEND used_targets selfconnect_${used})

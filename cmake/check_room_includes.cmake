@@ -6,8 +6,11 @@ cmake_minimum_required(VERSION 3.20)
 # not use: `#include "kernel/..."` from records/. A room's header is named
 # by its room and file, in quotes; so refused too are a room's header in
 # <...>, a path that climbs (`..`), and an include computed by a macro,
-# which no check could follow. Includes without a folder ("events.h", the
-# skeletons) and system headers (<sys/socket.h>) are not rooms.
+# which no check could follow, and a header beside the rooms (user/x.h),
+# which would be a room of no rules. Includes without a folder from
+# elsewhere ("events.h", the skeletons) and system headers (<sys/socket.h>)
+# are not rooms. Lines are read as written: an include in a comment or
+# under #if 0 counts too.
 string(REPLACE "," ";" uses "${USES}")
 # The rooms are the folders beside this one.
 file(GLOB siblings LIST_DIRECTORIES true ${DIR}/../*)
@@ -39,6 +42,8 @@ foreach(file IN LISTS files)
     if(NOT why)
       if(path MATCHES "(^|/)\\.\\.(/|$)")
         set(why "a path that climbs out of its folder")
+      elseif(quoted AND NOT path MATCHES "/" AND EXISTS ${DIR}/../${path})
+        set(why "a header outside the rooms")
       elseif(path MATCHES "^([^/]+)/")
         set(room "${CMAKE_MATCH_1}")
         if(NOT quoted AND room IN_LIST rooms)

@@ -116,7 +116,11 @@ void EventDispatcher::handle(Record r)
     case RecordType::GuardMissed:
         on_guard_missed(r);
         break;
-    default:
+    // Made here, from the kernel's events: never decoded from one.
+    case RecordType::RetryLoop:
+    case RecordType::PortReserved:
+    case RecordType::ListenerBlocked:
+    case RecordType::SelfConnectRepeats:
         break;
     }
 }
