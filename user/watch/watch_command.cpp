@@ -38,6 +38,7 @@
 #include "watch/host_watch_actions.h"
 #include "watch/listener_healing.h"
 #include "watch/loss_reporter.h"
+#include "watch/poll_loop.h"
 #include "watch/policy_watch.h"
 #include "watch/stop_signals.h"
 
@@ -191,20 +192,6 @@ std::vector<int> capabilities_kept(const WatchOptions& o)
     return keep;
 }
 
-UniqueFd poller_of(std::initializer_list<int> fds)
-{
-    UniqueFd poller(epoll_create1(EPOLL_CLOEXEC));
-    for (int fd : fds) {
-        if (fd < 0)
-            continue;
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.fd = fd;
-        epoll_ctl(poller.get(), EPOLL_CTL_ADD, fd, &ev);
-    }
-    return poller;
-}
-
 // What the stop summary says.
 struct WatchTotals {
     uint64_t detections = 0;
@@ -319,8 +306,24 @@ int run_watch(const WatchOptions& o)
         std::optional<NetnsMounts> mounts;
         if (guarded && o.netns.empty())
             mounts.emplace();
-        UniqueFd poller =
-            poller_of({reader.epoll_fd(), signals.get(), deadline.get(), answers_fd, mounts ? mounts->fd() : -1});
+        PollLoop loop;
+        loop.watch(reader.epoll_fd(), [&] { reader.consume(); });
+        loop.watch(answers_fd, [&] {
+            for (HolderAnswer& a : lookups->take_answers())
+                dispatcher.on_holders(std::move(a.port_in_use), a.held);
+        });
+        loop.watch(mounts ? mounts->fd() : -1, [] {});  // read after each wake, with the names still waiting
+        loop.watch(signals.get(), [&] {
+            if (take_signal(signals.get()) != SIGHUP) {
+                loop.stop();  // SIGINT or SIGTERM
+                return;
+            }
+            if (!output_file)
+                return;
+            if (auto err = output_file->reopen())
+                std::fprintf(stderr, "selfconnect: %s (still writing to the old file)\n", err->c_str());
+        });
+        loop.watch(deadline.get(), [&] { loop.stop(); });
 
         if (auto err = drop_capabilities_except(capabilities_kept(o)))
             return fail(*err);
@@ -332,32 +335,10 @@ int run_watch(const WatchOptions& o)
         say_ready(o, program);
 
         try {
-            bool stop = false;
             auto gone_checked = std::chrono::steady_clock::now();
-            while (!stop && !dispatcher.done()) {
-                epoll_event events[5];
-                // A name waiting for its bind mount is looked at again soon.
-                const int n = epoll_wait(poller.get(), events, 5, mounts && mounts->waiting() ? 5 : 250);
-                if (n < 0 && errno != EINTR)
-                    throw std::runtime_error(std::string("epoll_wait: ") + strerror(errno));
-                for (int i = 0; i < n; ++i) {
-                    const int fd = events[i].data.fd;
-                    if (fd == reader.epoll_fd()) {
-                        reader.consume();
-                    } else if (mounts && fd == mounts->fd()) {
-                        // read below, with the names still waiting
-                    } else if (fd == answers_fd) {
-                        for (HolderAnswer& a : lookups->take_answers())
-                            dispatcher.on_holders(std::move(a.port_in_use), a.held);
-                    } else if (fd == signals.get() && take_signal(fd) == SIGHUP) {
-                        if (!output_file)
-                            continue;
-                        if (auto err = output_file->reopen())
-                            std::fprintf(stderr, "selfconnect: %s (still writing to the old file)\n", err->c_str());
-                    } else {
-                        stop = true;  // SIGINT, SIGTERM or the deadline
-                    }
-                }
+            // A name waiting for its bind mount is looked at again soon.
+            const auto wait_ms = [&] { return mounts && mounts->waiting() ? 5 : 250; };
+            const auto after_each_wake = [&] {
                 if (mounts)
                     for (const std::string& path : mounts->take_new())
                         if (auto err = guard->cover_path(path))
@@ -381,7 +362,8 @@ int run_watch(const WatchOptions& o)
                 }
                 policies.after(dispatcher);
                 dispatcher.write_folds(monotonic_now_ns());
-            }
+            };
+            loop.run(wait_ms, after_each_wake, [&] { return dispatcher.done(); });
             // Detach first so the drain below ends and the summary is final.
             std::string notify_error;
             notify_service_manager("STOPPING=1", notify_error);
