@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <stdexcept>
-#include <thread>
 
+#include "wait_for.h"
 #include "watch_process.h"
 
 namespace selfconnect::testing {
@@ -79,15 +79,13 @@ void NamedNetns::write_sysctl(const std::string& path, const std::string& value)
     must(run_command(shell("echo '" + value + "' > /proc/sys/" + path)), "writing " + path);
 }
 
-bool NamedNetns::wait_listening(uint16_t port) const
+::testing::AssertionResult NamedNetns::wait_listening(uint16_t port) const
 {
-    for (int i = 0; i < 200; ++i) {
-        const RunResult r = run_command(exec({"ss", "-Hltn", "sport = :" + std::to_string(port)}));
-        if (r.status == 0 && !trimmed(r.out).empty())
-            return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    const std::string p = std::to_string(port);
+    return wait_for("a TCP listener on " + p + " in " + name_, std::chrono::seconds(10), [&] {
+        const RunResult r = run_command(exec({"ss", "-Hltn", "sport = :" + p}));
+        return Sighting{r.status == 0 && !trimmed(r.out).empty(), "ss: \"" + r.out + r.err + "\""};
+    });
 }
 
 }  // namespace selfconnect::testing

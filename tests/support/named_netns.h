@@ -4,6 +4,8 @@
 // with whatever still runs in it left to its owner, when destroyed.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,8 +28,8 @@ public:
     // A sysctl of this namespace, e.g. "net/ipv4/ip_local_reserved_ports".
     std::string read_sysctl(const std::string& path) const;
     void write_sysctl(const std::string& path, const std::string& value) const;
-    // Waits until a TCP socket listens on `port` here; false after 10 s.
-    bool wait_listening(uint16_t port) const;
+    // Waits until a TCP socket listens on `port` here, 10 s at most.
+    [[nodiscard]] ::testing::AssertionResult wait_listening(uint16_t port) const;
 
     // `nc NC_ARGS` here, its stdin a FIFO in `fifo_dir` kept open, so that
     // once connected it stays connected. With `until_connected`, re-run
