@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <sstream>
-#include <thread>
 #include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
@@ -16,6 +15,7 @@
 
 #include "named_netns.h"
 #include "self_connect.h"
+#include "wait_for.h"
 #include "watch_process.h"
 
 using nlohmann::json;
@@ -41,6 +41,17 @@ const json* find_record(const std::vector<json>& rs, const std::string& type, ui
     return nullptr;
 }
 
+// Waits until a socket connected to itself on 127.0.0.1:port is open in
+// this namespace: what the audit is to find.
+::testing::AssertionResult self_connected_socket_open(uint16_t port)
+{
+    const std::string p = std::to_string(port);
+    return wait_for("a socket connected to itself on port " + p, 10s, [&] {
+        const RunResult ss = run_command({"ss", "-Htn", "state", "established", "sport = :" + p, "dport = :" + p});
+        return Sighting{!ss.out.empty(), "ss: \"" + ss.out + ss.err + "\""};
+    });
+}
+
 }  // namespace
 
 TEST(Audit, ASelfConnectedSocketHeldOpenBeforeTheAuditIsFoundWithItsOwner)
@@ -51,7 +62,7 @@ TEST(Audit, ASelfConnectedSocketHeldOpenBeforeTheAuditIsFoundWithItsOwner)
     plan.comm = "sc-holder";
     plan.hold = true;
     const SelfConnectChild child = start_self_connects(plan);
-    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(self_connected_socket_open(port));
 
     const RunResult r = run_command({selfconnect_binary(), "audit", "--json"});
     EXPECT_EQ(r.status, 1) << r.err;
@@ -71,7 +82,7 @@ TEST(Audit, KillMakesTheOwnersBlockedReceiveFailAndASecondAuditFindsNothing)
     const uint16_t port = unique_port(31);
     // A child that self-connects and then blocks in recv().
     StuckClient child = start_stuck_client(port, "sc-blocked");
-    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(self_connected_socket_open(port));
 
     const RunResult killed = run_command({selfconnect_binary(), "audit", "--json", "--kill"});
     EXPECT_EQ(killed.status, 1) << killed.err;
