@@ -7,14 +7,14 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <regex>
-#include <thread>
 
 #include "self_connect.h"
+#include "wait_for.h"
 #include "watch_process.h"
 #include "watch_records.h"
 
@@ -52,12 +52,16 @@ TEST(Operations, MetricsCountWhatHappenedAndPassPromtool)
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
     make_self_connects(AF_INET, "127.0.0.1", port, 2);
     make_self_connects(AF_INET6, "::1", port, 1);
-    std::this_thread::sleep_for(500ms);
 
-    const std::string text = fetch(metrics_port, "/metrics");
-    EXPECT_NE(text.find("selfconnect_self_connects_total{family=\"ipv4\"} 2\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("selfconnect_self_connects_total{family=\"ipv6\"} 1\n"), std::string::npos) << text;
-    EXPECT_NE(text.find("selfconnect_self_connects_closed_total 3\n"), std::string::npos) << text;
+    const std::vector<std::string> counted{"selfconnect_self_connects_total{family=\"ipv4\"} 2\n",
+                                           "selfconnect_self_connects_total{family=\"ipv6\"} 1\n",
+                                           "selfconnect_self_connects_closed_total 3\n"};
+    std::string text;
+    ASSERT_TRUE(wait_for("the metrics to count two IPv4 self-connects, one IPv6, three closed", 10s, [&] {
+        text = fetch(metrics_port, "/metrics");
+        const auto in_text = [&](const std::string& line) { return text.find(line) != std::string::npos; };
+        return Sighting{std::ranges::all_of(counted, in_text), text};
+    }));
     EXPECT_NE(text.find("selfconnect_attach_mode{mode=\"tp_btf\"} 1"), std::string::npos) << text;
     EXPECT_NE(text.find("selfconnect_build_info{version="), std::string::npos) << text;
 
@@ -91,16 +95,14 @@ TEST(Operations, ARealPrometheusServerScrapesIt)
                                   "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)});
     const std::string query = "/api/v1/query?query=selfconnect_self_connects_total%7Bfamily%3D%22ipv4%22%7D";
     std::string value;
-    for (int i = 0; i < 120 && value.empty(); ++i) {
-        std::this_thread::sleep_for(250ms);
+    EXPECT_TRUE(wait_for("Prometheus to scrape the detector", 30s, [&] {
         const std::string body = fetch(prometheus_port, query);
-        if (body.empty())
-            continue;
         const json j = json::parse(body, nullptr, false);
         if (!j.is_discarded() && j["status"] == "success" && !j["data"]["result"].empty())
             value = j["data"]["result"][0]["value"][1];
-    }
-    EXPECT_EQ(value, "3") << "Prometheus never scraped the detector";
+        return Sighting{!value.empty(), body.empty() ? "no answer from Prometheus" : body};
+    }));
+    EXPECT_EQ(value, "3");
     watch.signal(SIGINT);
     EXPECT_EQ(watch.wait_exit(), 0);
 }
@@ -122,21 +124,20 @@ TEST(Operations, OutputSurvivesRotationUnderLoadWithoutLosingALine)
     SelfConnectPlan plan{AF_INET, "127.0.0.1", port};
     plan.comm = "sc-rotate";
     plan.repeat = kMade / kRotations;
-    const auto wait_for = [](const std::function<bool()>& done) {
-        for (int i = 0; i < 1000 && !done(); ++i)
-            std::this_thread::sleep_for(10ms);
-        return done();
-    };
     for (int i = 1; i <= kRotations; ++i) {
+        const std::string burst = "burst " + std::to_string(i);
         const pid_t load = start_self_connects(plan).pid;
-        ASSERT_TRUE(wait_for([&] { return !read_lines(file).empty(); })) << "burst " << i << " wrote nothing";
+        ASSERT_TRUE(wait_for(burst + "'s first line in " + file, 10s, [&] { return !read_lines(file).empty(); }));
         // As logrotate does: rename, then SIGHUP (its postrotate).
         std::filesystem::rename(file, file + "." + std::to_string(i));
         watch.signal(SIGHUP);
-        ASSERT_TRUE(wait_for([&] { return std::filesystem::exists(file); })) << "no reopen after SIGHUP " << i;
+        ASSERT_TRUE(wait_for("a new " + file + " after the SIGHUP of " + burst, 10s,
+                             [&] { return std::filesystem::exists(file); }));
         ASSERT_EQ(wait_child(load), 0);
     }
-    std::this_thread::sleep_for(700ms);
+    // No pause before the stop: at SIGINT the watcher reads what is left in
+    // its ring and writes its folds before it exits (watch_command.cpp), so
+    // the files and the summary are whole once it has exited.
     watch.signal(SIGINT);
     ASSERT_EQ(watch.wait_exit(), 0);
     const std::string summary = watch.stderr_text();
