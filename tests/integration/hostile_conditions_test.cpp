@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "self_connect.h"
+#include "wait_for.h"
 #include "watch_process.h"
 #include "watch_records.h"
 
@@ -83,6 +84,27 @@ size_t count_of(const std::string& text, const std::string& what)
     return n;
 }
 
+// Lines of --output that are records, not loss notices (nor a line still
+// being written).
+size_t records_in(const std::vector<std::string>& lines)
+{
+    size_t n = 0;
+    for (const auto& l : lines) {
+        const json j = json::parse(l, nullptr, false);
+        n += j.is_object() && j.value("type", "") != "events_lost";
+    }
+    return n;
+}
+
+// What the watcher's metrics count as records it could not write.
+uint64_t records_not_written(uint16_t metrics_port)
+{
+    const std::string sample = "selfconnect_events_lost_total{where=\"output\",kind=\"any\"} ";
+    const std::string text = http_exchange(metrics_port, kScrape).response;
+    const auto at = text.find(sample);
+    return at == std::string::npos ? 0 : std::stoull(text.substr(at + sample.size()));
+}
+
 }  // namespace
 
 TEST(HostileConditions, NoClientCanDelayAScrape)
@@ -96,6 +118,7 @@ TEST(HostileConditions, NoClientCanDelayAScrape)
     // Twenty clients that trickle their request a byte a second, one that
     // sends an endless head, one that connects and says nothing.
     std::atomic<bool> stop{false};
+    std::atomic<int> attacking{0};  // the trickle and the endless head, once each has sent
     std::thread trickle([&] {
         std::vector<int> fds;
         for (int i = 0; i < 20; ++i)
@@ -107,6 +130,8 @@ TEST(HostileConditions, NoClientCanDelayAScrape)
                     fd = connect_to(port);  // dropped: come back, as an attacker would
                 }
             }
+            if (byte == 0)
+                ++attacking;
             for (int i = 0; i < 10 && !stop; ++i)
                 std::this_thread::sleep_for(100ms);
         }
@@ -117,18 +142,22 @@ TEST(HostileConditions, NoClientCanDelayAScrape)
     std::thread endless([&] {
         int fd = connect_to(port);
         const std::string junk = "X-Junk: " + std::string(1000, 'a') + "\r\n";
-        while (!stop) {
+        for (bool first = true; !stop; first = false) {
             if (send(fd, junk.data(), junk.size(), MSG_NOSIGNAL) < 0) {
                 close(fd);
                 fd = connect_to(port);
             }
+            if (first)
+                ++attacking;
             std::this_thread::sleep_for(5ms);
         }
         close(fd);
     });
     const int silent = connect_to(port);
 
-    std::this_thread::sleep_for(500ms);
+    EXPECT_TRUE(wait_for("the trickling clients and the endless head to be sending", 10s, [&] {
+        return Sighting{attacking == 2, std::to_string(attacking) + " of the 2 sending"};
+    }));
     std::chrono::milliseconds slowest{0};
     for (int i = 0; i < 6; ++i) {
         const Exchange x = http_exchange(port, kScrape);
@@ -137,6 +166,8 @@ TEST(HostileConditions, NoClientCanDelayAScrape)
         EXPECT_NE(x.response.find("selfconnect_build_info"), std::string::npos);
         // A functional bound with a wide margin, not a benchmark.
         EXPECT_LT(x.took, 1000ms) << "scrape " << i;
+        // Deliberately a time, not a wait: the six scrapes are spread over
+        // four seconds of the attack, the trickle a byte further each second.
         std::this_thread::sleep_for(700ms);
     }
     std::printf("slowest of six scrapes among hostile clients: %lld ms\n", static_cast<long long>(slowest.count()));
@@ -160,8 +191,13 @@ TEST(HostileConditions, AFullDiskLosesOnlyCountedRecordsAndWritingResumes)
     // third of it taken by a filler that is removed later to free space.
     TempDir dir;
     const uint16_t port = unique_port(72);
+    // The metrics say how many records could not be written: with the lines
+    // in the file, they tell when the watcher is done with the burst.
+    const uint16_t metrics_port = unique_port(73);
     const std::string out = dir.path() + "/events.ndjson";
-    WatchProcess watch({"watch", "--json", "--port", std::to_string(port), "--output", out}, {},
+    WatchProcess watch({"watch", "--json", "--port", std::to_string(port), "--output", out, "--metrics",
+                        "127.0.0.1:" + std::to_string(metrics_port)},
+                       {},
                        {"unshare", "-m", "sh", "-c",
                         "mount -t tmpfs -o size=64k tmpfs " + dir.path() + " && head -c 20000 /dev/zero > " +
                             dir.path() + "/filler && exec \"$0\" \"$@\""});
@@ -176,7 +212,12 @@ TEST(HostileConditions, AFullDiskLosesOnlyCountedRecordsAndWritingResumes)
     plan.repeat = burst;
     plan.comms = burst;
     ASSERT_EQ(wait_child(start_self_connects(plan).pid), 0);
-    std::this_thread::sleep_for(1500ms);  // let the watcher write what it can
+    ASSERT_TRUE(wait_for("each of the burst's records written or counted lost", 10s, [&] {
+        const size_t written = records_in(read_lines(seen_out));
+        const uint64_t lost = records_not_written(metrics_port);
+        return Sighting{written + lost == static_cast<uint64_t>(2 * burst),
+                        std::to_string(written) + " written, " + std::to_string(lost) + " counted lost"};
+    }));
     const auto during = read_lines(seen_out);
     ASSERT_GT(during.size(), 10u);
     ASSERT_LT(during.size(), static_cast<size_t>(2 * burst)) << "the disk did not fill";
@@ -194,7 +235,16 @@ TEST(HostileConditions, AFullDiskLosesOnlyCountedRecordsAndWritingResumes)
     plan.repeat = 1;
     plan.comms = 1;
     ASSERT_EQ(wait_child(start_self_connects(plan).pid), 0);
-    std::this_thread::sleep_for(1000ms);
+    // Its two records (self_connect, then self_connect_closed), after the
+    // loss notice if one was pending.
+    ASSERT_TRUE(wait_for("writing to resume: the new self-connect's close written", 10s, [&] {
+        const auto lines = read_lines(seen_out);
+        const std::string last = lines.empty() ? "" : lines.back();
+        const json record = json::parse(last, nullptr, false);
+        const bool closed = record.is_object() && record.value("type", "") == "self_connect_closed";
+        return Sighting{lines.size() >= during.size() + 2 && closed,
+                        std::to_string(lines.size()) + " lines, the last: " + last};
+    }));
     const auto after = read_lines(seen_out);
     ASSERT_GE(after.size(), during.size() + 2) << "writing did not resume";
     if (pending) {
@@ -280,13 +330,10 @@ TEST(HostileConditions, AMetricsEndpointOutOfDescriptorsDoesNotSpin)
     for (int fd : clients)
         close(fd);
     EXPECT_LT(cpu / wall, 0.25) << "the watcher used " << cpu << " s of CPU in " << wall << " s";
-    bool scraped = false;
-    for (int i = 0; i < 50 && !scraped; ++i) {
-        scraped = http_exchange(port, kScrape).response.find("selfconnect_build_info") != std::string::npos;
-        if (!scraped)
-            std::this_thread::sleep_for(100ms);
-    }
-    EXPECT_TRUE(scraped) << "no scrape once the clients were gone";
+    EXPECT_TRUE(wait_for("a scrape once the clients were gone", 5s, [&] {
+        const std::string response = http_exchange(port, kScrape).response;
+        return Sighting{response.find("selfconnect_build_info") != std::string::npos, response.substr(0, 200)};
+    }));
     watch.signal(SIGINT);
     EXPECT_EQ(watch.wait_exit(), 0) << watch.stderr_text();
 }
