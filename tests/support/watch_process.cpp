@@ -301,6 +301,15 @@ TempDir::~TempDir()
     std::filesystem::remove_all(path_, ec);
 }
 
+bool has_exited(pid_t pid)
+{
+    // The state follows the command name, which may hold spaces and parentheses.
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto name_end = stat.rfind(')');
+    return name_end == std::string::npos || name_end + 2 >= stat.size() || stat[name_end + 2] == 'Z';
+}
+
 double cpu_seconds_of(pid_t pid)
 {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");

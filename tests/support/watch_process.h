@@ -70,6 +70,10 @@ RunResult run_command(const std::vector<std::string>& argv, std::chrono::millise
 // a watcher spent, for tests that bound its cost.
 double cpu_seconds_of(pid_t pid);
 
+// Whether a child has exited (reaped or not yet): for a test that waits for
+// a helper program's end without reaping it from under its owner.
+bool has_exited(pid_t pid);
+
 // A helper program (a Prometheus server, say) running for the length of a
 // test, in a process group of its own: output discarded, SIGTERM then
 // SIGKILL to that group (the child and what it started) when destroyed.
