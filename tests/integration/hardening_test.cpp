@@ -24,6 +24,7 @@
 #include "named_netns.h"
 #include "port_list.h"
 #include "self_connect.h"
+#include "wait_for.h"
 #include "watch_process.h"
 #include "watch_records.h"
 
@@ -155,8 +156,10 @@ TEST(Hardening, ProtectNeverRemovesAPortAnotherWriterAdded)
         ASSERT_TRUE(r) << "only " << i << " ports reserved\n" << watch.stderr_text();
         EXPECT_FALSE(r->contains("error")) << r->dump();
     }
-    for (int i = 0; i < 600 && ports_in_list(ns.read_sysctl("net/ipv4/ip_local_reserved_ports")).count(20299) == 0; ++i)
-        std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(wait_for("the other writer to add its last port, 20299", 30s, [&] {
+        const std::string list = ns.read_sysctl("net/ipv4/ip_local_reserved_ports");
+        return Sighting{ports_in_list(list).count(20299) == 1, "\"" + list + "\""};
+    }));
     const std::set<int> now = ports_in_list(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"));
     for (int p = 20000; p < 20300; ++p)
         EXPECT_TRUE(now.count(p)) << "port " << p << " of the other writer was removed";
@@ -174,10 +177,10 @@ TEST(Hardening, AServerWithAnAcceptedClientOrAUdpPortBlamesNobody)
     BackgroundProcess server(ns.exec({"nc", "-l", "127.0.0.1", "40700"}));
     ASSERT_TRUE(ns.wait_listening(40700));
     BackgroundProcess client(ns.held_nc(dir.path(), "127.0.0.1 40700", false));
-    for (int i = 0; i < 200 && run_command(ns.exec({"ss", "-Htn", "state", "established", "sport = :40700"}))
-                                   .out.empty();
-         ++i)
-        std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(wait_for("the server's accepted client on 40700", 10s, [&] {
+        const RunResult ss = run_command(ns.exec({"ss", "-Htn", "state", "established", "sport = :40700"}));
+        return Sighting{!ss.out.empty(), "ss: \"" + ss.out + ss.err + "\""};
+    }));
     const std::string refused_twice =
         "import socket\n"
         "u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 40701))\n"
@@ -243,10 +246,11 @@ TEST(Hardening, AnUnprivilegedFloodOfBindsAndListensCannotBusyOrBlindTheWatcher)
     // reachable for uid 65534.
     BackgroundProcess flooder(ns.exec({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c",
                                        flood}));
-    for (int i = 0; i < 100 && run_command(ns.exec({"ss", "-Hltn", "sport = :30199"})).out.empty(); ++i)
-        std::this_thread::sleep_for(50ms);
-    ASSERT_FALSE(run_command(ns.exec({"ss", "-Hltn", "sport = :30199"})).out.empty()) << "the flood did not start";
-    std::this_thread::sleep_for(500ms);  // the flood is on
+    // Its last step before the loop: the client it accepted on 30000.
+    ASSERT_TRUE(wait_for("the flood to start (its accepted client on 30000)", 10s, [&] {
+        const RunResult ss = run_command(ns.exec({"ss", "-Htn", "state", "established", "sport = :30000"}));
+        return Sighting{!ss.out.empty(), "ss: \"" + ss.out + ss.err + "\""};
+    }));
     const double cpu_before = cpu_seconds_of(watch.pid());
     const auto wall_before = std::chrono::steady_clock::now();
     const std::string make_one =
@@ -259,6 +263,8 @@ TEST(Hardening, AnUnprivilegedFloodOfBindsAndListensCannotBusyOrBlindTheWatcher)
         const auto self = wait_for_record(watch, "self_connect", 1s, seen);
         ASSERT_TRUE(self) << "self-connect " << i << " on " << port << " not reported within a second";
         EXPECT_EQ((*self)["port"], port);
+        // Deliberately a time, not a wait: the ten self-connects are spread
+        // over seconds of the flood, over which the watcher's cost is measured.
         std::this_thread::sleep_for(300ms);
     }
     int flood_status = 0;
