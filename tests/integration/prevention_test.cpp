@@ -21,6 +21,7 @@
 
 #include "named_netns.h"
 #include "self_connect.h"
+#include "wait_for.h"
 #include "watch_process.h"
 #include "watch_records.h"
 
@@ -214,25 +215,26 @@ TEST(Prevention, AListenerWhosePortTheKernelChoseIsNotReserved)
             ns.exec({"sh", "-c", "exec python3 -c \"$0\" > " + ports_file, serve}));
     };
     TempDir dir;
-    auto chosen_ports = [&](const std::string& file) {
-        std::vector<int> ports;
-        for (int i = 0; i < 100 && ports.size() < 2; ++i) {
-            std::this_thread::sleep_for(100ms);
+    // The two ports the servers print to `file`, once both are there.
+    auto chosen_ports = [&](const std::string& file, std::vector<int>& ports) {
+        return wait_for("both servers to print their port to " + file, 10s, [&] {
             std::ifstream in(file);
             ports.clear();
             for (int p; in >> p;)
                 ports.push_back(p);
-        }
-        return ports;
+            return Sighting{ports.size() >= 2, ::testing::PrintToString(ports)};
+        });
     };
     // One pair before the watcher starts (found by its start scan), one after.
     auto before = start_servers(dir.path() + "/before");
-    const std::vector<int> found_at_start = chosen_ports(dir.path() + "/before");
+    std::vector<int> found_at_start;
+    ASSERT_TRUE(chosen_ports(dir.path() + "/before", found_at_start));
     ASSERT_EQ(found_at_start.size(), 2u);
     WatchProcess watch(watch_args(ns, {"--protect"}));
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
     auto after = start_servers(dir.path() + "/after");
-    const std::vector<int> live = chosen_ports(dir.path() + "/after");
+    std::vector<int> live;
+    ASSERT_TRUE(chosen_ports(dir.path() + "/after", live));
     ASSERT_EQ(live.size(), 2u);
     BackgroundProcess configured(ns.exec({"nc", "-l", "127.0.0.1", "40600"}));
     std::vector<json> seen;
@@ -386,8 +388,10 @@ TEST(Prevention, AnOrdinaryConnectionOnAServersPortIsNamed)
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
     // An outgoing connection from port 40900, the port a server wants.
     BackgroundProcess client(ns.held_nc(dir.path(), "-p 40900 127.0.0.1 30000", false));
-    for (int i = 0; i < 200 && run_command(ns.exec({"ss", "-Htn", "sport = :40900"})).out.empty(); ++i)
-        std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(wait_for("the client's connection from port 40900", 10s, [&] {
+        const RunResult ss = run_command(ns.exec({"ss", "-Htn", "sport = :40900"}));
+        return Sighting{!ss.out.empty(), "ss: \"" + ss.out + ss.err + "\""};
+    }));
     const RunResult server = run_command(ns.exec({"python3", "-m", "http.server", "40900"}), 20s);
     EXPECT_NE(server.status, 0) << "the server should not have started";
     std::vector<json> seen;
@@ -410,7 +414,9 @@ TEST(Prevention, AuditFixReservesInEachNamespaceMergedAndOnlyThere)
     BackgroundProcess a(one.exec({"nc", "-l", "127.0.0.1", "40110"}));
     BackgroundProcess b(two.exec({"nc", "-l", "127.0.0.1", "40220"}));
     BackgroundProcess c(untouched.exec({"nc", "-l", "127.0.0.1", "40330"}));
-    ASSERT_TRUE(one.wait_listening(40110) && two.wait_listening(40220) && untouched.wait_listening(40330));
+    ASSERT_TRUE(one.wait_listening(40110));
+    ASSERT_TRUE(two.wait_listening(40220));
+    ASSERT_TRUE(untouched.wait_listening(40330));
     const std::vector<std::string> scope{"--netns", std::to_string(one.inode()), "--netns",
                                          std::to_string(two.inode())};
     std::vector<std::string> fix{selfconnect_binary(), "audit", "--json", "--fix"};
@@ -453,20 +459,19 @@ TEST(Prevention, ProtectWorksInANamespaceWithNoName)
                               "ip link set lo up && echo '40000 41999' > /proc/sys/net/ipv4/ip_local_port_range && "
                               "touch " + dir.path() + "/up && exec nc -l 127.0.0.1 40650"});
     std::string ns_link;
-    for (int i = 0; i < 200 && ns_link.empty(); ++i) {
-        if (access((dir.path() + "/up").c_str(), F_OK) == 0)
-            ns_link = run_command({"readlink", "/proc/" + std::to_string(server.pid()) + "/ns/net"}).out;
-        if (ns_link.empty())
-            std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_FALSE(ns_link.empty());
+    ASSERT_TRUE(wait_for("the server's namespace to be set up", 10s, [&] {
+        if (access((dir.path() + "/up").c_str(), F_OK) != 0)
+            return Sighting{false, "no " + dir.path() + "/up yet"};
+        const RunResult link = run_command({"readlink", "/proc/" + std::to_string(server.pid()) + "/ns/net"});
+        ns_link = link.out;
+        return Sighting{!ns_link.empty(), "readlink: \"" + link.out + link.err + "\""};
+    }));
     const uint32_t inode = static_cast<uint32_t>(std::stoul(ns_link.substr(ns_link.find('[') + 1)));
     const std::string netns_path = "--net=/proc/" + std::to_string(server.pid()) + "/ns/net";
-    for (int i = 0; i < 200; ++i) {  // listening yet?
-        if (!run_command({"nsenter", netns_path, "ss", "-Hltn", "sport = :40650"}).out.empty())
-            break;
-        std::this_thread::sleep_for(50ms);
-    }
+    ASSERT_TRUE(wait_for("the server to listen on 40650", 10s, [&] {
+        const RunResult ss = run_command({"nsenter", netns_path, "ss", "-Hltn", "sport = :40650"});
+        return Sighting{!ss.out.empty(), "ss: \"" + ss.out + ss.err + "\""};
+    }));
     WatchProcess watch({"watch", "--json", "--protect", "--netns", std::to_string(inode), "--attach-mode",
                         attach_mode_under_test()});
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
