@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "self_connect.h"
+#include "wait_for.h"
 #include "watch_process.h"
 
 using nlohmann::json;
@@ -218,17 +220,17 @@ TEST(Robustness, AWatcherKilledOutrightLeavesNoProgramOrLinkBehind)
 
     watch.signal(SIGKILL);
     EXPECT_EQ(watch.wait_exit(), 128 + SIGKILL);
-    // The kernel frees them once the last reference is gone (RCU): poll.
-    bool gone = false;
-    for (int i = 0; i < 100 && !gone; ++i) {
-        std::this_thread::sleep_for(50ms);
-        gone = true;
+    // The kernel frees them once the last reference is gone (RCU), a little later.
+    EXPECT_TRUE(wait_for("the killed watcher's programs and links to be freed", 5s, [&] {
+        std::string left;
         for (uint32_t id : ids(bpf_prog_get_next_id))
-            gone &= !ours.count(id);
+            if (ours.count(id))
+                left += " program " + std::to_string(id);
         for (uint32_t id : ids(bpf_link_get_next_id))
-            gone &= !our_links.count(id);
-    }
-    EXPECT_TRUE(gone) << "a program or link of the killed watcher is still loaded";
+            if (our_links.count(id))
+                left += " link " + std::to_string(id);
+        return Sighting{left.empty(), "still loaded:" + left};
+    }));
 }
 
 TEST(Robustness, SigintDuringAFloodEndsAtOnceWithACorrectSummary)
@@ -238,13 +240,21 @@ TEST(Robustness, SigintDuringAFloodEndsAtOnceWithACorrectSummary)
     WatchProcess watch({"watch", "--json", "--port", std::to_string(port), "--ring-buffer-size", "16K"});
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
     std::vector<std::string> lines;
-    std::thread reader([&] { lines = watch.lines_until_quiet(3s); });
+    std::atomic<size_t> read{0};  // lines the reader has, for the wait below
+    std::thread reader([&] {
+        while (auto line = watch.next_line(3s)) {
+            lines.push_back(std::move(*line));
+            ++read;
+        }
+    });
     // A flood that outlasts the test: the watcher must end while it still
     // runs, not once it has drained a stream that never ends. (Whether it
     // ends, not how fast: this machine is shared, and a wall-clock bound of
     // a second failed once on a loaded run.)
     const auto flood = start_flood(port, 1000000);
-    std::this_thread::sleep_for(500ms);
+    EXPECT_TRUE(wait_for("the watcher to report the flood", 10s, [&] {
+        return Sighting{read > 0, std::to_string(read) + " lines"};
+    }));
     const auto signalled = std::chrono::steady_clock::now();
     watch.signal(SIGINT);
     const auto status = watch.wait_exit(10s);
