@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <thread>
 #include <nlohmann/json.hpp>
 
 #include <signal.h>
@@ -13,6 +12,7 @@
 #include <sys/prctl.h>
 
 #include "self_connect.h"
+#include "wait_for.h"
 #include "watch_process.h"
 
 using nlohmann::json;
@@ -118,8 +118,10 @@ TEST(WatchCli, ReadinessIsSentToTheServiceManagerAndSaidOnStderr)
     REQUIRE_ROOT();
     WatchProcess watch({"watch", "--port", std::to_string(unique_port(20))});
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
-    std::this_thread::sleep_for(100ms);
-    EXPECT_NE(watch.stderr_text().find("ready"), std::string::npos) << watch.stderr_text();
+    EXPECT_TRUE(wait_for("\"ready\" on stderr", 10s, [&] {
+        const std::string err = watch.stderr_text();
+        return Sighting{err.find("ready") != std::string::npos, "\"" + err + "\""};
+    }));
     watch.signal(SIGINT);
     EXPECT_EQ(watch.wait_exit(), 0);
 }
@@ -158,14 +160,21 @@ TEST(WatchCli, SigintAndSigtermEndWithASummaryAndStatusZero)
         WatchProcess watch({"watch", "--port", std::to_string(port)});
         ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
         make_self_connects(port, 3);
-        std::this_thread::sleep_for(300ms);
+        // Signalled once it has written them all: 3 self-connects, 3 closes, in text.
+        std::vector<std::string> lines;
+        EXPECT_TRUE(wait_for("the 3 self-connects and their closes written", 10s, [&] {
+            while (auto line = watch.next_line(0ms))
+                lines.push_back(*line);
+            return Sighting{lines.size() >= 6, std::to_string(lines.size()) + " lines"};
+        }));
         watch.signal(sig);
         EXPECT_EQ(watch.wait_exit(5s), 0);
         const std::string err = watch.stderr_text();
         EXPECT_NE(err.find("3 self-connects detected"), std::string::npos) << err;
         EXPECT_NE(err.find("0 events lost"), std::string::npos) << err;
-        const auto lines = watch.lines_until_quiet(200ms);
-        EXPECT_EQ(lines.size(), 6u);  // 3 self-connects, 3 closes, in text
+        for (auto& line : watch.lines_until_quiet(200ms))
+            lines.push_back(std::move(line));
+        EXPECT_EQ(lines.size(), 6u);
         if (!lines.empty())
             EXPECT_NE(lines[0].find("SELF-CONNECT 127.0.0.1:" + std::to_string(port)), std::string::npos) << lines[0];
     }

@@ -65,6 +65,7 @@ TEST(WatchIncident, AClosedSelfConnectSaysHowLongItLived)
     const SelfConnectChild child = start_self_connects(plan);
     const auto opened = next_record(watch, "self_connect");
     ASSERT_TRUE(opened);
+    // Deliberately a time, not a wait: the lifetime the close must report.
     std::this_thread::sleep_for(400ms);
     kill(child.pid, SIGTERM);
     wait_child(child.pid);
