@@ -9,10 +9,10 @@
 
 #include <optional>
 #include <regex>
-#include <thread>
 
 #include "named_netns.h"
 #include "self_connect.h"
+#include "wait_for.h"
 #include "watch_process.h"
 #include "watch_records.h"
 
@@ -34,13 +34,13 @@ long gauge(uint16_t metrics_port, const std::string& name)
     return std::stol(m[1]);
 }
 
-// Polls until the gauge reads `want` (5 s at most); returns the last value.
-long wait_gauge(uint16_t metrics_port, const std::string& name, long want)
+// Waits until the gauge reads `want`, 5 s at most.
+::testing::AssertionResult wait_gauge(uint16_t metrics_port, const std::string& name, long want)
 {
-    long v = -1;
-    for (int i = 0; i < 50 && (v = gauge(metrics_port, name)) != want; ++i)
-        std::this_thread::sleep_for(100ms);
-    return v;
+    return wait_for(name + " to read " + std::to_string(want), 5s, [&] {
+        const long v = gauge(metrics_port, name);
+        return Sighting{v == want, v < 0 ? "no such gauge, or no scrape" : std::to_string(v)};
+    });
 }
 
 // Outside the ephemeral range, as unique_port() is: a port inside it may be
@@ -60,14 +60,14 @@ TEST(Gauges, ListenersAtRiskFollowAListenerThatAppearsAndGoes)
     WatchProcess watch({"watch", "--json", "--netns", std::to_string(ns.inode()), "--attach-mode",
                         attach_mode_under_test(), "--metrics", "127.0.0.1:" + std::to_string(metrics)});
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
-    EXPECT_EQ(wait_gauge(metrics, "selfconnect_listeners_at_risk", 0), 0);
+    EXPECT_TRUE(wait_gauge(metrics, "selfconnect_listeners_at_risk", 0));
     {
         BackgroundProcess server(ns.exec({"nc", "-l", "127.0.0.1", "40100"}));
         std::vector<json> seen;
         ASSERT_TRUE(wait_for_record(watch, "listener_at_risk", 10s, seen));
-        EXPECT_EQ(wait_gauge(metrics, "selfconnect_listeners_at_risk", 1), 1);
+        EXPECT_TRUE(wait_gauge(metrics, "selfconnect_listeners_at_risk", 1));
     }  // the server is stopped here
-    EXPECT_EQ(wait_gauge(metrics, "selfconnect_listeners_at_risk", 0), 0);
+    EXPECT_TRUE(wait_gauge(metrics, "selfconnect_listeners_at_risk", 0));
     watch.signal(SIGINT);
     EXPECT_EQ(watch.wait_exit(10s), 0);
 }
@@ -80,19 +80,16 @@ TEST(Gauges, OpenSelfConnectsFollowOneHeldAndClosedEvenIfItCameFirst)
     // One held before the watcher starts ...
     std::optional<BackgroundProcess> before;
     before.emplace(ns.held_nc(dir.path(), "127.0.0.1 40700", true));
-    bool held = false;
-    for (int i = 0; i < 1200 && !held; ++i) {
-        held = !run_command(ns.exec({"ss", "-Htn", "state", "established", "sport = :40700", "dport = :40700"}))
-                    .out.empty();
-        if (!held)
-            std::this_thread::sleep_for(100ms);
-    }
-    ASSERT_TRUE(held) << "the client did not meet itself in two minutes";
+    ASSERT_TRUE(wait_for("the client to meet itself on 40700", 120s, [&] {
+        const RunResult ss =
+            run_command(ns.exec({"ss", "-Htn", "state", "established", "sport = :40700", "dport = :40700"}));
+        return Sighting{!ss.out.empty(), "ss: \"" + ss.out + ss.err + "\""};
+    }));
     const uint16_t metrics = metrics_port_for(1);
     WatchProcess watch({"watch", "--json", "--netns", std::to_string(ns.inode()), "--attach-mode",
                         attach_mode_under_test(), "--metrics", "127.0.0.1:" + std::to_string(metrics)});
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
-    EXPECT_EQ(wait_gauge(metrics, "selfconnect_self_connects_open", 1), 1);
+    EXPECT_TRUE(wait_gauge(metrics, "selfconnect_self_connects_open", 1));
 
     // ... and one made while watching.
     TempDir dir2;
@@ -101,39 +98,33 @@ TEST(Gauges, OpenSelfConnectsFollowOneHeldAndClosedEvenIfItCameFirst)
     std::vector<json> seen;
     auto self = wait_for_record(watch, "self_connect", 120s, seen);
     ASSERT_TRUE(self) << "the client did not meet itself in two minutes";
-    EXPECT_EQ(wait_gauge(metrics, "selfconnect_self_connects_open", 2), 2);
+    EXPECT_TRUE(wait_gauge(metrics, "selfconnect_self_connects_open", 2));
     during.reset();  // the loop and its nc end
     ASSERT_TRUE(wait_for_record(watch, "self_connect_closed", 10s, seen));
-    EXPECT_EQ(wait_gauge(metrics, "selfconnect_self_connects_open", 1), 1);
+    EXPECT_TRUE(wait_gauge(metrics, "selfconnect_self_connects_open", 1));
 
     // The one from before closes: seen although it was never seen opening.
     before.reset();
     ASSERT_TRUE(wait_for_record(watch, "self_connect_closed", 10s, seen));
-    EXPECT_EQ(wait_gauge(metrics, "selfconnect_self_connects_open", 0), 0);
+    EXPECT_TRUE(wait_gauge(metrics, "selfconnect_self_connects_open", 0));
     watch.signal(SIGINT);
     EXPECT_EQ(watch.wait_exit(10s), 0);
 }
 
 namespace {
 
-// Polls, from inside `ns` (where the watcher serves its metrics), until
-// selfconnect_listeners_at_risk reads `want` (15 s at most: sysctls are read
-// every two seconds); returns the last value.
-long wait_gauge_in(const NamedNetns& ns, uint16_t metrics_port, long want)
+// Waits, scraping from inside `ns` (where the watcher serves its metrics),
+// until selfconnect_listeners_at_risk reads `want` (15 s at most: sysctls
+// are read every two seconds).
+::testing::AssertionResult wait_gauge_in(const NamedNetns& ns, uint16_t metrics_port, long want)
 {
-    long v = -1;
-    for (int i = 0; i < 150; ++i) {
+    return wait_for("selfconnect_listeners_at_risk to read " + std::to_string(want), 15s, [&] {
         const RunResult scrape =
             run_command(ns.exec({"curl", "-s", "http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics"}));
         std::smatch m;
-        v = std::regex_search(scrape.out, m, std::regex("\nselfconnect_listeners_at_risk (\\d+)\n"))
-                ? std::stol(m[1])
-                : -1;
-        if (v == want)
-            break;
-        std::this_thread::sleep_for(100ms);
-    }
-    return v;
+        const bool read = std::regex_search(scrape.out, m, std::regex("\nselfconnect_listeners_at_risk (\\d+)\n"));
+        return Sighting{read && std::stol(m[1]) == want, read ? m[1].str() : "no such gauge: \"" + scrape.out + "\""};
+    });
 }
 
 // Records until one of `type` on `port` arrives; nothing after `patience`.
@@ -170,7 +161,7 @@ TEST(Gauges, AListenerTheRangeWasWidenedOverIsJudgedAgain)
                         "127.0.0.1:" + std::to_string(metrics)},
                        {}, inside);
     ASSERT_TRUE(watch.wait_said_ready()) << watch.stderr_text();
-    EXPECT_EQ(wait_gauge_in(ns, metrics, 0), 0);
+    EXPECT_TRUE(wait_gauge_in(ns, metrics, 0));
     ns.write_sysctl("net/ipv4/ip_local_port_range", "32768 60999");
     std::vector<json> seen;
     const auto r = record_on_port(watch, "listener_at_risk", 45000, 15s, seen);
@@ -178,9 +169,9 @@ TEST(Gauges, AListenerTheRangeWasWidenedOverIsJudgedAgain)
     EXPECT_EQ((*r)["ephemeral_range"], json::array({32768, 60999})) << *r;
     EXPECT_EQ((*r)["port_chosen_by"], "program") << *r;
     EXPECT_TRUE(r->contains("fix")) << *r;
-    EXPECT_EQ(wait_gauge_in(ns, metrics, 1), 1);
+    EXPECT_TRUE(wait_gauge_in(ns, metrics, 1));
     ns.write_sysctl("net/ipv4/ip_local_port_range", "40000 40999");
-    EXPECT_EQ(wait_gauge_in(ns, metrics, 0), 0);
+    EXPECT_TRUE(wait_gauge_in(ns, metrics, 0));
 }
 
 // A reservation taken away under a listener: reported at risk within
