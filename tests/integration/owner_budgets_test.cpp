@@ -211,8 +211,7 @@ TEST(OwnerBudgets, AUserPastItsBudgetSpendsOnlyItsOwn)
     one.push_back("30000");
     two.push_back("30100");
     BackgroundProcess flooder_one(one), flooder_two(two);
-    for (int i = 0; i < 100 && run_command(ns.exec({"ss", "-Hltn", "sport = :30199"})).out.empty(); ++i)
-        std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(ns.wait_listening(30199)) << "the flood did not start";
     std::this_thread::sleep_for(1s);  // the flood is on
     std::vector<std::string> server = python_named(ns, "sc-victim", kServerTries);
     server.push_back("40400");
