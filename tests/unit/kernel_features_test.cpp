@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <linux/btf.h>
 
 #include <cerrno>
 #include <fstream>
@@ -63,11 +64,7 @@ namespace {
 std::string kernel_btf_strings()
 {
     std::ifstream btf("/sys/kernel/btf/vmlinux", std::ios::binary);
-    struct {
-        uint16_t magic;
-        uint8_t version, flags;
-        uint32_t hdr_len, type_off, type_len, str_off, str_len;
-    } hdr{};
+    btf_header hdr{};
     if (!btf.read(reinterpret_cast<char*>(&hdr), sizeof(hdr)))
         return "";
     std::string strings(hdr.str_len, '\0');

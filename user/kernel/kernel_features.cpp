@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <linux/btf.h>
 
 #include <algorithm>
 #include <array>
@@ -29,12 +30,8 @@ std::vector<bool> kernel_btf_has_names(const std::vector<std::string_view>& name
     // by 2 MiB. All the names are looked for in one pass over it.
     std::vector<bool> found(names.size(), false);
     std::ifstream btf("/sys/kernel/btf/vmlinux", std::ios::binary);
-    struct {
-        uint16_t magic;
-        uint8_t version, flags;
-        uint32_t hdr_len, type_off, type_len, str_off, str_len;
-    } hdr{};
-    if (!btf.read(reinterpret_cast<char*>(&hdr), sizeof(hdr)) || hdr.magic != 0xeB9F)
+    btf_header hdr{};
+    if (!btf.read(reinterpret_cast<char*>(&hdr), sizeof(hdr)) || hdr.magic != BTF_MAGIC)
         return found;
     // NUL-delimited in the table: each name with a NUL on either side.
     std::vector<std::string> needles;
