@@ -144,18 +144,26 @@ void MetricsServer::serve()
     watch(listener_.get(), EPOLLIN, EPOLL_CTL_ADD);
     watch(wake_.get(), EPOLLIN, EPOLL_CTL_ADD);
 
+    // Out of descriptors (EMFILE and the like), the listener stays readable:
+    // it is left out of the poll instead of spinning, until a connection
+    // closes and gives a descriptor back, or for a moment when none does
+    // (the descriptors may be the process's other threads').
+    bool listener_paused = false;
+    Clock::time_point listener_paused_until{};
+    auto resume_listener = [&] {
+        listener_paused = false;
+        watch(listener_.get(), EPOLLIN, EPOLL_CTL_MOD);
+    };
+
     std::unordered_map<int, Connection> connections;
     std::list<int> by_age;  // oldest first: deadlines come in this order too
     auto drop = [&](int fd) {
         auto it = connections.find(fd);
         by_age.erase(it->second.age);
         connections.erase(it);  // closes it, which also takes it out of epoll
+        if (listener_paused)
+            resume_listener();  // a descriptor came back: the clients waiting in the backlog need it
     };
-
-    // Out of descriptors (EMFILE and the like), the listener stays readable:
-    // it is left out of the poll for a moment instead of spinning.
-    bool listener_paused = false;
-    Clock::time_point listener_paused_until{};
     for (;;) {
         int timeout_ms = -1;
         const auto wait_until = [&](Clock::time_point t) {
@@ -213,10 +221,8 @@ void MetricsServer::serve()
         const auto now = Clock::now();
         while (!by_age.empty() && connections.at(by_age.front()).deadline <= now)
             drop(by_age.front());
-        if (listener_paused && listener_paused_until <= now) {
-            listener_paused = false;
-            watch(listener_.get(), EPOLLIN, EPOLL_CTL_MOD);
-        }
+        if (listener_paused && listener_paused_until <= now)
+            resume_listener();
     }
 }
 
