@@ -41,6 +41,7 @@
 #include "watch/poll_loop.h"
 #include "watch/policy_watch.h"
 #include "watch/stop_signals.h"
+#include "watch/stop_summary.h"
 
 namespace selfconnect {
 
@@ -190,39 +191,6 @@ std::vector<int> capabilities_kept(const WatchOptions& o)
     for (int cap : capabilities_for_bpf_reads())
         keep.push_back(cap);
     return keep;
-}
-
-// What the stop summary says.
-struct WatchTotals {
-    uint64_t detections = 0;
-    uint64_t retry_loop_warnings = 0;
-    LostEvents lost;
-    uint64_t skipped_runs = 0;
-    uint64_t not_written = 0;
-    std::optional<std::array<uint64_t, SC_GUARD_COUNTS>> guard;  // --guard ran
-};
-
-void print_summary(const WatchTotals& t)
-{
-    // Self-connects lost in the kernel were seen by no filter: with --pid or
-    // --comm they may belong to other processes.
-    std::fprintf(stderr,
-                 "selfconnect: %llu self-connects detected, %llu retry-loop warnings, %llu events lost "
-                 "(%llu self-connects, %llu closes, %llu refusals), %llu runs skipped by the kernel, "
-                 "%llu records not written\n",
-                 static_cast<unsigned long long>(t.detections),
-                 static_cast<unsigned long long>(t.retry_loop_warnings),
-                 static_cast<unsigned long long>(t.lost.total),
-                 static_cast<unsigned long long>(t.lost.of(SC_EVENT_SELF_CONNECT)),
-                 static_cast<unsigned long long>(t.lost.of(SC_EVENT_SELF_CONNECT_CLOSED)),
-                 static_cast<unsigned long long>(t.lost.of(SC_EVENT_CONNECT_REFUSED)),
-                 static_cast<unsigned long long>(t.skipped_runs), static_cast<unsigned long long>(t.not_written));
-    if (t.guard)
-        std::fprintf(stderr,
-                     "selfconnect: guard: %llu self-connects prevented, %llu connects that could have met "
-                     "themselves passed no guard\n",
-                     static_cast<unsigned long long>((*t.guard)[SC_GUARD_PREVENTED]),
-                     static_cast<unsigned long long>((*t.guard)[SC_GUARD_MISSED]));
 }
 
 }  // namespace
@@ -386,7 +354,7 @@ int run_watch(const WatchOptions& o)
     totals.detections = dispatcher.detections();
     totals.retry_loop_warnings = dispatcher.retry_loop_warnings();
     totals.not_written = out.lost();
-    print_summary(totals);
+    std::fputs(stop_summary(totals).c_str(), stderr);
     return 0;
 }
 

@@ -1,0 +1,46 @@
+#include "watch/stop_summary.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace selfconnect {
+
+namespace {
+
+unsigned long long n(uint64_t v)
+{
+    return static_cast<unsigned long long>(v);
+}
+
+template <typename... Args>
+void append(std::string& out, const char* format, Args... args)
+{
+    char line[512];
+    const int len = std::snprintf(line, sizeof(line), format, args...);
+    if (len > 0)
+        out.append(line, std::min(static_cast<size_t>(len), sizeof(line) - 1));
+}
+
+}  // namespace
+
+std::string stop_summary(const WatchTotals& t)
+{
+    std::string out;
+    // Self-connects lost in the kernel were seen by no filter: with --pid or
+    // --comm they may belong to other processes.
+    append(out,
+           "selfconnect: %llu self-connects detected, %llu retry-loop warnings, %llu events lost "
+           "(%llu self-connects, %llu closes, %llu refusals), %llu runs skipped by the kernel, "
+           "%llu records not written\n",
+           n(t.detections), n(t.retry_loop_warnings), n(t.lost.total), n(t.lost.of(SC_EVENT_SELF_CONNECT)),
+           n(t.lost.of(SC_EVENT_SELF_CONNECT_CLOSED)), n(t.lost.of(SC_EVENT_CONNECT_REFUSED)), n(t.skipped_runs),
+           n(t.not_written));
+    if (t.guard)
+        append(out,
+               "selfconnect: guard: %llu self-connects prevented, %llu connects that could have met "
+               "themselves passed no guard\n",
+               n((*t.guard)[SC_GUARD_PREVENTED]), n((*t.guard)[SC_GUARD_MISSED]));
+    return out;
+}
+
+}  // namespace selfconnect
