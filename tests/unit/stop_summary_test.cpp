@@ -36,3 +36,16 @@ TEST(StopSummary, TheGuardsLineOnlyWhenItRan)
               "selfconnect: guard: 8 self-connects prevented, 9 connects that could have met themselves passed no "
               "guard\n");
 }
+
+// A kernel kind this build does not map is a defect: the summary says how
+// many such events went unreported, and says nothing when there were none.
+TEST(StopSummary, EventsOfAnUnknownKindAreSaidOnlyWhenThereWereSome)
+{
+    WatchTotals t;
+    const std::string none = stop_summary(t);
+    EXPECT_EQ(none.find("does not know"), std::string::npos) << none;
+    t.unknown_kinds = 3;
+    const std::string some = stop_summary(t);
+    EXPECT_TRUE(some.starts_with(none)) << some;
+    EXPECT_EQ(some.substr(none.size()), "selfconnect: 3 events of a kind this build does not know were not reported\n");
+}

@@ -31,6 +31,7 @@ public:
     // An event of a kind the loader does not know: counted now, reported
     // at the next poll.
     void count_unknown_kind() { ++unknown_place_.seen; }
+    uint64_t unknown_kinds() const { return unknown_place_.seen; }
     // listen()s and listeners' closes lost, in all.
     uint64_t listener_events_lost() const { return ring_.of(SC_EVENT_LISTEN) + ring_.of(SC_EVENT_LISTENER_CLOSED); }
 

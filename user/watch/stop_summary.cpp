@@ -35,6 +35,11 @@ std::string stop_summary(const WatchTotals& t)
            n(t.detections), n(t.retry_loop_warnings), n(t.lost.total), n(t.lost.of(SC_EVENT_SELF_CONNECT)),
            n(t.lost.of(SC_EVENT_SELF_CONNECT_CLOSED)), n(t.lost.of(SC_EVENT_CONNECT_REFUSED)), n(t.skipped_runs),
            n(t.not_written));
+    // Said only when it happened: a kind the kernel side writes and this
+    // build does not map is a defect, already reported as events_lost.
+    if (t.unknown_kinds)
+        append(out, "selfconnect: %llu events of a kind this build does not know were not reported\n",
+               n(t.unknown_kinds));
     if (t.guard)
         append(out,
                "selfconnect: guard: %llu self-connects prevented, %llu connects that could have met "

@@ -18,6 +18,7 @@ struct WatchTotals {
     LostEvents lost;
     uint64_t skipped_runs = 0;
     uint64_t not_written = 0;
+    uint64_t unknown_kinds = 0;  // events of a kind this build does not know
     std::optional<std::array<uint64_t, SC_GUARD_COUNTS>> guard;  // --guard ran
 };
 

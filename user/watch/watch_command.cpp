@@ -347,6 +347,7 @@ int run_watch(const WatchOptions& o)
         if (guarded)
             totals.guard = program.guard_counts();
         totals.lost = losses.totals();
+        totals.unknown_kinds = losses.unknown_kinds();
         totals.skipped_runs = losses.skipped_runs();
     } catch (const std::exception& e) {
         return fail(e.what());
