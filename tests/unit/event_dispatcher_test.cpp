@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "records/event_decoding.h"
+#include "records/event_kinds.h"
 #include "records/record_json.h"
 #include "records/record_text.h"
 #include "records/record_sink.h"
@@ -31,7 +32,7 @@ public:
     {
         std::vector<Record> out;
         for (const Record& r : records)
-            if (r.type == t)
+            if (r.type() == t)
                 out.push_back(r);
         return out;
     }
@@ -66,12 +67,12 @@ public:
         if (!protect_answer)
             return std::nullopt;
         Record r;
-        r.type = RecordType::PortReserved;
+        PortReservedFacts facts;
+        facts.reason = reason;
+        facts.error = protect_error;
+        r.facts = facts;
         r.netns = netns;
         r.port = port;
-        r.reason = reason;
-        if (protect_error)
-            r.error = *protect_error;
         return r;
     }
     void find_holders(const Record& r) override { asked.push_back(r); }
@@ -161,8 +162,8 @@ TEST_F(Dispatcher, ASelfConnectIsWrittenCountedAndOpenUntilItsCloseGivesItsLifet
     d.handle(event(SC_EVENT_SELF_CONNECT_CLOSED, 40500, 3'500'000'000ULL));
     const auto closed = sink.of(RecordType::SelfConnectClosed);
     ASSERT_EQ(closed.size(), 1u);
-    ASSERT_TRUE(closed[0].lifetime_seconds);
-    EXPECT_DOUBLE_EQ(*closed[0].lifetime_seconds, 2.5);
+    ASSERT_TRUE(closed[0].as<SelfConnectClosedFacts>().lifetime_seconds);
+    EXPECT_DOUBLE_EQ(*closed[0].as<SelfConnectClosedFacts>().lifetime_seconds, 2.5);
     EXPECT_EQ(metrics.self_connects_closed, 1u);
     EXPECT_EQ(metrics.self_connects_open, 1u);
 }
@@ -178,10 +179,14 @@ TEST_F(Dispatcher, KillDestroysEachSelfConnectAndTheRecordSaysHowItWent)
     EXPECT_EQ(host.killed[0].port, 40500);
     const auto written = sink.of(RecordType::SelfConnect);
     ASSERT_EQ(written.size(), 2u);
-    EXPECT_EQ(written[0].killed, true);
-    EXPECT_FALSE(written[0].kill_error);
-    EXPECT_EQ(written[1].killed, false);
-    EXPECT_EQ(written[1].kill_error, "No such file or directory");
+    const auto& killed = written[0].as<SelfConnectFacts>().kill;
+    ASSERT_TRUE(killed);
+    EXPECT_TRUE(killed->ok);
+    EXPECT_EQ(killed->error, "");
+    const auto& failed = written[1].as<SelfConnectFacts>().kill;
+    ASSERT_TRUE(failed);
+    EXPECT_FALSE(failed->ok);
+    EXPECT_EQ(failed->error, "No such file or directory");
     EXPECT_EQ(metrics.kills_ok, 1u);
     EXPECT_EQ(metrics.kills_failed, 1u);
 }
@@ -206,10 +211,10 @@ TEST_F(Dispatcher, ALoopsFoldedSelfConnectsAreWrittenOnceAndKillDestroysTheOneOp
     d.write_folds(2'300'000'000ULL);
     const auto repeats = sink.of(RecordType::SelfConnectRepeats);
     ASSERT_EQ(repeats.size(), 1u);
-    EXPECT_EQ(repeats[0].repeats, 50u);
+    EXPECT_EQ(repeats[0].as<SelfConnectRepeatsFacts>().repeats, 50u);
     EXPECT_EQ(repeats[0].owner.comm, "nc");
-    EXPECT_DOUBLE_EQ(*repeats[0].span_seconds, 0.2);
-    EXPECT_EQ(repeats[0].killed, true);
+    EXPECT_DOUBLE_EQ(repeats[0].as<SelfConnectRepeatsFacts>().span_seconds, 0.2);
+    EXPECT_TRUE(repeats[0].as<SelfConnectRepeatsFacts>().open_one_killed);
     EXPECT_EQ(host.killed.size(), 2u);
     EXPECT_EQ(metrics.kills_ok, 2u);
     d.write_folds(10'000'000'000ULL, true);
@@ -258,7 +263,7 @@ TEST_F(Dispatcher, RefusalsInAWindowMakeOneRetryLoopAndProtectReservesItsPort)
         d.handle(event(SC_EVENT_CONNECT_REFUSED, 40500, 1'000'000'000ULL + i * 1'000'000ULL));
     const auto loops = sink.of(RecordType::RetryLoop);
     ASSERT_EQ(loops.size(), 1u);
-    EXPECT_EQ(loops[0].refusals, 5u);
+    EXPECT_EQ(loops[0].as<RetryLoopFacts>().refusals, 5u);
     EXPECT_EQ(d.retry_loop_warnings(), 1u);
     EXPECT_EQ(metrics.retry_loop_warnings, 1u);
     EXPECT_TRUE(sink.of(RecordType::ConnectRefused).empty());  // internal, never written
@@ -275,14 +280,14 @@ TEST_F(Dispatcher, AListenerAtRiskIsWrittenOnceWithItsFixAndCountedUntilItCloses
 {
     EventDispatcher& d = make();
     Record found = event(SC_EVENT_LISTEN, 40800);
-    found.fix = "from the scan";
+    found.as<ListenerAtRiskFacts>().fix = "from the scan";
     found.socket_inode = 555;
     Record self_connected = event(SC_EVENT_SELF_CONNECT, 40500);
     EXPECT_EQ(d.start_with({found, self_connected}), 1u);
     EXPECT_EQ(metrics.listeners_at_risk, 1u);
     EXPECT_EQ(metrics.self_connects_open, 1u);
     ASSERT_EQ(sink.records.size(), 1u);  // the listener; the self-connect is only counted
-    EXPECT_EQ(sink.records[0].fix, "from the scan");
+    EXPECT_EQ(sink.records[0].as<ListenerAtRiskFacts>().fix, "from the scan");
 
     Record live = event(SC_EVENT_LISTEN, 40800);
     live.socket_inode = 555;
@@ -290,7 +295,7 @@ TEST_F(Dispatcher, AListenerAtRiskIsWrittenOnceWithItsFixAndCountedUntilItCloses
     EXPECT_EQ(sink.records.size(), 1u);
     d.handle(event(SC_EVENT_LISTEN, 40802));
     ASSERT_EQ(sink.records.size(), 2u);
-    EXPECT_EQ(sink.records[1].fix, "fix for 40802");
+    EXPECT_EQ(sink.records[1].as<ListenerAtRiskFacts>().fix, "fix for 40802");
     EXPECT_EQ(metrics.listeners_at_risk, 2u);
 
     Record reserved = event(SC_EVENT_LISTEN, 40804);
@@ -355,8 +360,8 @@ TEST_F(Dispatcher, ProtectReservesAListenersPortAndItIsNoLongerAtRisk)
     ASSERT_EQ(host.protected_ports.size(), 1u);
     EXPECT_EQ(host.protected_ports[0].reason, ReserveReason::ListenerAtRisk);
     ASSERT_EQ(sink.records.size(), 2u);
-    EXPECT_EQ(sink.records[0].type, RecordType::ListenerAtRisk);
-    EXPECT_EQ(sink.records[1].type, RecordType::PortReserved);
+    EXPECT_EQ(sink.records[0].type(), RecordType::ListenerAtRisk);
+    EXPECT_EQ(sink.records[1].type(), RecordType::PortReserved);
     EXPECT_EQ(metrics.ports_reserved_listener, 1u);
     EXPECT_EQ(metrics.listeners_at_risk, 0u);
 
@@ -364,7 +369,7 @@ TEST_F(Dispatcher, ProtectReservesAListenersPortAndItIsNoLongerAtRisk)
     d.handle(event(SC_EVENT_LISTEN, 40802));
     EXPECT_EQ(metrics.ports_reserve_failed, 1u);
     EXPECT_EQ(metrics.listeners_at_risk, 1u);  // still at risk
-    EXPECT_EQ(sink.records.back().error, "cannot write");
+    EXPECT_EQ(sink.records.back().as<PortReservedFacts>().error, "cannot write");
 
     host.protect_error.reset();
     host.protect_answer = false;  // reserved already: nothing to say
@@ -405,11 +410,12 @@ TEST_F(Dispatcher, APortInUseNamesTheConnectedSocketThatHoldsItAndNeverAListener
     d.on_holders(refused, {held(1, "127.0.0.1", true)});  // no server: a client met itself there
     ASSERT_EQ(sink.records.size(), 1u);
     const Record& r = sink.records[0];
-    EXPECT_EQ(r.type, RecordType::ListenerBlocked);
+    EXPECT_EQ(r.type(), RecordType::ListenerBlocked);
     EXPECT_EQ(r.owner.comm, "python3");
-    ASSERT_TRUE(r.holder);
-    EXPECT_EQ(r.holder->owner.comm, "nc");
-    EXPECT_TRUE(r.holder->self_connected);
+    const auto& holder = r.as<ListenerBlockedFacts>().holder;
+    ASSERT_TRUE(holder);
+    EXPECT_EQ(holder->owner.comm, "nc");
+    EXPECT_TRUE(holder->self_connected);
     EXPECT_EQ(metrics.listeners_blocked, 1u);
 
     d.on_holders(refused, {});  // nobody holds it any more
@@ -425,15 +431,15 @@ TEST_F(Dispatcher, AListenerWhosePortTheKernelChoseGetsNoFixAndNoReservation)
     options.protect = true;
     EventDispatcher& d = make();
     Record chosen = event(SC_EVENT_LISTEN, 40801);
-    chosen.port_chosen_by_kernel = true;
+    chosen.as<ListenerAtRiskFacts>().port_chosen_by_kernel = true;
     d.handle(chosen);
     Record named = event(SC_EVENT_LISTEN, 40800);
-    named.port_chosen_by_kernel = false;
+    named.as<ListenerAtRiskFacts>().port_chosen_by_kernel = false;
     d.handle(named);
     const auto listeners = sink.of(RecordType::ListenerAtRisk);
     ASSERT_EQ(listeners.size(), 2u);
-    EXPECT_FALSE(listeners[0].fix);
-    EXPECT_EQ(listeners[1].fix, "fix for 40800");
+    EXPECT_FALSE(listeners[0].as<ListenerAtRiskFacts>().fix);
+    EXPECT_EQ(listeners[1].as<ListenerAtRiskFacts>().fix, "fix for 40800");
     ASSERT_EQ(host.protected_ports.size(), 1u);
     EXPECT_EQ(host.protected_ports[0].port, 40800);
     EXPECT_EQ(metrics.listeners_at_risk, 1u) << "the kernel's port stays at risk; the reserved one does not";
@@ -447,8 +453,8 @@ TEST_F(Dispatcher, OnlyAListenerInAPodGetsThePodSpecLine)
     d.handle(event(SC_EVENT_LISTEN, 40800));
     const auto listeners = sink.of(RecordType::ListenerAtRisk);
     ASSERT_EQ(listeners.size(), 1u);
-    EXPECT_EQ(listeners[0].fix, "fix for 40800");
-    EXPECT_FALSE(listeners[0].pod_fix) << "the owner is in no pod";
+    EXPECT_EQ(listeners[0].as<ListenerAtRiskFacts>().fix, "fix for 40800");
+    EXPECT_FALSE(listeners[0].as<ListenerAtRiskFacts>().pod_fix) << "the owner is in no pod";
 }
 
 // The guard's records: one per (netns, process, port) and window, with
@@ -464,7 +470,7 @@ TEST_F(Dispatcher, APreventedSelfConnectIsWrittenOncePerProcessPortAndWindow)
     const auto prevented = sink.of(RecordType::SelfConnectPrevented);
     ASSERT_EQ(prevented.size(), 3u);
     EXPECT_EQ(prevented[0].owner.comm, "nc");
-    EXPECT_EQ(prevented[0].fix, "fix for 40500");
+    EXPECT_EQ(prevented[0].as<SelfConnectPreventedFacts>().fix, "fix for 40500");
     EXPECT_EQ(prevented[1].owner.comm, "curl");
     EXPECT_EQ(prevented[2].mono_ns, 12'000'000'000ULL);
 }
@@ -484,9 +490,9 @@ TEST_F(Dispatcher, AConnectTheGuardMissedAttachesItThereAndSaysHowItWent)
     const auto missed = sink.of(RecordType::GuardMissed);
     ASSERT_EQ(missed.size(), 2u);
     EXPECT_EQ(missed[0].owner.comm, "nc");
-    EXPECT_FALSE(missed[0].error);
+    EXPECT_FALSE(missed[0].as<GuardMissedFacts>().error);
     EXPECT_EQ(missed[1].owner.comm, "curl");
-    EXPECT_EQ(missed[1].error, "no process is left in it");
+    EXPECT_EQ(missed[1].as<GuardMissedFacts>().error, "no process is left in it");
     EXPECT_EQ(to_json(missed[1])["type"], "guard_missed");
     EXPECT_NE(to_text(missed[1]).find("GUARD-MISSED 127.0.0.1:40501 (no guard saw this connect's SYN; the guard "
                                       "could not be attached to this namespace: no process is left in it)"),
@@ -505,4 +511,20 @@ TEST_F(Dispatcher, PortFiltersTheStartScanAsItFiltersLiveEvents)
     ASSERT_EQ(listeners.size(), 1u);
     EXPECT_EQ(listeners[0].port, 40800);
     EXPECT_EQ(metrics.listeners_at_risk, 1u);
+}
+
+// Each kind's handling asks only for its own kind's fields (a record asked
+// for another kind's throws std::bad_variant_access): every kernel kind,
+// with every option that adds to a record.
+TEST_F(Dispatcher, EveryKernelKindIsHandledWithItsOwnFields)
+{
+    options.kill = true;
+    options.protect = true;
+    EventDispatcher& d = make();
+    for (const EventKind& k : kEventKinds) {
+        EXPECT_NO_THROW(d.handle(event(k.number, 40500))) << k.metric_label;
+        EXPECT_NO_THROW(d.on_holders(event(k.number, 40500), {held(1, "127.0.0.1", true)})) << k.metric_label;
+    }
+    EXPECT_NO_THROW(d.write_folds(10'000'000'000ULL, true));
+    EXPECT_FALSE(sink.records.empty());
 }

@@ -9,7 +9,7 @@ namespace {
 Record listener(uint32_t netns, uint16_t port, const char* addr = "127.0.0.1")
 {
     Record r;
-    r.type = RecordType::ListenerAtRisk;
+    r.facts = ListenerAtRiskFacts{};
     r.netns = netns;
     r.port = port;
     r.addr = addr;

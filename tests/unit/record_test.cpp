@@ -127,7 +127,7 @@ TEST(EventDecoding, EveryKernelKindHasItsTypeAndAnUnknownKindIsNoRecord)
             EXPECT_FALSE(r.has_value()) << "kind " << kind << " is no kind the kernel writes";
         } else {
             ASSERT_TRUE(r.has_value()) << "kind " << kind;
-            EXPECT_EQ(r->type, known->second) << "kind " << kind;
+            EXPECT_EQ(r->type(), known->second) << "kind " << kind;
         }
     }
     EXPECT_EQ(kinds.size(), static_cast<size_t>(SC_EVENT_KINDS - 1)) << "a kind of bpf/events.h is not mapped here";
@@ -204,12 +204,13 @@ TEST(EventDecoding, AnOwnerInAContainerCarriesItsIdAndPodAndTheTextAShortId)
 TEST(EventDecoding, NewRecordsPrintTheirOwnFields)
 {
     Record reserved;
-    reserved.type = RecordType::PortReserved;
     reserved.netns = 4026531840u;
     reserved.port = 40500;
-    reserved.reason = ReserveReason::RetryLoop;
-    reserved.reserved_ports = "8080,40500";
-    reserved.persist = "net.ipv4.ip_local_reserved_ports = 8080,40500";
+    PortReservedFacts facts;
+    facts.reason = ReserveReason::RetryLoop;
+    facts.reserved_ports = "8080,40500";
+    facts.persist = "net.ipv4.ip_local_reserved_ports = 8080,40500";
+    reserved.facts = facts;
     const json j = to_json(reserved);
     EXPECT_EQ(j["type"], "port_reserved");
     EXPECT_EQ(j["reason"], "retry_loop");
@@ -217,7 +218,6 @@ TEST(EventDecoding, NewRecordsPrintTheirOwnFields)
     EXPECT_NE(to_text(reserved).find("/etc/sysctl.d/"), std::string::npos) << to_text(reserved);
 
     Record blocked = *decode_event(sample_event(), std::chrono::system_clock::now());
-    blocked.type = RecordType::ListenerBlocked;
     blocked.owner.comm = "python3";
     HeldSocket holder;
     holder.owner.pid = 790;
@@ -225,7 +225,7 @@ TEST(EventDecoding, NewRecordsPrintTheirOwnFields)
     holder.peer_addr = "127.0.0.1";
     holder.peer_port = 44600;
     holder.self_connected = true;
-    blocked.holder = holder;
+    blocked.facts = ListenerBlockedFacts{holder};
     const std::string text = to_text(blocked);
     EXPECT_NE(text.find("python3 (pid 4242) cannot listen on 127.0.0.1:44600"), std::string::npos) << text;
     EXPECT_NE(text.find("held by nc (pid 790), connected to itself; 'selfconnect audit --kill' frees it"),
@@ -239,10 +239,11 @@ TEST(EventDecoding, NewRecordsPrintTheirOwnFields)
 TEST(EventDecoding, ARepeatsRecordSaysHowManyOverHowLongAndSinceWhen)
 {
     Record r = *decode_event(sample_event(), std::chrono::system_clock::now());
-    r.type = RecordType::SelfConnectRepeats;
-    r.repeats = 187000;
-    r.since_mono_ns = r.mono_ns;
-    r.span_seconds = 5.98;
+    SelfConnectRepeatsFacts repeats;
+    repeats.repeats = 187000;
+    repeats.since_mono_ns = r.mono_ns;
+    repeats.span_seconds = 5.98;
+    r.facts = repeats;
     const json j = to_json(r);
     EXPECT_EQ(j["type"], "self_connect_repeats");
     EXPECT_EQ(j["repeats"], 187000);
@@ -253,7 +254,7 @@ TEST(EventDecoding, ARepeatsRecordSaysHowManyOverHowLongAndSinceWhen)
               std::string::npos)
         << text;
     EXPECT_NE(text.find("; last recorded"), std::string::npos) << text;
-    r.killed = true;
+    r.as<SelfConnectRepeatsFacts>().open_one_killed = true;
     text = to_text(r);
     EXPECT_NE(text.find("[the one open now killed]"), std::string::npos) << text;
 }
@@ -261,14 +262,14 @@ TEST(EventDecoding, ARepeatsRecordSaysHowManyOverHowLongAndSinceWhen)
 TEST(EventDecoding, AListenerAtRiskSaysWhichParityConnectTriesFirstAndItsFix)
 {
     Record r = *decode_event(sample_event(), std::chrono::system_clock::now());
-    r.type = RecordType::ListenerAtRisk;
+    r.facts = ListenerAtRiskFacts{};
     r.range_lo = 32768;
     r.port = 44600;  // even, like the range's lower bound
-    r.fix = "sysctl -w net.ipv4.ip_local_reserved_ports=44600";
+    r.as<ListenerAtRiskFacts>().fix = "sysctl -w net.ipv4.ip_local_reserved_ports=44600";
     const std::string even = to_text(r);
     EXPECT_NE(even.find("; connect() tries ports of this parity first; fix: sysctl -w"), std::string::npos) << even;
     r.port = 44601;
-    r.fix.reset();
+    r.as<ListenerAtRiskFacts>().fix.reset();
     const std::string odd = to_text(r);
     EXPECT_NE(odd.find("; connect() reaches this parity only after the other"), std::string::npos) << odd;
     EXPECT_EQ(odd.find("fix:"), std::string::npos) << odd;

@@ -66,26 +66,26 @@ TEST(ReservedPorts, ThePortReservedRecordCarriesTheListAndOnlyHereAPersistLine)
     ok.changed = true;
     ok.list = "8080,40500";
     const Record here = port_reserved_record(current_netns_inode(), 40500, ReserveReason::ListenerAtRisk, ok);
-    EXPECT_EQ(here.type, RecordType::PortReserved);
+    EXPECT_EQ(here.type(), RecordType::PortReserved);
     EXPECT_EQ(here.port, 40500);
-    EXPECT_EQ(here.reason, ReserveReason::ListenerAtRisk);
-    EXPECT_EQ(here.reserved_ports, "8080,40500");
-    EXPECT_FALSE(here.error);
-    EXPECT_EQ(here.persist, "net.ipv4.ip_local_reserved_ports = 8080,40500");
+    EXPECT_EQ(here.as<PortReservedFacts>().reason, ReserveReason::ListenerAtRisk);
+    EXPECT_EQ(here.as<PortReservedFacts>().reserved_ports, "8080,40500");
+    EXPECT_FALSE(here.as<PortReservedFacts>().error);
+    EXPECT_EQ(here.as<PortReservedFacts>().persist, "net.ipv4.ip_local_reserved_ports = 8080,40500");
     EXPECT_EQ(persistent_sysctl_line("8080"), "net.ipv4.ip_local_reserved_ports = 8080");
 
     const Record elsewhere = port_reserved_record(kOtherNetns, 40500, ReserveReason::RetryLoop, ok);
-    EXPECT_FALSE(elsewhere.persist);
+    EXPECT_FALSE(elsewhere.as<PortReservedFacts>().persist);
 
     ReserveResult failed;
     failed.error = "cannot write /proc/sys/net/ipv4/ip_local_reserved_ports: Permission denied";
     const Record refused = port_reserved_record(current_netns_inode(), 40500, ReserveReason::SelfConnect, failed);
-    EXPECT_EQ(refused.error, failed.error);
-    EXPECT_FALSE(refused.persist);
+    EXPECT_EQ(refused.as<PortReservedFacts>().error, failed.error);
+    EXPECT_FALSE(refused.as<PortReservedFacts>().persist);
 
     const Record bare = port_reserved_record(kOtherNetns, 40500, ReserveReason::RetryLoop);
-    EXPECT_FALSE(bare.reserved_ports);
-    EXPECT_FALSE(bare.error);
+    EXPECT_FALSE(bare.as<PortReservedFacts>().reserved_ports);
+    EXPECT_FALSE(bare.as<PortReservedFacts>().error);
 }
 
 TEST(ReservedPorts, ReasonsHaveTheNamesRecordsPrint)

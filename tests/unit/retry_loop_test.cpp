@@ -10,7 +10,7 @@ namespace {
 Record refusal(uint64_t at_ms, const std::string& comm = "nc", uint16_t port = 44600, uint32_t pid = 1)
 {
     Record r;
-    r.type = RecordType::ConnectRefused;
+    r.facts = ConnectRefusedFacts{};
     r.mono_ns = at_ms * 1'000'000ULL;
     r.owner.known = true;
     r.owner.comm = comm;
@@ -29,8 +29,8 @@ TEST(RetryLoops, AClientRefusedOftenEnoughWithinTheWindowIsReportedOnce)
     EXPECT_FALSE(d.on_refused(refusal(10, "nc", 44600, 101)));  // a new nc each time
     auto loop = d.on_refused(refusal(20, "nc", 44600, 102));
     ASSERT_TRUE(loop);
-    EXPECT_EQ(loop->type, RecordType::RetryLoop);
-    EXPECT_EQ(*loop->refusals, 3u);
+    EXPECT_EQ(loop->type(), RecordType::RetryLoop);
+    EXPECT_EQ(loop->as<RetryLoopFacts>().refusals, 3u);
     EXPECT_EQ(loop->owner.pid, 102u);
     uint64_t t = 20;
     uint64_t seen = 3;
@@ -40,7 +40,7 @@ TEST(RetryLoops, AClientRefusedOftenEnoughWithinTheWindowIsReportedOnce)
     }
     auto again = d.on_refused(refusal(t, "nc"));
     ASSERT_TRUE(again);  // the next window
-    EXPECT_EQ(*again->refusals, seen + 1);
+    EXPECT_EQ(again->as<RetryLoopFacts>().refusals, seen + 1);
 }
 
 TEST(RetryLoops, SlowOrScatteredRefusalsAreNotALoop)

@@ -50,7 +50,7 @@ public:
 Record self_connect(uint64_t mono_ns, const std::string& comm = "nc", uint16_t port = 5000)
 {
     Record r;
-    r.type = RecordType::SelfConnect;
+    r.facts = SelfConnectFacts{};
     r.mono_ns = mono_ns;
     r.owner.known = true;
     r.owner.pid = 812;
@@ -75,10 +75,10 @@ TEST(SelfConnectFolds, AStoppedLoopIsWrittenOnceWithHowManyAndOverHowLong)
     EXPECT_TRUE(folds.due(table, 11 * kSecond).empty()) << "folded half a second ago: the loop may go on";
     const auto written = folds.due(table, 12 * kSecond);
     ASSERT_EQ(written.size(), 1u);
-    EXPECT_EQ(written[0].type, RecordType::SelfConnectRepeats);
-    EXPECT_EQ(written[0].repeats, 5000u);
-    EXPECT_EQ(written[0].since_mono_ns, 10 * kSecond);
-    EXPECT_DOUBLE_EQ(*written[0].span_seconds, 0.5);
+    EXPECT_EQ(written[0].type(), RecordType::SelfConnectRepeats);
+    EXPECT_EQ(written[0].as<SelfConnectRepeatsFacts>().repeats, 5000u);
+    EXPECT_EQ(written[0].as<SelfConnectRepeatsFacts>().since_mono_ns, 10 * kSecond);
+    EXPECT_DOUBLE_EQ(written[0].as<SelfConnectRepeatsFacts>().span_seconds, 0.5);
     EXPECT_EQ(written[0].owner.comm, "nc");
     EXPECT_TRUE(folds.due(table, 20 * kSecond).empty()) << "written once";
 }
@@ -92,12 +92,12 @@ TEST(SelfConnectFolds, ALoopThatGoesOnIsWrittenEveryTenSecondsAndNothingTwice)
         folds.written(self_connect(s * kSecond));  // the first of each second
         table.fold(self_connect(0), s * 1000, s * kSecond + kSecond / 8);
         for (const Record& r : folds.due(table, s * kSecond + kSecond / 4)) {
-            written += *r.repeats;
+            written += r.as<SelfConnectRepeatsFacts>().repeats;
             ++records;
         }
     }
     for (const Record& r : folds.due(table, 40 * kSecond, true))
-        written += *r.repeats;
+        written += r.as<SelfConnectRepeatsFacts>().repeats;
     EXPECT_EQ(written, 30'000u) << "every fold written, once";
     EXPECT_GE(records, 2u);
     EXPECT_LE(records, 3u) << "one record every ten seconds";
@@ -111,7 +111,7 @@ TEST(SelfConnectFolds, AtTheEndEveryFoldIsWritten)
     table.fold(self_connect(0), 42, kSecond + 1000);
     const auto written = folds.due(table, kSecond + 2000, true);
     ASSERT_EQ(written.size(), 1u);
-    EXPECT_EQ(written[0].repeats, 42u);
+    EXPECT_EQ(written[0].as<SelfConnectRepeatsFacts>().repeats, 42u);
 }
 
 TEST(SelfConnectFolds, AKeyTheKernelForgotCountsAgainFromZero)
@@ -120,13 +120,13 @@ TEST(SelfConnectFolds, AKeyTheKernelForgotCountsAgainFromZero)
     SelfConnectFolds folds;
     folds.written(self_connect(kSecond));
     table.fold(self_connect(0), 100, kSecond + 1000);
-    ASSERT_EQ(folds.due(table, 3 * kSecond).at(0).repeats, 100u);
+    ASSERT_EQ(folds.due(table, 3 * kSecond).at(0).as<SelfConnectRepeatsFacts>().repeats, 100u);
     folds.written(self_connect(5 * kSecond));
     table.fold(self_connect(0), 7, 5 * kSecond + 1000, 5 * kSecond);  // a new entry
-    ASSERT_EQ(folds.due(table, 7 * kSecond).at(0).repeats, 7u);
+    ASSERT_EQ(folds.due(table, 7 * kSecond).at(0).as<SelfConnectRepeatsFacts>().repeats, 7u);
     folds.written(self_connect(9 * kSecond));
     table.fold(self_connect(0), 150, 9 * kSecond + 1000, 9 * kSecond);  // another, above the old count
-    ASSERT_EQ(folds.due(table, 11 * kSecond).at(0).repeats, 150u);
+    ASSERT_EQ(folds.due(table, 11 * kSecond).at(0).as<SelfConnectRepeatsFacts>().repeats, 150u);
 }
 
 TEST(SelfConnectFolds, KeysPastTheLimitAreWrittenAndForgottenOldestFirst)

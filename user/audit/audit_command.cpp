@@ -35,16 +35,15 @@ void kill_self_connects(const NetnsHandle& ns, NamespaceRisks& risks, Findings& 
 {
     std::optional<SockDiag> diag;
     for (Finding& f : risks.findings) {
-        if (f.record.type != RecordType::SelfConnect)
+        auto* self_connect = f.record.if_is<SelfConnectFacts>();
+        if (!self_connect)
             continue;
         if (!diag)
             diag.emplace(ns.fd.get());
         const int err = diag->destroy(f.socket);
-        f.record.killed = err == 0;
-        if (err) {
-            f.record.kill_error = strerror(err);
+        self_connect->kill = KillOutcome{err == 0, err ? strerror(err) : ""};
+        if (err)
             ++out.kill_failures;
-        }
     }
 }
 
@@ -56,7 +55,7 @@ void apply_fix(const NetnsHandle& ns, const NamespaceRisks& risks, Findings& out
         const uint16_t port = f.record.port;
         if (risks.policy.reserved.test(port) || !risks.reserve.test(port))
             continue;
-        const ReserveReason reason = f.record.type == RecordType::ListenerAtRisk ? ReserveReason::ListenerAtRisk
+        const ReserveReason reason = f.record.type() == RecordType::ListenerAtRisk ? ReserveReason::ListenerAtRisk
                                                                                  : ReserveReason::SelfConnect;
         out.records.push_back(port_reserved_record(risks.netns, port, reason, result));
     }
@@ -69,14 +68,15 @@ void audit_namespace(NamespaceRisks& risks, OwnerEnricher& enricher, const Netns
 {
     for (Finding& f : risks.findings) {
         enricher.enrich(f.record.owner);
-        if (f.record.type == RecordType::ListenerAtRisk && keeps_pod_fix(f.record) && port_worth_reserving(f.record))
-            f.record.pod_fix = pod_spec_sysctl(risks.reserve);
+        if (auto* listener = f.record.if_is<ListenerAtRiskFacts>();
+            listener && keeps_pod_fix(f.record) && port_worth_reserving(f.record))
+            listener->pod_fix = pod_spec_sysctl(risks.reserve);
     }
     if (o.kill)
         kill_self_connects(ns, risks, out);
     for (const Finding& f : risks.findings) {
         out.records.push_back(f.record);
-        ++(f.record.type == RecordType::ListenerAtRisk ? out.listeners : out.self_connects);
+        ++(f.record.type() == RecordType::ListenerAtRisk ? out.listeners : out.self_connects);
     }
     if (o.fix && risks.needs_fix())
         apply_fix(ns, risks, out);

@@ -10,9 +10,10 @@ namespace selfconnect {
 // bind(), bind() to port 0): it changes at every start, so a reservation
 // would protect nothing next time and --protect would spend one per
 // restart. Unknown (no listener-origin iterator) counts as the user's.
-inline bool port_worth_reserving(const Record& listener)
+inline bool port_worth_reserving(const Record& r)
 {
-    return !listener.port_chosen_by_kernel.value_or(false);
+    const auto* listener = r.if_is<ListenerAtRiskFacts>();
+    return !(listener && listener->port_chosen_by_kernel.value_or(false));
 }
 
 // Does a record keep its pod fix? Only an owner in a pod: a pod's

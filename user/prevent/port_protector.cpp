@@ -42,14 +42,14 @@ std::optional<Record> PortProtector::protect(uint32_t netns, uint16_t port, uint
         if (!capped_.insert(key).second)
             return std::nullopt;  // said once per namespace
         Record r = port_reserved_record(netns, port, reason);
-        r.error = "--protect-max " + std::to_string(max_) +
+        r.as<PortReservedFacts>().error = "--protect-max " + std::to_string(max_) +
                   " reached in this namespace: no more ports are reserved here";
         return r;
     }
     done.insert(port);
     if (!fd) {
         Record r = port_reserved_record(netns, port, reason);
-        r.error = "cannot reach network namespace " + std::to_string(netns) + ": it is gone or cannot be opened";
+        r.as<PortReservedFacts>().error = "cannot reach network namespace " + std::to_string(netns) + ": it is gone or cannot be opened";
         return r;
     }
     PortSet ports;

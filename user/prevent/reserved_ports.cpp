@@ -161,21 +161,23 @@ PortSet with_listener_port(const Record& listener, const std::optional<PortSet>&
 Record port_reserved_record(uint32_t netns, uint16_t port, ReserveReason reason)
 {
     Record r;
-    r.type = RecordType::PortReserved;
+    PortReservedFacts reserved;
+    reserved.reason = reason;
+    r.facts = reserved;
     r.time = std::chrono::system_clock::now();
     r.netns = netns;
     r.port = port;
-    r.reason = reason;
     return r;
 }
 
 Record port_reserved_record(uint32_t netns, uint16_t port, ReserveReason reason, const ReserveResult& result)
 {
     Record r = port_reserved_record(netns, port, reason);
-    r.reserved_ports = result.list;
-    r.error = result.error;
+    PortReservedFacts& reserved = r.as<PortReservedFacts>();
+    reserved.reserved_ports = result.list;
+    reserved.error = result.error;
     if (!result.error && netns == current_netns_inode())
-        r.persist = persistent_sysctl_line(result.list);
+        reserved.persist = persistent_sysctl_line(result.list);
     return r;
 }
 

@@ -70,7 +70,7 @@ RiskScanner::RiskScanner(PortOrigin origin) : owner_pids_(socket_owner_pids()), 
 Record RiskScanner::record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy) const
 {
     Record r;
-    r.type = type;
+    r.facts = facts_of(type);
     r.time = std::chrono::system_clock::now();
     r.netns = netns;
     r.family = s.family;
@@ -125,13 +125,13 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns) const
     const auto origins = origin_ ? origin_(ns.fd.get()) : std::nullopt;
     std::vector<Finding> still_there;
     for (Finding& f : risks.findings) {
-        if (f.record.type == RecordType::ListenerAtRisk && origins) {
+        if (f.record.type() == RecordType::ListenerAtRisk && origins) {
             auto it = origins->find(f.socket.inode);
             if (it == origins->end())
                 continue;
-            f.record.port_chosen_by_kernel = it->second;
+            f.record.as<ListenerAtRiskFacts>().port_chosen_by_kernel = it->second;
         }
-        if (f.record.type == RecordType::ListenerAtRisk && port_worth_reserving(f.record))
+        if (f.record.type() == RecordType::ListenerAtRisk && port_worth_reserving(f.record))
             risks.reserve.set(f.record.port);
         still_there.push_back(std::move(f));
     }
@@ -139,7 +139,8 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns) const
     if (risks.needs_fix())
         for (Finding& f : risks.findings)
             if (port_worth_reserving(f.record))
-                f.record.fix = fix_command(risks.reserve, netns, ns.path);
+                if (auto* fix = fix_line(f.record))
+                    *fix = fix_command(risks.reserve, netns, ns.path);
     return risks;
 }
 

@@ -50,7 +50,7 @@ std::optional<Record> decode_event(const sc_event& e, std::chrono::system_clock:
     if (!kind)
         return std::nullopt;
     Record r;
-    r.type = kind->type;
+    r.facts = facts_of(kind->type);
     r.time = wall;
     r.mono_ns = e.mono_ns;
     r.owner.known = e.owner == SC_OWNER_CONNECT || e.owner == SC_OWNER_CURRENT;
@@ -73,8 +73,8 @@ std::optional<Record> decode_event(const sc_event& e, std::chrono::system_clock:
     r.range_hi = e.range_hi;
     r.reserved = e.reserved != 0;
     r.socket_inode = e.sock_ino;
-    if (e.kind == SC_EVENT_LISTEN)
-        r.port_chosen_by_kernel = (e.flags & SC_FLAG_PORT_CHOSEN_BY_KERNEL) != 0;
+    if (auto* listener = r.if_is<ListenerAtRiskFacts>())
+        listener->port_chosen_by_kernel = (e.flags & SC_FLAG_PORT_CHOSEN_BY_KERNEL) != 0;
     return r;
 }
 

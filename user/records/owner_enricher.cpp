@@ -29,8 +29,8 @@ void OwnerEnricher::enrich(Owner& o)
 void OwnerEnricher::enrich(Record& r)
 {
     enrich(r.owner);
-    if (r.holder)
-        enrich(r.holder->owner);
+    if (auto* blocked = r.if_is<ListenerBlockedFacts>(); blocked && blocked->holder)
+        enrich(blocked->holder->owner);
 }
 
 }  // namespace selfconnect

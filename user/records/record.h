@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 
 namespace selfconnect {
 
@@ -67,8 +68,109 @@ struct HeldSocket {
     uint64_t inode = 0;       // the socket's: one socket, however many fds
 };
 
+// Each kind's own fields, beside the header every record has. A record's
+// kind is which of these it holds (Record::facts), so a field exists only on
+// the kinds it means something for. Each names its RecordType and the
+// "type" it is written as.
+
+// --kill's outcome for one socket.
+struct KillOutcome {
+    bool ok = false;
+    std::string error;  // why not, when !ok
+};
+
+struct SelfConnectFacts {
+    static constexpr RecordType type = RecordType::SelfConnect;
+    static constexpr const char* name = "self_connect";
+    std::optional<KillOutcome> kill;  // --kill
+    std::optional<std::string> fix;   // audit: the command that keeps the port out of reach
+};
+
+struct SelfConnectClosedFacts {
+    static constexpr RecordType type = RecordType::SelfConnectClosed;
+    static constexpr const char* name = "self_connect_closed";
+    std::optional<double> lifetime_seconds;  // unknown if its start was not seen
+};
+
+struct ConnectRefusedFacts {
+    static constexpr RecordType type = RecordType::ConnectRefused;
+    static constexpr const char* name = "connect_refused";
+};
+
+struct RetryLoopFacts {
+    static constexpr RecordType type = RecordType::RetryLoop;
+    static constexpr const char* name = "retry_loop";
+    uint64_t refusals = 0;
+    double window_seconds = 0;
+};
+
+struct ListenerAtRiskFacts {
+    static constexpr RecordType type = RecordType::ListenerAtRisk;
+    static constexpr const char* name = "listener_at_risk";
+    // Did the kernel choose the port (bind() to port 0, listen() without
+    // bind())? Such a port changes at every start: reserving it protects
+    // nothing. Unknown where nothing could tell (audit).
+    std::optional<bool> port_chosen_by_kernel;
+    std::optional<std::string> fix;      // the command that protects this port
+    std::optional<std::string> pod_fix;  // in a pod: the pod-spec lines that keep it protected
+};
+
+struct PortReservedFacts {
+    static constexpr RecordType type = RecordType::PortReserved;
+    static constexpr const char* name = "port_reserved";
+    ReserveReason reason = ReserveReason::ListenerAtRisk;
+    std::optional<std::string> reserved_ports;  // the namespace's list afterwards
+    std::optional<std::string> error;           // why it could not be done
+    std::optional<std::string> persist;         // host namespace: the /etc/sysctl.d line
+};
+
+struct ListenerBlockedFacts {
+    static constexpr RecordType type = RecordType::ListenerBlocked;
+    static constexpr const char* name = "listener_blocked";
+    std::optional<HeldSocket> holder;  // who holds the port
+};
+
+struct ListenerClosedFacts {
+    static constexpr RecordType type = RecordType::ListenerClosed;
+    static constexpr const char* name = "listener_closed";
+};
+
+struct PortInUseFacts {
+    static constexpr RecordType type = RecordType::PortInUse;
+    static constexpr const char* name = "port_in_use";
+};
+
+struct SelfConnectPreventedFacts {
+    static constexpr RecordType type = RecordType::SelfConnectPrevented;
+    static constexpr const char* name = "self_connect_prevented";
+    std::optional<std::string> fix;  // what would make the guard unneeded there
+};
+
+struct GuardMissedFacts {
+    static constexpr RecordType type = RecordType::GuardMissed;
+    static constexpr const char* name = "guard_missed";
+    std::optional<std::string> error;  // why the guard could not be attached to the namespace
+};
+
+struct SelfConnectRepeatsFacts {
+    static constexpr RecordType type = RecordType::SelfConnectRepeats;
+    static constexpr const char* name = "self_connect_repeats";
+    uint64_t repeats = 0;        // how many were folded
+    uint64_t since_mono_ns = 0;  // from when (to the record's time)
+    double span_seconds = 0;     // over how long
+    bool open_one_killed = false;  // --kill: the loop's self-connect open at the record was destroyed
+};
+
+// In the order of RecordType: a kind's index is its type.
+using RecordFacts =
+    std::variant<SelfConnectFacts, SelfConnectClosedFacts, ConnectRefusedFacts, RetryLoopFacts, ListenerAtRiskFacts,
+                 PortReservedFacts, ListenerBlockedFacts, ListenerClosedFacts, PortInUseFacts,
+                 SelfConnectPreventedFacts, GuardMissedFacts, SelfConnectRepeatsFacts>;
+
+// The facts of a kind, empty: what a record of `type` starts with.
+RecordFacts facts_of(RecordType type);
+
 struct Record {
-    RecordType type = RecordType::SelfConnect;
     std::chrono::system_clock::time_point time;
     uint64_t mono_ns = 0;  // kernel CLOCK_MONOTONIC of the event
     Owner owner;
@@ -81,30 +183,33 @@ struct Record {
     uint16_t range_hi = 0;
     bool reserved = false;
     uint32_t socket_inode = 0;  // listeners: which socket (0: unknown); not printed
-    // Listeners: did the kernel choose the port (bind() to port 0, listen()
-    // without bind())? Such a port changes at every start: reserving it
-    // protects nothing. Unknown where nothing could tell (audit).
-    std::optional<bool> port_chosen_by_kernel;
-    std::optional<double> lifetime_seconds;  // self_connect_closed
-    std::optional<uint64_t> refusals;        // retry_loop
-    std::optional<double> window_seconds;    // retry_loop
-    std::optional<uint64_t> repeats;         // self_connect_repeats: how many were folded
-    std::optional<uint64_t> since_mono_ns;   // self_connect_repeats: from when (to `time`)
-    std::optional<double> span_seconds;      // self_connect_repeats: over how long
-    std::optional<bool> killed;              // --kill
-    std::optional<std::string> kill_error;
-    std::optional<std::string> fix;          // the command that protects this port
-    std::optional<std::string> pod_fix;      // listeners in a pod: the pod-spec lines that keep it protected
-    std::optional<ReserveReason> reason;     // port_reserved
-    std::optional<std::string> reserved_ports;  // port_reserved: the namespace's list afterwards
-    std::optional<std::string> error;        // port_reserved: why it could not be done
-    std::optional<std::string> persist;      // port_reserved, host namespace: the /etc/sysctl.d line
-    std::optional<HeldSocket> holder;        // listener_blocked
+    RecordFacts facts;          // the kind, and its own fields
+
+    RecordType type() const { return static_cast<RecordType>(facts.index()); }
+    // The kind's fields; asking a record for another kind's is a defect
+    // (std::bad_variant_access).
+    template <typename Facts>
+    Facts& as() { return std::get<Facts>(facts); }
+    template <typename Facts>
+    const Facts& as() const { return std::get<Facts>(facts); }
+    // The kind's fields if it is that kind, else null.
+    template <typename Facts>
+    const Facts* if_is() const { return std::get_if<Facts>(&facts); }
+    template <typename Facts>
+    Facts* if_is() { return std::get_if<Facts>(&facts); }
 
     bool in_ephemeral_range() const { return port >= range_lo && port <= range_hi; }
     // Does connect() try this port's parity first (listener_at_risk)?
     bool connect_tries_first() const { return port % 2 == range_lo % 2; }
 };
+
+// The fix line a record carries, where its kind has one (self-connects in
+// audit, listeners at risk, prevented self-connects); null for the others.
+std::optional<std::string>* fix_line(Record& r);
+inline const std::optional<std::string>* fix_line(const Record& r)
+{
+    return fix_line(const_cast<Record&>(r));
+}
 
 // The "family" field's value: "ipv4" or "ipv6".
 const char* family_name(uint16_t family);

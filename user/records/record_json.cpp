@@ -6,11 +6,105 @@
 
 namespace selfconnect {
 
+namespace {
+
+using nlohmann::json;
+
+// Each kind's own fields. A kind without its overload here does not compile.
+void add_kill(json& j, const std::optional<KillOutcome>& kill)
+{
+    if (!kill)
+        return;
+    j["killed"] = kill->ok;
+    if (!kill->ok)
+        j["kill_error"] = kill->error;
+}
+
+void add_if(json& j, const char* field, const std::optional<std::string>& value)
+{
+    if (value)
+        j[field] = *value;
+}
+
+void add_facts(json& j, const Record&, const SelfConnectFacts& f)
+{
+    add_if(j, "fix", f.fix);
+    add_kill(j, f.kill);
+}
+
+void add_facts(json& j, const Record&, const SelfConnectClosedFacts& f)
+{
+    if (f.lifetime_seconds)
+        j["lifetime_seconds"] = *f.lifetime_seconds;
+}
+
+void add_facts(json&, const Record&, const ConnectRefusedFacts&) {}
+
+void add_facts(json& j, const Record&, const RetryLoopFacts& f)
+{
+    j["refusals"] = f.refusals;
+    j["window_seconds"] = f.window_seconds;
+}
+
+void add_facts(json& j, const Record& r, const ListenerAtRiskFacts& f)
+{
+    j["connect_tries_first"] = r.connect_tries_first();
+    if (f.port_chosen_by_kernel)
+        j["port_chosen_by"] = *f.port_chosen_by_kernel ? "kernel" : "program";
+    add_if(j, "fix", f.fix);
+    add_if(j, "pod_fix", f.pod_fix);
+}
+
+void add_facts(json& j, const Record&, const PortReservedFacts& f)
+{
+    j["reason"] = reserve_reason_name(f.reason);
+    add_if(j, "reserved_ports", f.reserved_ports);
+    add_if(j, "error", f.error);
+    add_if(j, "persist", f.persist);
+}
+
+void add_facts(json& j, const Record&, const ListenerBlockedFacts& f)
+{
+    if (!f.holder)
+        return;
+    const HeldSocket& h = *f.holder;
+    j["holder"] = {{"pid", h.owner.pid},  {"comm", h.owner.comm}, {"uid", h.owner.uid},
+                   {"addr", h.peer_addr}, {"port", h.peer_port},  {"self_connected", h.self_connected}};
+    if (h.owner.container_id)
+        j["holder"]["container_id"] = *h.owner.container_id;
+    if (h.owner.container_name)
+        j["holder"]["container_name"] = *h.owner.container_name;
+}
+
+void add_facts(json&, const Record&, const ListenerClosedFacts&) {}
+
+void add_facts(json&, const Record&, const PortInUseFacts&) {}
+
+void add_facts(json& j, const Record&, const SelfConnectPreventedFacts& f)
+{
+    add_if(j, "fix", f.fix);
+}
+
+void add_facts(json& j, const Record&, const GuardMissedFacts& f)
+{
+    add_if(j, "error", f.error);
+}
+
+void add_facts(json& j, const Record&, const SelfConnectRepeatsFacts& f)
+{
+    j["repeats"] = f.repeats;
+    j["since"] = format_rfc3339_utc(wall_time_of(f.since_mono_ns));
+    j["span_seconds"] = f.span_seconds;
+    if (f.open_one_killed)
+        j["killed"] = true;
+}
+
+}  // namespace
+
 nlohmann::json to_json(const Record& r)
 {
-    using nlohmann::json;
     json j;
-    j["type"] = record_type_name(r.type);
+    j["type"] = record_type_name(r.type());
     j["time"] = format_rfc3339_utc(r.time);
     if (r.owner.known) {
         j["pid"] = r.owner.pid;
@@ -46,47 +140,7 @@ nlohmann::json to_json(const Record& r)
     j["in_ephemeral_range"] = r.in_ephemeral_range();
     j["reserved"] = r.reserved;
     j["ephemeral_range"] = {r.range_lo, r.range_hi};
-    if (r.lifetime_seconds)
-        j["lifetime_seconds"] = *r.lifetime_seconds;
-    if (r.refusals)
-        j["refusals"] = *r.refusals;
-    if (r.window_seconds)
-        j["window_seconds"] = *r.window_seconds;
-    if (r.repeats)
-        j["repeats"] = *r.repeats;
-    if (r.since_mono_ns)
-        j["since"] = format_rfc3339_utc(wall_time_of(*r.since_mono_ns));
-    if (r.span_seconds)
-        j["span_seconds"] = *r.span_seconds;
-    if (r.type == RecordType::ListenerAtRisk)
-        j["connect_tries_first"] = r.connect_tries_first();
-    if (r.port_chosen_by_kernel)
-        j["port_chosen_by"] = *r.port_chosen_by_kernel ? "kernel" : "program";
-    if (r.fix)
-        j["fix"] = *r.fix;
-    if (r.pod_fix)
-        j["pod_fix"] = *r.pod_fix;
-    if (r.reason)
-        j["reason"] = reserve_reason_name(*r.reason);
-    if (r.reserved_ports)
-        j["reserved_ports"] = *r.reserved_ports;
-    if (r.error)
-        j["error"] = *r.error;
-    if (r.persist)
-        j["persist"] = *r.persist;
-    if (r.holder) {
-        const HeldSocket& h = *r.holder;
-        j["holder"] = {{"pid", h.owner.pid},   {"comm", h.owner.comm},  {"uid", h.owner.uid},
-                       {"addr", h.peer_addr},  {"port", h.peer_port},   {"self_connected", h.self_connected}};
-        if (h.owner.container_id)
-            j["holder"]["container_id"] = *h.owner.container_id;
-        if (h.owner.container_name)
-            j["holder"]["container_name"] = *h.owner.container_name;
-    }
-    if (r.killed)
-        j["killed"] = *r.killed;
-    if (r.kill_error)
-        j["kill_error"] = *r.kill_error;
+    std::visit([&](const auto& facts) { add_facts(j, r, facts); }, r.facts);
     return j;
 }
 

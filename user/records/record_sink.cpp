@@ -16,16 +16,17 @@ void TextSink::write_audit(const AuditReport& report)
                     std::to_string(report.listeners) + " listeners at risk");
     std::string last_fix;
     for (const Record& r : report.records) {
-        if (r.type == RecordType::PortReserved) {
+        const std::optional<std::string>* fix = fix_line(r);
+        if (!fix) {
             out_.write_line(to_text(r));
             continue;
         }
         Record shown = r;
-        shown.fix.reset();  // printed once per namespace, below
+        fix_line(shown)->reset();  // printed once per namespace, below
         out_.write_line(to_text(shown));
-        if (r.fix && *r.fix != last_fix) {
-            out_.write_line("  fix for netns " + std::to_string(r.netns) + ": " + *r.fix);
-            last_fix = *r.fix;
+        if (*fix && **fix != last_fix) {
+            out_.write_line("  fix for netns " + std::to_string(r.netns) + ": " + **fix);
+            last_fix = **fix;
         }
     }
 }

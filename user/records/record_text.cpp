@@ -48,27 +48,27 @@ std::string range_text(const Record& r)
     return s;
 }
 
-std::string reserved_text(const Record& r)
+std::string reserved_text(const Record& r, const PortReservedFacts& f)
 {
-    if (r.error)
+    if (f.error)
         return "PORT-NOT-RESERVED " + std::to_string(r.port) + " netns=" + std::to_string(r.netns) + ": " +
-               *r.error;
+               *f.error;
     std::string s = "PORT-RESERVED " + std::to_string(r.port) + " netns=" + std::to_string(r.netns) + " (" +
-                    (r.reason ? reserve_reason_name(*r.reason) : "?") + ")";
-    s += ": net.ipv4.ip_local_reserved_ports is now " + r.reserved_ports.value_or("?");
-    if (r.persist)
-        s += "; to keep it after a reboot, put '" + *r.persist + "' in /etc/sysctl.d/";
+                    reserve_reason_name(f.reason) + ")";
+    s += ": net.ipv4.ip_local_reserved_ports is now " + f.reserved_ports.value_or("?");
+    if (f.persist)
+        s += "; to keep it after a reboot, put '" + *f.persist + "' in /etc/sysctl.d/";
     return s;
 }
 
 // "python3 (pid 812) cannot listen on 127.0.0.1:44500: held by nc (pid 790), connected to itself; ..."
-std::string blocked_text(const Record& r)
+std::string blocked_text(const Record& r, const ListenerBlockedFacts& f)
 {
     std::string s = "LISTENER-BLOCKED " + escape_for_terminal(r.owner.comm) + " (pid " + std::to_string(r.owner.pid) +
                     ") cannot listen on " + endpoint_text(r) + " netns=" + std::to_string(r.netns);
-    if (!r.holder)
+    if (!f.holder)
         return s;
-    const HeldSocket& h = *r.holder;
+    const HeldSocket& h = *f.holder;
     s += ": held by " + escape_for_terminal(h.owner.comm) + " (pid " + std::to_string(h.owner.pid) + "), ";
     if (h.self_connected)
         return s + "connected to itself; 'selfconnect audit --kill' frees it, --protect keeps it free";
@@ -77,75 +77,121 @@ std::string blocked_text(const Record& r)
            std::to_string(h.peer_port) + " from this port; put the port in net.ipv4.ip_local_reserved_ports (--protect)";
 }
 
+std::string killed_text(const std::optional<KillOutcome>& kill)
+{
+    if (!kill)
+        return "";
+    return kill->ok ? " [killed]" : " [kill failed: " + kill->error + "]";
+}
+
+const char kKernelChosePort[] =
+    "; the kernel chose this port (bind to port 0, or listen without bind): it changes at each start, "
+    "so reserving it protects nothing; give the server a fixed port outside the range";
+
+// A record's line, in three parts: what happened, then (unless the kind
+// says it all) who and where, then what the kind adds after.
+struct KindText {
+    std::string what;
+    std::string after;
+    bool whole = false;  // `what` is the whole line after the time
+};
+
+// Each kind's words. A kind without its overload here does not compile.
+KindText kind_text(const Record& r, const SelfConnectFacts& f)
+{
+    return {"SELF-CONNECT " + endpoint_text(r) + " -> itself", killed_text(f.kill)};
+}
+
+KindText kind_text(const Record& r, const SelfConnectClosedFacts& f)
+{
+    std::string what = "SELF-CONNECT-CLOSED " + endpoint_text(r);
+    if (f.lifetime_seconds) {
+        char buf[48];
+        snprintf(buf, sizeof(buf), " after %.6fs", *f.lifetime_seconds);
+        what += buf;
+    }
+    return {what, ""};
+}
+
+KindText kind_text(const Record& r, const ConnectRefusedFacts&)
+{
+    return {std::string(ConnectRefusedFacts::name) + " " + endpoint_text(r), ""};
+}
+
+KindText kind_text(const Record& r, const RetryLoopFacts& f)
+{
+    return {"RETRY-LOOP " + endpoint_text(r) + " refused " + std::to_string(f.refusals) + " times", ""};
+}
+
+KindText kind_text(const Record& r, const ListenerAtRiskFacts& f)
+{
+    std::string after = r.connect_tries_first() ? "; connect() tries ports of this parity first"
+                                                : "; connect() reaches this parity only after the other";
+    if (f.port_chosen_by_kernel.value_or(false))
+        after += kKernelChosePort;
+    if (f.fix)
+        after += "; fix: " + *f.fix;
+    if (f.pod_fix)
+        after += "; in the pod's spec, to outlive its restarts: " + *f.pod_fix;
+    return {"LISTENER-AT-RISK " + endpoint_text(r), after};
+}
+
+KindText kind_text(const Record& r, const PortReservedFacts& f)
+{
+    return {reserved_text(r, f), "", true};
+}
+
+KindText kind_text(const Record& r, const ListenerBlockedFacts& f)
+{
+    return {blocked_text(r, f), "", true};
+}
+
+KindText kind_text(const Record& r, const ListenerClosedFacts&)
+{
+    return {std::string(ListenerClosedFacts::name) + " " + endpoint_text(r), ""};
+}
+
+KindText kind_text(const Record& r, const PortInUseFacts&)
+{
+    return {std::string(PortInUseFacts::name) + " " + endpoint_text(r), ""};
+}
+
+KindText kind_text(const Record& r, const SelfConnectPreventedFacts& f)
+{
+    return {"SELF-CONNECT-PREVENTED " + endpoint_text(r) +
+                " (its SYN met itself; the guard refused it as a closed port does)",
+            f.fix ? "; fix: " + *f.fix : ""};
+}
+
+KindText kind_text(const Record& r, const GuardMissedFacts& f)
+{
+    return {"GUARD-MISSED " + endpoint_text(r) + " (no guard saw this connect's SYN; " +
+                (f.error ? "the guard could not be attached to this namespace: " + *f.error
+                         : std::string("the guard is now attached to this namespace")) +
+                ")",
+            ""};
+}
+
+KindText kind_text(const Record& r, const SelfConnectRepeatsFacts& f)
+{
+    char buf[64];
+    snprintf(buf, sizeof(buf), ": %llu more in %.3fs since ", static_cast<unsigned long long>(f.repeats),
+             f.span_seconds);
+    return {"SELF-CONNECT-REPEATED " + endpoint_text(r) + " -> itself" + buf +
+                format_rfc3339_utc(wall_time_of(f.since_mono_ns)) + "; last recorded",
+            f.open_one_killed ? " [the one open now killed]" : ""};
+}
+
 }  // namespace
 
 std::string to_text(const Record& r)
 {
-    std::string line = format_rfc3339_utc(r.time) + " ";
-    switch (r.type) {
-    case RecordType::SelfConnect:
-        line += "SELF-CONNECT " + endpoint_text(r) + " -> itself";
-        break;
-    case RecordType::SelfConnectClosed:
-        line += "SELF-CONNECT-CLOSED " + endpoint_text(r);
-        if (r.lifetime_seconds) {
-            char buf[48];
-            snprintf(buf, sizeof(buf), " after %.6fs", *r.lifetime_seconds);
-            line += buf;
-        }
-        break;
-    case RecordType::RetryLoop:
-        line += "RETRY-LOOP " + endpoint_text(r) + " refused " + std::to_string(r.refusals.value_or(0)) +
-                " times";
-        break;
-    case RecordType::ListenerAtRisk:
-        line += "LISTENER-AT-RISK " + endpoint_text(r);
-        break;
-    case RecordType::SelfConnectRepeats: {
-        char buf[64];
-        snprintf(buf, sizeof(buf), ": %llu more in %.3fs since ", static_cast<unsigned long long>(r.repeats.value_or(0)),
-                 r.span_seconds.value_or(0));
-        line += "SELF-CONNECT-REPEATED " + endpoint_text(r) + " -> itself" + buf +
-                (r.since_mono_ns ? format_rfc3339_utc(wall_time_of(*r.since_mono_ns)) : "?") + "; last recorded";
-        break;
-    }
-    case RecordType::SelfConnectPrevented:
-        line += "SELF-CONNECT-PREVENTED " + endpoint_text(r) +
-                " (its SYN met itself; the guard refused it as a closed port does)";
-        break;
-    case RecordType::GuardMissed:
-        line += "GUARD-MISSED " + endpoint_text(r) + " (no guard saw this connect's SYN; " +
-                (r.error ? "the guard could not be attached to this namespace: " + *r.error
-                         : std::string("the guard is now attached to this namespace")) +
-                ")";
-        break;
-    case RecordType::PortReserved:
-        return line + reserved_text(r);
-    case RecordType::ListenerBlocked:
-        return line + blocked_text(r);
-    case RecordType::ConnectRefused:
-    case RecordType::ListenerClosed:
-    case RecordType::PortInUse:
-        line += std::string(record_type_name(r.type)) + " " + endpoint_text(r);
-        break;
-    }
-    line += " " + owner_text(r.owner) + " netns=" + std::to_string(r.netns) + " " +
-            family_name(r.family) + " (" + range_text(r) + ")";
-    if (r.killed)
-        line += !*r.killed ? " [kill failed: " + r.kill_error.value_or("?") + "]"
-                : r.type == RecordType::SelfConnectRepeats ? " [the one open now killed]"
-                                                           : " [killed]";
-    if (r.type == RecordType::ListenerAtRisk)
-        line += r.connect_tries_first() ? "; connect() tries ports of this parity first"
-                                        : "; connect() reaches this parity only after the other";
-    if (r.port_chosen_by_kernel.value_or(false))
-        line += "; the kernel chose this port (bind to port 0, or listen without bind): it changes at each start, "
-                "so reserving it protects nothing; give the server a fixed port outside the range";
-    if ((r.type == RecordType::ListenerAtRisk || r.type == RecordType::SelfConnectPrevented) && r.fix)
-        line += "; fix: " + *r.fix;
-    if (r.pod_fix)
-        line += "; in the pod's spec, to outlive its restarts: " + *r.pod_fix;
-    return line;
+    const KindText kind = std::visit([&](const auto& facts) { return kind_text(r, facts); }, r.facts);
+    std::string line = format_rfc3339_utc(r.time) + " " + kind.what;
+    if (kind.whole)
+        return line;
+    return line + " " + owner_text(r.owner) + " netns=" + std::to_string(r.netns) + " " + family_name(r.family) +
+           " (" + range_text(r) + ")" + kind.after;
 }
 
 std::string lost_text(const LostEvents& l)

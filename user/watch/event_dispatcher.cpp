@@ -43,11 +43,11 @@ uint64_t EventDispatcher::start_with(std::vector<Record> found)
 {
     uint64_t self_connects = 0;
     for (Record& r : found) {
-        if (r.type == RecordType::ListenerAtRisk) {
+        if (r.type() == RecordType::ListenerAtRisk) {
             // The filters, as the kernel applies them to live events.
             if (wanted(r))
                 on_listener(r);
-        } else if (r.type == RecordType::SelfConnect) {
+        } else if (r.type() == RecordType::SelfConnect) {
             lifetimes_.on_existing(r);
             ++self_connects;
         }
@@ -60,7 +60,7 @@ void EventDispatcher::resync_listeners(const std::vector<Record>& found, const s
 {
     std::vector<Record> listeners;
     for (const Record& r : found)
-        if (r.type == RecordType::ListenerAtRisk && !r.reserved && wanted(r))
+        if (r.type() == RecordType::ListenerAtRisk && !r.reserved && wanted(r))
             listeners.push_back(r);
     for (Record& r : listeners_.resync(listeners, scanned)) {
         emit(r);
@@ -82,12 +82,12 @@ void EventDispatcher::handle(Record r)
 {
     if (done() || !wanted(r))
         return;
-    switch (r.type) {
+    switch (r.type()) {
     case RecordType::SelfConnect:
         on_self_connect(r);
         break;
     case RecordType::SelfConnectClosed:
-        r.lifetime_seconds = lifetimes_.on_closed(r);
+        r.as<SelfConnectClosedFacts>().lifetime_seconds = lifetimes_.on_closed(r);
         update_gauges();
         ++metrics_.self_connects_closed;
         emit(r);
@@ -98,8 +98,9 @@ void EventDispatcher::handle(Record r)
     case RecordType::ListenerAtRisk:
         if (port_worth_reserving(r)) {
             ListenerFix fix = actions_.fix_for(r);
-            r.fix = std::move(fix.command);
-            r.pod_fix = std::move(fix.pod_spec);  // kept only if the owner is in a pod (emit)
+            ListenerAtRiskFacts& listener = r.as<ListenerAtRiskFacts>();
+            listener.fix = std::move(fix.command);
+            listener.pod_fix = std::move(fix.pod_spec);  // kept only if the owner is in a pod (emit)
         }
         on_listener(r);
         break;
@@ -141,8 +142,8 @@ bool EventDispatcher::wanted(const Record& r) const
 void EventDispatcher::emit(Record& r)
 {
     enricher_.enrich(r);
-    if (!keeps_pod_fix(r))
-        r.pod_fix.reset();
+    if (auto* listener = r.if_is<ListenerAtRiskFacts>(); listener && !keeps_pod_fix(r))
+        listener->pod_fix.reset();
     sink_.write(r);
 }
 
@@ -159,9 +160,7 @@ void EventDispatcher::on_self_connect(Record& r)
     if (options_.kill) {
         const KillResult k = actions_.kill(r);
         ++(k.ok ? metrics_.kills_ok : metrics_.kills_failed);
-        r.killed = k.ok;
-        if (!k.ok)
-            r.kill_error = k.error;
+        r.as<SelfConnectFacts>().kill = KillOutcome{k.ok, k.ok ? "" : k.error};
     }
     ++(r.family == AF_INET6 ? metrics_.self_connects_ipv6 : metrics_.self_connects_ipv4);
     ++detections_;
@@ -181,7 +180,7 @@ void EventDispatcher::write_folds(uint64_t now_ns, bool final)
             const KillResult k = actions_.kill(r);
             if (k.ok) {
                 ++metrics_.kills_ok;
-                r.killed = true;
+                r.as<SelfConnectRepeatsFacts>().open_one_killed = true;
             }
         }
         emit(r);
@@ -230,7 +229,7 @@ void EventDispatcher::on_prevented(Record& r)
     if (prevented_written_.written_lately({r.netns, r.owner.uid, r.owner.comm, r.port},
                                           r.mono_ns ? r.mono_ns : monotonic_ns()))
         return;
-    r.fix = actions_.fix_for(r).command;
+    r.as<SelfConnectPreventedFacts>().fix = actions_.fix_for(r).command;
     emit(r);
 }
 
@@ -241,7 +240,7 @@ void EventDispatcher::on_prevented(Record& r)
 // name, port) and retry window; the metric counts every one (in the kernel).
 void EventDispatcher::on_guard_missed(Record& r)
 {
-    r.error = actions_.guard_namespace(r.netns, r.owner.pid);
+    r.as<GuardMissedFacts>().error = actions_.guard_namespace(r.netns, r.owner.pid);
     if (missed_written_.written_lately({r.netns, r.owner.uid, r.owner.comm, r.port},
                                        r.mono_ns ? r.mono_ns : monotonic_ns()))
         return;
@@ -255,7 +254,7 @@ void EventDispatcher::protect(uint32_t netns, uint16_t port, uint32_t pid, Reser
     auto reserved = actions_.protect(netns, port, pid, reason);
     if (!reserved)
         return;
-    if (reserved->error) {
+    if (reserved->as<PortReservedFacts>().error) {
         ++metrics_.ports_reserve_failed;
     } else {
         listeners_.reserved(netns, port);
@@ -272,8 +271,7 @@ void EventDispatcher::on_holders(Record r, const std::vector<HeldSocket>& held)
     auto holder = blocking_holder(held, r.addr);
     if (!holder)
         return;
-    r.type = RecordType::ListenerBlocked;
-    r.holder = std::move(holder);
+    r.facts = ListenerBlockedFacts{std::move(holder)};
     ++metrics_.listeners_blocked;
     emit(r);
 }

@@ -25,9 +25,10 @@ std::optional<Record> RetryLoopDetector::on_refused(const Record& refused)
         return std::nullopt;
     s.reported_at = now;
     Record r = refused;
-    r.type = RecordType::RetryLoop;
-    r.refusals = s.refusals;
-    r.window_seconds = window_seconds_;
+    RetryLoopFacts facts;
+    facts.refusals = s.refusals;
+    facts.window_seconds = window_seconds_;
+    r.facts = facts;
     return r;
 }
 

@@ -58,13 +58,12 @@ void SelfConnectFolds::read(FoldTable& table, Fold& f)
 Record SelfConnectFolds::repeats_of(Fold& f)
 {
     Record r = f.last;
-    r.type = RecordType::SelfConnectRepeats;
-    r.repeats = f.pending;
-    r.since_mono_ns = f.since_ns;
     r.mono_ns = std::max(f.last_folded_ns, f.since_ns);
-    r.span_seconds = static_cast<double>(r.mono_ns - f.since_ns) / 1e9;
-    r.killed.reset();
-    r.kill_error.reset();
+    SelfConnectRepeatsFacts repeats;
+    repeats.repeats = f.pending;
+    repeats.since_mono_ns = f.since_ns;
+    repeats.span_seconds = static_cast<double>(r.mono_ns - f.since_ns) / 1e9;
+    r.facts = repeats;
     f.pending = 0;
     f.since_ns = r.mono_ns;
     return r;
