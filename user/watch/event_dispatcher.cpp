@@ -123,6 +123,12 @@ void EventDispatcher::handle(Record r)
     case RecordType::ListenerBlocked:
     case RecordType::SelfConnectRepeats:
         break;
+    // A kernel kind with nothing more to do than be written: filtered
+    // above, enriched and written. A new kind starts here, declared in
+    // records/ alone, and gets a case of its own when it needs one.
+    default:
+        emit(r);
+        break;
     }
 }
 
