@@ -168,9 +168,8 @@ std::vector<int> capabilities_for_bpf_reads()
 
 void say_ready(const WatchOptions& o, const KernelProgram& program)
 {
-    std::string notify_error;
-    if (!notify_service_manager("READY=1", notify_error))
-        std::fprintf(stderr, "selfconnect: %s\n", notify_error.c_str());
+    if (const auto not_notified = notify_service_manager("READY=1"))
+        std::fprintf(stderr, "selfconnect: %s\n", not_notified->c_str());
     const std::string scope = o.netns.empty() ? "of this host"
                               : o.netns.size() == 1 ? "of network namespace " + std::to_string(o.netns.front())
                                                     : "of " + std::to_string(o.netns.size()) + " network namespaces";
@@ -333,8 +332,7 @@ int run_watch(const WatchOptions& o)
             };
             loop.run(wait_ms, after_each_wake, [&] { return dispatcher.done(); });
             // Detach first so the drain below ends and the summary is final.
-            std::string notify_error;
-            notify_service_manager("STOPPING=1", notify_error);
+            (void)notify_service_manager("STOPPING=1");  // said at READY if it cannot be
             actions.use_guard(nullptr);
             guard.reset();
             program.detach();
