@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 
 namespace selfconnect {
@@ -205,10 +206,10 @@ struct Record {
 
 // The fix line a record carries, where its kind has one (self-connects in
 // audit, listeners at risk, prevented self-connects); null for the others.
-std::optional<std::string>* fix_line(Record& r);
-inline const std::optional<std::string>* fix_line(const Record& r)
+const std::optional<std::string>* fix_line(const Record& r);
+inline std::optional<std::string>* fix_line(Record& r)
 {
-    return fix_line(const_cast<Record&>(r));
+    return const_cast<std::optional<std::string>*>(fix_line(std::as_const(r)));
 }
 
 // The "family" field's value: "ipv4" or "ipv6".

@@ -63,6 +63,7 @@ public:
     uint64_t retry_loop_warnings() const { return retry_loop_warnings_; }
 
 private:
+    struct KindHandler;
     bool wanted(const Record& r) const;
     void emit(Record& r);
     void update_gauges();
