@@ -283,18 +283,6 @@ TEST(HostileConditions, AFullDiskLosesOnlyCountedRecordsAndWritingResumes)
     EXPECT_EQ(last_total, lost);
 }
 
-namespace {
-
-size_t open_descriptors(pid_t pid)
-{
-    size_t n = 0;
-    for ([[maybe_unused]] const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
-        ++n;
-    return n;
-}
-
-}  // namespace
-
 // A watcher out of descriptors (a low RLIMIT_NOFILE, clients that keep
 // connecting) cannot accept(): the listener stays readable, and the
 // metrics thread must rest, not spin. Scrapes work again as soon as it

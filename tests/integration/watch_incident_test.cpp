@@ -52,6 +52,34 @@ TEST(WatchIncident, KillDestroysTheSelfConnectAndItsOwnersReceiveFails)
     EXPECT_EQ(watch.wait_exit(), 0);
 }
 
+// --kill keeps a sock_diag socket for the namespaces it killed in lately,
+// and each one kept holds its namespace alive. Self-connects in forty
+// namespaces, each gone once its client is: the watcher keeps sockets for
+// a few of them, not forty (it kept every one, so a loop any user could run
+// spent the watcher's descriptors and pinned dead namespaces).
+TEST(WatchIncident, KillKeepsNoSocketForEveryNamespaceItKilledIn)
+{
+    REQUIRE_ROOT();
+    const uint16_t port = unique_port(52);
+    WatchProcess watch({"watch", "--json", "--kill", "--port", std::to_string(port)});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    const size_t at_start = open_descriptors(watch.pid());
+    constexpr int kNamespaces = 40;
+    for (int i = 0; i < kNamespaces; ++i) {
+        SelfConnectPlan plan{AF_INET, "127.0.0.1", port};
+        plan.comm = "sc-netns-" + std::to_string(i);
+        plan.fresh_netns = true;
+        ASSERT_EQ(wait_child(start_self_connects(plan).pid), 0) << "namespace " << i;
+        const auto rec = next_record(watch, "self_connect");
+        ASSERT_TRUE(rec) << "namespace " << i << "\n" << watch.stderr_text();
+        ASSERT_TRUE(rec->contains("killed")) << rec->dump();
+    }
+    const size_t at_end = open_descriptors(watch.pid());
+    EXPECT_LE(at_end, at_start + 8 + 2) << "descriptors at ready: " << at_start;
+    watch.signal(SIGINT);
+    EXPECT_EQ(watch.wait_exit(), 0) << watch.stderr_text();
+}
+
 TEST(WatchIncident, AClosedSelfConnectSaysHowLongItLived)
 {
     REQUIRE_ROOT();

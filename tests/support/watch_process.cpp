@@ -323,4 +323,12 @@ double cpu_seconds_of(pid_t pid)
     return static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+size_t open_descriptors(pid_t pid)
+{
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& fd : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+        ++n;
+    return n;
+}
+
 }  // namespace selfconnect::testing

@@ -70,6 +70,9 @@ RunResult run_command(const std::vector<std::string>& argv, std::chrono::millise
 // a watcher spent, for tests that bound its cost.
 double cpu_seconds_of(pid_t pid);
 
+// How many descriptors a process has open now.
+size_t open_descriptors(pid_t pid);
+
 // Whether a child has exited (reaped or not yet): for a test that waits for
 // a helper program's end without reaping it from under its owner.
 bool has_exited(pid_t pid);

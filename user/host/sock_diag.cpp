@@ -75,7 +75,12 @@ public:
 
 SockDiag::SockDiag(int netns_fd)
 {
-    const auto open_here = [&] { fd_.reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG)); };
+    // errno is per thread: kept from the one that made the socket.
+    int error = 0;
+    const auto open_here = [&] {
+        fd_.reset(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+        error = errno;
+    };
     // The current namespace needs no thread of its own, which a caller
     // already inside one (run_in_netns) would pay for again.
     if (netns_fd < 0)
@@ -83,7 +88,7 @@ SockDiag::SockDiag(int netns_fd)
     else
         run_in_netns(netns_fd, open_here);
     if (!fd_)
-        throw std::runtime_error(std::string("cannot open a sock_diag socket: ") + strerror(errno));
+        throw std::runtime_error(std::string("cannot open a sock_diag socket: ") + strerror(error));
 }
 
 // One dump walks the kernel's whole table of connected TCP sockets, which

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <stdexcept>
 
 #include "host/netns.h"
 
@@ -19,17 +20,26 @@ TcpSocket self_connected_socket(const Record& r)
     return s;
 }
 
+SockDiag& SocketKiller::diag_for(const Record& r)
+{
+    for (auto it = recent_.begin(); it != recent_.end(); ++it)
+        if (it->first == r.netns) {
+            recent_.splice(recent_.begin(), recent_, it);
+            return *recent_.front().second;
+        }
+    UniqueFd ns = open_netns(r.netns, r.owner.pid);
+    if (!ns)
+        throw std::runtime_error("network namespace " + std::to_string(r.netns) + " is gone");
+    recent_.emplace_front(r.netns, std::make_unique<SockDiag>(ns.get()));
+    while (recent_.size() > kNamespacesKept)
+        recent_.pop_back();
+    return *recent_.front().second;
+}
+
 KillResult SocketKiller::destroy(const Record& r)
 {
     try {
-        auto it = by_netns_.find(r.netns);
-        if (it == by_netns_.end()) {
-            UniqueFd ns = open_netns(r.netns, r.owner.pid);
-            if (!ns)
-                return {false, "network namespace " + std::to_string(r.netns) + " is gone"};
-            it = by_netns_.emplace(r.netns, std::make_unique<SockDiag>(ns.get())).first;
-        }
-        const int err = it->second->destroy(self_connected_socket(r));
+        const int err = diag_for(r).destroy(self_connected_socket(r));
         if (err)
             return {false, strerror(err)};
         return {true, {}};
