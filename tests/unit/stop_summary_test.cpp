@@ -47,5 +47,5 @@ TEST(StopSummary, EventsOfAnUnknownKindAreSaidOnlyWhenThereWereSome)
     t.unknown_kinds = 3;
     const std::string some = stop_summary(t);
     EXPECT_TRUE(some.starts_with(none)) << some;
-    EXPECT_EQ(some.substr(none.size()), "selfconnect: 3 events of a kind this build does not know were not reported\n");
+    EXPECT_EQ(some.substr(none.size()), "selfconnect: 3 events of a kind this build does not know were lost (events_lost, unknown_kind)\n");
 }

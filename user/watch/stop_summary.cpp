@@ -1,6 +1,7 @@
 #include "watch/stop_summary.h"
 
 #include <algorithm>
+#include <cstdarg>
 #include <cstdio>
 
 namespace selfconnect {
@@ -12,11 +13,14 @@ unsigned long long n(uint64_t v)
     return static_cast<unsigned long long>(v);
 }
 
-template <typename... Args>
-void append(std::string& out, const char* format, Args... args)
+// printf's checks stay on: a count and its format cannot disagree.
+__attribute__((format(printf, 2, 3))) void append(std::string& out, const char* format, ...)
 {
     char line[512];
-    const int len = std::snprintf(line, sizeof(line), format, args...);
+    va_list args;
+    va_start(args, format);
+    const int len = std::vsnprintf(line, sizeof(line), format, args);
+    va_end(args);
     if (len > 0)
         out.append(line, std::min(static_cast<size_t>(len), sizeof(line) - 1));
 }
@@ -38,7 +42,7 @@ std::string stop_summary(const WatchTotals& t)
     // Said only when it happened: a kind the kernel side writes and this
     // build does not map is a defect, already reported as events_lost.
     if (t.unknown_kinds)
-        append(out, "selfconnect: %llu events of a kind this build does not know were not reported\n",
+        append(out, "selfconnect: %llu events of a kind this build does not know were lost (events_lost, unknown_kind)\n",
                n(t.unknown_kinds));
     if (t.guard)
         append(out,
