@@ -4,12 +4,16 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <future>
 #include <list>
 #include <stdexcept>
@@ -73,6 +77,20 @@ bool send_response(Connection& c)
     }
     shutdown(c.fd.get(), SHUT_WR);
     return false;
+}
+
+// Descriptors this process may still open: RLIMIT_NOFILE less those open.
+size_t descriptors_left()
+{
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return SIZE_MAX;
+    size_t open = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+        ++open;
+    return limit.rlim_cur > open ? static_cast<size_t>(limit.rlim_cur) - open : 0;
 }
 
 UniqueFd bind_listener(const ListenAddress& where)
@@ -164,6 +182,28 @@ void MetricsServer::serve()
         if (listener_paused)
             resume_listener();  // a descriptor came back: the clients waiting in the backlog need it
     };
+
+    // Reads a connection's head and sends its answer as far as the socket
+    // lets; drops it once done with.
+    auto serve_connection = [&](int fd) {
+        auto it = connections.find(fd);
+        if (it == connections.end())
+            return;  // dropped earlier in this round
+        Connection& c = it->second;
+        bool keep = c.response.empty() ? read_head(c, metrics_, limits_.max_head_bytes) : true;
+        if (keep && !c.response.empty()) {
+            keep = send_response(c);
+            if (keep)
+                watch(fd, EPOLLOUT, EPOLL_CTL_MOD);
+        }
+        if (!keep)
+            drop(fd);
+    };
+
+    // The watcher's other work (--kill, --protect, the guard) needs
+    // descriptors too: the endpoint holds at most a quarter of those left
+    // at its start, and never more than its limit.
+    const size_t max_connections = std::clamp<size_t>(descriptors_left() / 4, 1, limits_.max_connections);
     for (;;) {
         int timeout_ms = -1;
         const auto wait_until = [&](Clock::time_point t) {
@@ -189,34 +229,34 @@ void MetricsServer::serve()
                     if (!client && errno == EINTR)
                         continue;
                     if (!client && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
+                        // Out of descriptors: the oldest connection gives
+                        // its own back (no client can hold the endpoint by
+                        // holding what descriptors there are); with none
+                        // left to give, the listener rests.
+                        if (!by_age.empty()) {
+                            drop(by_age.front());
+                            continue;
+                        }
                         watch(listener_.get(), 0, EPOLL_CTL_MOD);
                         listener_paused = true;
                         listener_paused_until = Clock::now() + kAcceptPause;
                     }
                     if (!client)
                         break;
-                    if (connections.size() >= limits_.max_connections)
+                    if (connections.size() >= max_connections)
                         drop(by_age.front());  // the oldest: most likely a client that stalls
                     const int cfd = client.get();
                     by_age.push_back(cfd);
                     Connection c{std::move(client), Clock::now() + limits_.deadline, {}, {}, 0, std::prev(by_age.end())};
                     connections.emplace(cfd, std::move(c));
                     watch(cfd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+                    // A scraper sends its request with its connect: answered
+                    // now, it needs no descriptor past this round.
+                    serve_connection(cfd);
                 }
                 continue;
             }
-            auto it = connections.find(fd);
-            if (it == connections.end())
-                continue;  // dropped earlier in this round
-            Connection& c = it->second;
-            bool keep = c.response.empty() ? read_head(c, metrics_, limits_.max_head_bytes) : true;
-            if (keep && !c.response.empty()) {
-                keep = send_response(c);
-                if (keep)
-                    watch(fd, EPOLLOUT, EPOLL_CTL_MOD);
-            }
-            if (!keep)
-                drop(fd);
+            serve_connection(fd);
         }
         const auto now = Clock::now();
         while (!by_age.empty() && connections.at(by_age.front()).deadline <= now)
