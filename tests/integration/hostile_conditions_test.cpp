@@ -46,19 +46,21 @@ int connect_to(uint16_t port)
     return fd;
 }
 
-// Sends `request` at once and reads until the server closes, waiting at
-// most `quiet` for each read.
+// Sends `request` (at once, or `before_request` after its connect) and
+// reads until the server closes, waiting at most `quiet` for each read.
 struct Exchange {
     std::string response;
     std::chrono::milliseconds took{0};
 };
-Exchange http_exchange(uint16_t port, const std::string& request, std::chrono::milliseconds quiet = 5s)
+Exchange http_exchange(uint16_t port, const std::string& request, std::chrono::milliseconds quiet = 5s,
+                       std::chrono::milliseconds before_request = 0ms)
 {
     Exchange x;
     const auto start = Clock::now();
     const int fd = connect_to(port);
     if (fd < 0)
         return x;
+    std::this_thread::sleep_for(before_request);  // a scraper across a network sends later than its connect
     (void)!send(fd, request.data(), request.size(), MSG_NOSIGNAL);
     char buf[4096];
     for (;;) {
@@ -308,19 +310,30 @@ TEST(HostileConditions, AMetricsEndpointOutOfDescriptorsDoesNotSpin)
     WatchProcess watch({"watch", "--json", "--metrics", "127.0.0.1:" + std::to_string(port)}, {},
                        {"prlimit", limit, "--"});
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
-    // Clients that connect and say nothing: two are accepted (and dropped
-    // after the deadline), the rest wait in the backlog for descriptors.
+    // Clients that connect and say nothing, on a thread of their own; the
+    // scrapes are made while they keep coming: one that sends its request
+    // with its connect, and one that sends it 50 ms later.
     std::vector<int> clients;
     const double cpu_before = cpu_seconds_of(watch.pid());
     const auto wall_before = Clock::now();
-    while (Clock::now() - wall_before < 3s) {
-        if (clients.size() < 200)
-            if (int fd = connect_to(port); fd >= 0)
-                clients.push_back(fd);
-        std::this_thread::sleep_for(10ms);
-    }
+    std::thread holders([&] {
+        while (Clock::now() - wall_before < 3s) {
+            if (clients.size() < 200)
+                if (int fd = connect_to(port); fd >= 0)
+                    clients.push_back(fd);
+            std::this_thread::sleep_for(10ms);
+        }
+    });
+    std::this_thread::sleep_for(1500ms);
+    const Exchange at_once = http_exchange(port, kScrape, 2s);
+    const Exchange later = http_exchange(port, kScrape, 2s, 50ms);
+    holders.join();
     const double cpu = cpu_seconds_of(watch.pid()) - cpu_before;
     const double wall = std::chrono::duration<double>(Clock::now() - wall_before).count();
+    EXPECT_NE(at_once.response.find("selfconnect_build_info"), std::string::npos)
+        << "no scrape while clients kept connecting and holding";
+    EXPECT_NE(later.response.find("selfconnect_build_info"), std::string::npos)
+        << "no scrape sent 50 ms after its connect while clients kept connecting and holding";
     EXPECT_NE(http_exchange(port, kScrape, 2s).response.find("selfconnect_build_info"), std::string::npos)
         << "no scrape while " << clients.size() << " clients held their connections";
     for (int fd : clients)

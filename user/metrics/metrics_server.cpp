@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -16,6 +17,7 @@
 #include <filesystem>
 #include <future>
 #include <list>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -30,6 +32,29 @@ using Clock = std::chrono::steady_clock;
 
 // How long the listener rests when accept() cannot make a descriptor.
 constexpr std::chrono::milliseconds kAcceptPause{100};
+// Connections accepted before the loop looks at its other work again.
+constexpr size_t kAcceptsPerRound = 32;
+
+// accept()'s errors that concern only the connection it tried to take
+// (accept(2): they are to be treated like EAGAIN, by trying again).
+bool accept_again(int err)
+{
+    switch (err) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+        return true;
+    default:
+        return false;
+    }
+}
 
 struct Connection {
     UniqueFd fd;
@@ -90,6 +115,8 @@ size_t descriptors_left()
     for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
          !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
         ++open;
+    if (ec)
+        return 0;  // cannot tell (out of descriptors already?): the fewest
     return limit.rlim_cur > open ? static_cast<size_t>(limit.rlim_cur) - open : 0;
 }
 
@@ -112,8 +139,14 @@ UniqueFd bind_listener(const ListenAddress& where)
     }
     UniqueFd fd(socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     const int one = 1;
-    if (fd)
+    if (fd) {
         setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        // A connection reaches accept() once its request has come (or after
+        // a second): a client that connects and says nothing costs the
+        // endpoint no descriptor meanwhile, and a scrape is answered in the
+        // turn it is accepted.
+        setsockopt(fd.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
+    }
     if (!fd || bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd.get(), 128) != 0)
         throw std::runtime_error("cannot serve metrics on " + where.host + ":" + std::to_string(where.port) + ": " +
                                  strerror(errno));
@@ -200,10 +233,20 @@ void MetricsServer::serve()
             drop(fd);
     };
 
+    // The oldest connection that has been answered nothing yet: the one to
+    // give up for room. One being answered is never cut off.
+    auto oldest_idle = [&]() -> std::optional<int> {
+        for (int fd : by_age)
+            if (connections.at(fd).response.empty())
+                return fd;
+        return std::nullopt;
+    };
+
     // The watcher's other work (--kill, --protect, the guard) needs
     // descriptors too: the endpoint holds at most a quarter of those left
     // at its start, and never more than its limit.
-    const size_t max_connections = std::clamp<size_t>(descriptors_left() / 4, 1, limits_.max_connections);
+    const size_t max_connections =
+        std::clamp<size_t>(descriptors_left() / 4, 1, std::max<size_t>(1, limits_.max_connections));
     for (;;) {
         int timeout_ms = -1;
         const auto wait_until = [&](Clock::time_point t) {
@@ -224,19 +267,25 @@ void MetricsServer::serve()
             if (fd == wake_.get())
                 return;
             if (fd == listener_.get()) {
-                for (;;) {
+                // At most a round's worth: a stream of connects must not keep
+                // the loop from shutdown, deadlines and answers being sent.
+                for (size_t accepted = 0; accepted < kAcceptsPerRound; ++accepted) {
                     UniqueFd client(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-                    if (!client && errno == EINTR)
-                        continue;
-                    if (!client && errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
-                        // Out of descriptors: the oldest connection gives
-                        // its own back (no client can hold the endpoint by
-                        // holding what descriptors there are); with none
-                        // left to give, the listener rests.
-                        if (!by_age.empty()) {
-                            drop(by_age.front());
+                    const int err = client ? 0 : errno;
+                    if (!client && accept_again(err))
+                        continue;  // that connection is gone; the next may not be
+                    if (!client && err == EMFILE) {
+                        // Out of this process's descriptors: a connection
+                        // that was sent nothing gives its own back (no
+                        // client can hold the endpoint by holding what
+                        // descriptors there are); none such, the listener
+                        // rests.
+                        if (const auto idle = oldest_idle()) {
+                            drop(*idle);
                             continue;
                         }
+                    }
+                    if (!client && err != EAGAIN && err != EWOULDBLOCK) {
                         watch(listener_.get(), 0, EPOLL_CTL_MOD);
                         listener_paused = true;
                         listener_paused_until = Clock::now() + kAcceptPause;
@@ -244,7 +293,7 @@ void MetricsServer::serve()
                     if (!client)
                         break;
                     if (connections.size() >= max_connections)
-                        drop(by_age.front());  // the oldest: most likely a client that stalls
+                        drop(oldest_idle().value_or(by_age.front()));  // most likely a client that stalls
                     const int cfd = client.get();
                     by_age.push_back(cfd);
                     Connection c{std::move(client), Clock::now() + limits_.deadline, {}, {}, 0, std::prev(by_age.end())};
