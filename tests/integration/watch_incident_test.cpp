@@ -69,10 +69,13 @@ TEST(WatchIncident, KillKeepsNoSocketForEveryNamespaceItKilledIn)
         SelfConnectPlan plan{AF_INET, "127.0.0.1", port};
         plan.comm = "sc-netns-" + std::to_string(i);
         plan.fresh_netns = true;
-        ASSERT_EQ(wait_child(start_self_connects(plan).pid), 0) << "namespace " << i;
+        plan.hold = true;  // open until killed: each kill opens its namespace's socket
+        const SelfConnectChild child = start_self_connects(plan);
         const auto rec = next_record(watch, "self_connect");
         ASSERT_TRUE(rec) << "namespace " << i << "\n" << watch.stderr_text();
-        ASSERT_TRUE(rec->contains("killed")) << rec->dump();
+        EXPECT_EQ((*rec)["killed"], true) << rec->dump();
+        kill(child.pid, SIGTERM);  // its namespace goes with it
+        wait_child(child.pid);
     }
     const size_t at_end = open_descriptors(watch.pid());
     EXPECT_LE(at_end, at_start + 8 + 2) << "descriptors at ready: " << at_start;
