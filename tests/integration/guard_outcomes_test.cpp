@@ -173,8 +173,13 @@ TEST(GuardOutcomes, TimeWaitIsTheKernelsAndTheGuardStaysOn)
         "    except OSError as e: pass\n"
         "    s.close()\n"
         "print('short', ok)\n"
-        "import time; time.sleep(0.5)\n"
-        "tw = sum(l.split()[3] == '06' for l in open('/proc/net/tcp').readlines()[1:])\n"
+        // The servers close their side as their threads get to it: the
+        // TIME_WAITs come when they have (5 s at most).
+        "import time\n"
+        "def time_waits(): return sum(l.split()[3] == '06' for l in open('/proc/net/tcp').readlines()[1:])\n"
+        "end = time.time() + 5\n"
+        "while time_waits() < 120 and time.time() < end: time.sleep(0.05)\n"
+        "tw = time_waits()\n"
         "print('time_wait', 'most' if tw >= 120 else tw)\n"
         "met = local_loop(40010, 600)\n"
         "print('loop met', 'none' if met == 0 else 'some')\n";
