@@ -277,9 +277,14 @@ TEST(Guard, NatRemoteAndUnreachableConnectsEndAsBefore)
               0);
     run_command(ns->shell("ip addr add 10.78.0.1/24 dev " + veth + " && ip link set " + veth + " up"));
     run_command(remote.shell("ip addr add 10.78.0.2/24 dev p0 && ip link set p0 up"));
-    // DNAT: a local port of the range, 10.77.0.1:40004, goes to a local server on 8080.
+    // DNAT: a local port of the range, 10.77.0.1:40005, goes to a local server
+    // on 8080. An odd port: connect() hands out the range's even ones first,
+    // so the client is never given 40005 itself. Given the DNAT's own port (1
+    // in 50 with an even one), its socket's tuple reads as a self-connect
+    // (source == the destination before NAT), which the detector reports and
+    // the guard counts as missed: a known false positive, not this test's.
     ASSERT_EQ(run_command(ns->exec({"iptables", "-t", "nat", "-A", "OUTPUT", "-p", "tcp", "-d", "10.77.0.1",
-                                    "--dport", "40004", "-j", "DNAT", "--to-destination", "10.77.0.1:8080"}))
+                                    "--dport", "40005", "-j", "DNAT", "--to-destination", "10.77.0.1:8080"}))
                   .status,
               0);
     BackgroundProcess dnat_server(ns->exec({"python3", "-m", "http.server", "--bind", "10.77.0.1", "8080"}));
@@ -304,7 +309,7 @@ TEST(Guard, NatRemoteAndUnreachableConnectsEndAsBefore)
         "    finally: s.close()\n"
         "for b in (True, False):\n"
         "    m = 'blocking' if b else 'nonblocking'\n"
-        "    print(m, 'dnat', tcp('10.77.0.1', 40004, b))\n"
+        "    print(m, 'dnat', tcp('10.77.0.1', 40005, b))\n"
         "    print(m, 'remote-closed', tcp('10.78.0.2', 40002, b))\n"
         "    print(m, 'remote-listener', tcp('10.78.0.2', 40006, b))\n"
         "    print(m, 'unreachable', tcp('10.99.0.1', 40002, b))\n"
