@@ -3,7 +3,6 @@
 #include <sys/socket.h>
 
 #include <stdexcept>
-#include <type_traits>
 #include <utility>
 
 namespace selfconnect {
@@ -19,73 +18,34 @@ constexpr bool facts_in_type_order(std::index_sequence<I...>)
 static_assert(facts_in_type_order(std::make_index_sequence<std::variant_size_v<RecordFacts>>{}),
               "RecordFacts lists the kinds in the order of RecordType");
 
-// Where a kind's facts sit in RecordFacts; a type that is not there does not compile.
-template <typename Facts, size_t... I>
-constexpr size_t index_in_variant(std::index_sequence<I...>)
-{
-    size_t index = sizeof...(I);
-    ((std::is_same_v<Facts, std::variant_alternative_t<I, RecordFacts>> ? (index = I, true) : false) || ...);
-    return index;
-}
-template <typename Facts>
-constexpr size_t facts_index()
-{
-    constexpr size_t index = index_in_variant<Facts>(std::make_index_sequence<std::variant_size_v<RecordFacts>>{});
-    static_assert(index < std::variant_size_v<RecordFacts>, "these facts are not in RecordFacts");
-    return index;
-}
+}  // namespace
 
 // Each RecordType's facts. A type added to the enum without its case here
 // fails to compile (-Werror=switch), and its case needs its facts in
-// RecordFacts: no type can be left without its own fields.
-size_t facts_index_of(RecordType type)
+// RecordFacts (nothing else converts to it): no type is left without its
+// own fields.
+RecordFacts facts_of(RecordType type)
 {
     switch (type) {
-    case RecordType::SelfConnect: return facts_index<SelfConnectFacts>();
-    case RecordType::SelfConnectClosed: return facts_index<SelfConnectClosedFacts>();
-    case RecordType::ConnectRefused: return facts_index<ConnectRefusedFacts>();
-    case RecordType::RetryLoop: return facts_index<RetryLoopFacts>();
-    case RecordType::ListenerAtRisk: return facts_index<ListenerAtRiskFacts>();
-    case RecordType::PortReserved: return facts_index<PortReservedFacts>();
-    case RecordType::ListenerBlocked: return facts_index<ListenerBlockedFacts>();
-    case RecordType::ListenerClosed: return facts_index<ListenerClosedFacts>();
-    case RecordType::PortInUse: return facts_index<PortInUseFacts>();
-    case RecordType::SelfConnectPrevented: return facts_index<SelfConnectPreventedFacts>();
-    case RecordType::GuardMissed: return facts_index<GuardMissedFacts>();
-    case RecordType::SelfConnectRepeats: return facts_index<SelfConnectRepeatsFacts>();
+    case RecordType::SelfConnect: return SelfConnectFacts{};
+    case RecordType::SelfConnectClosed: return SelfConnectClosedFacts{};
+    case RecordType::ConnectRefused: return ConnectRefusedFacts{};
+    case RecordType::RetryLoop: return RetryLoopFacts{};
+    case RecordType::ListenerAtRisk: return ListenerAtRiskFacts{};
+    case RecordType::PortReserved: return PortReservedFacts{};
+    case RecordType::ListenerBlocked: return ListenerBlockedFacts{};
+    case RecordType::ListenerClosed: return ListenerClosedFacts{};
+    case RecordType::PortInUse: return PortInUseFacts{};
+    case RecordType::SelfConnectPrevented: return SelfConnectPreventedFacts{};
+    case RecordType::GuardMissed: return GuardMissedFacts{};
+    case RecordType::SelfConnectRepeats: return SelfConnectRepeatsFacts{};
     }
     throw std::logic_error("a record type with no facts");
 }
 
-template <size_t... I>
-RecordFacts facts_at(size_t index, std::index_sequence<I...>)
-{
-    RecordFacts facts;
-    if (!((index == I ? (facts.emplace<I>(), true) : false) || ...))
-        throw std::logic_error("a record type with no facts");
-    return facts;
-}
-
-template <size_t... I>
-const char* name_at(size_t index, std::index_sequence<I...>)
-{
-    const char* name = "unknown";
-    ((index == I ? (name = std::variant_alternative_t<I, RecordFacts>::name, true) : false) || ...);
-    return name;
-}
-
-constexpr auto kKinds = std::make_index_sequence<std::variant_size_v<RecordFacts>>{};
-
-}  // namespace
-
-RecordFacts facts_of(RecordType type)
-{
-    return facts_at(facts_index_of(type), kKinds);
-}
-
 const char* record_type_name(RecordType t)
 {
-    return name_at(facts_index_of(t), kKinds);
+    return std::visit([](const auto& facts) { return facts.name; }, facts_of(t));
 }
 
 const std::optional<std::string>* fix_line(const Record& r)
