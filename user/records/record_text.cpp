@@ -96,6 +96,13 @@ struct KindText {
     bool whole = false;  // `what` is the whole line after the time
 };
 
+// Kinds the watcher keeps to itself (never written as they are): their
+// name and where, for a line seen only while debugging.
+KindText internal_text(const Record& r, const char* name)
+{
+    return {std::string(name) + " " + endpoint_text(r), ""};
+}
+
 // Each kind's words. A kind without its overload here does not compile.
 KindText kind_text(const Record& r, const SelfConnectFacts& f)
 {
@@ -115,7 +122,7 @@ KindText kind_text(const Record& r, const SelfConnectClosedFacts& f)
 
 KindText kind_text(const Record& r, const ConnectRefusedFacts&)
 {
-    return {std::string(ConnectRefusedFacts::name) + " " + endpoint_text(r), ""};
+    return internal_text(r, ConnectRefusedFacts::name);
 }
 
 KindText kind_text(const Record& r, const RetryLoopFacts& f)
@@ -148,12 +155,12 @@ KindText kind_text(const Record& r, const ListenerBlockedFacts& f)
 
 KindText kind_text(const Record& r, const ListenerClosedFacts&)
 {
-    return {std::string(ListenerClosedFacts::name) + " " + endpoint_text(r), ""};
+    return internal_text(r, ListenerClosedFacts::name);
 }
 
 KindText kind_text(const Record& r, const PortInUseFacts&)
 {
-    return {std::string(PortInUseFacts::name) + " " + endpoint_text(r), ""};
+    return internal_text(r, PortInUseFacts::name);
 }
 
 KindText kind_text(const Record& r, const SelfConnectPreventedFacts& f)
