@@ -201,6 +201,11 @@ void MetricsServer::serve()
     // (the descriptors may be the process's other threads').
     bool listener_paused = false;
     Clock::time_point listener_paused_until{};
+    auto pause_listener = [&] {
+        watch(listener_.get(), 0, EPOLL_CTL_MOD);
+        listener_paused = true;
+        listener_paused_until = Clock::now() + kAcceptPause;
+    };
     auto resume_listener = [&] {
         listener_paused = false;
         watch(listener_.get(), EPOLLIN, EPOLL_CTL_MOD);
@@ -247,6 +252,43 @@ void MetricsServer::serve()
     // at its start, and never more than its limit.
     const size_t max_connections =
         std::clamp<size_t>(descriptors_left() / 4, 1, std::max<size_t>(1, limits_.max_connections));
+
+    // Takes what the backlog holds, at most a round's worth: a stream of
+    // connects must not keep the loop from shutdown, deadlines and answers
+    // being sent.
+    auto accept_round = [&] {
+        for (size_t accepted = 0; accepted < kAcceptsPerRound; ++accepted) {
+            UniqueFd client(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+            if (!client) {
+                const int err = errno;
+                if (accept_again(err))
+                    continue;  // that connection is gone; the next may not be
+                if (err == EAGAIN || err == EWOULDBLOCK)
+                    return;
+                // Out of this process's descriptors: a connection that was
+                // sent nothing gives its own back (no client can hold the
+                // endpoint by holding what descriptors there are); none
+                // such, or another error, the listener rests.
+                if (const auto idle = err == EMFILE ? oldest_idle() : std::nullopt) {
+                    drop(*idle);
+                    continue;
+                }
+                pause_listener();
+                return;
+            }
+            if (connections.size() >= max_connections)
+                drop(oldest_idle().value_or(by_age.front()));  // most likely a client that stalls
+            const int cfd = client.get();
+            by_age.push_back(cfd);
+            Connection c{std::move(client), Clock::now() + limits_.deadline, {}, {}, 0, std::prev(by_age.end())};
+            connections.emplace(cfd, std::move(c));
+            watch(cfd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+            // A scraper sends its request with its connect: answered now,
+            // it needs no descriptor past this round.
+            serve_connection(cfd);
+        }
+    };
+
     for (;;) {
         int timeout_ms = -1;
         const auto wait_until = [&](Clock::time_point t) {
@@ -267,42 +309,7 @@ void MetricsServer::serve()
             if (fd == wake_.get())
                 return;
             if (fd == listener_.get()) {
-                // At most a round's worth: a stream of connects must not keep
-                // the loop from shutdown, deadlines and answers being sent.
-                for (size_t accepted = 0; accepted < kAcceptsPerRound; ++accepted) {
-                    UniqueFd client(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
-                    const int err = client ? 0 : errno;
-                    if (!client && accept_again(err))
-                        continue;  // that connection is gone; the next may not be
-                    if (!client && err == EMFILE) {
-                        // Out of this process's descriptors: a connection
-                        // that was sent nothing gives its own back (no
-                        // client can hold the endpoint by holding what
-                        // descriptors there are); none such, the listener
-                        // rests.
-                        if (const auto idle = oldest_idle()) {
-                            drop(*idle);
-                            continue;
-                        }
-                    }
-                    if (!client && err != EAGAIN && err != EWOULDBLOCK) {
-                        watch(listener_.get(), 0, EPOLL_CTL_MOD);
-                        listener_paused = true;
-                        listener_paused_until = Clock::now() + kAcceptPause;
-                    }
-                    if (!client)
-                        break;
-                    if (connections.size() >= max_connections)
-                        drop(oldest_idle().value_or(by_age.front()));  // most likely a client that stalls
-                    const int cfd = client.get();
-                    by_age.push_back(cfd);
-                    Connection c{std::move(client), Clock::now() + limits_.deadline, {}, {}, 0, std::prev(by_age.end())};
-                    connections.emplace(cfd, std::move(c));
-                    watch(cfd, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
-                    // A scraper sends its request with its connect: answered
-                    // now, it needs no descriptor past this round.
-                    serve_connection(cfd);
-                }
+                accept_round();
                 continue;
             }
             serve_connection(fd);
