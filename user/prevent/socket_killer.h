@@ -21,9 +21,6 @@ struct KillResult {
 class SocketKiller {
 public:
     KillResult destroy(const Record& r);
-    // Namespaces whose sock_diag socket is kept for the next kill there.
-    size_t namespaces_kept() const { return recent_.size(); }
-
     // A kept socket holds its namespace alive after its last process is
     // gone, and any user can make namespaces and self-connects in them: so
     // only the few most recently used are kept (a loop in one namespace
