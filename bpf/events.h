@@ -136,6 +136,15 @@ struct sc_listener_origin {
 	__u8 pad[5];
 };
 
+/* What the socket census writes for each TCP socket of the host that a
+ * descriptor holds and the kernel has hashed (see socket_census.bpf.c). */
+struct sc_census_socket {
+	__u64 inode;     /* the socket's inode: one socket, however many fds */
+	__u32 netns;     /* network namespace inode */
+	__u8 symmetric;  /* local address and port == remote address and port */
+	__u8 pad[3];
+};
+
 /* What an event is about, for the once-a-second and fold tables: its
  * namespace, its command (user and process name), port and family (0 where
  * the table does not tell families apart). Built by userspace too, from a
@@ -170,6 +179,7 @@ struct sc_fold {
 #define SC_OWNER_SIZE 32
 #define SC_HOLDER_SIZE 72
 #define SC_LISTENER_ORIGIN_SIZE 16
+#define SC_CENSUS_SOCKET_SIZE 16
 #define SC_COMMAND_PORT_SIZE 28
 #define SC_FOLD_SIZE 40
 
@@ -178,6 +188,7 @@ static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
 static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
 static_assert(sizeof(struct sc_holder) == SC_HOLDER_SIZE, "sc_holder layout");
 static_assert(sizeof(struct sc_listener_origin) == SC_LISTENER_ORIGIN_SIZE, "sc_listener_origin layout");
+static_assert(sizeof(struct sc_census_socket) == SC_CENSUS_SOCKET_SIZE, "sc_census_socket layout");
 static_assert(sizeof(struct sc_command_port) == SC_COMMAND_PORT_SIZE, "sc_command_port layout");
 static_assert(sizeof(struct sc_fold) == SC_FOLD_SIZE, "sc_fold layout");
 #else
@@ -185,6 +196,7 @@ _Static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
 _Static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
 _Static_assert(sizeof(struct sc_holder) == SC_HOLDER_SIZE, "sc_holder layout");
 _Static_assert(sizeof(struct sc_listener_origin) == SC_LISTENER_ORIGIN_SIZE, "sc_listener_origin layout");
+_Static_assert(sizeof(struct sc_census_socket) == SC_CENSUS_SOCKET_SIZE, "sc_census_socket layout");
 _Static_assert(sizeof(struct sc_command_port) == SC_COMMAND_PORT_SIZE, "sc_command_port layout");
 _Static_assert(sizeof(struct sc_fold) == SC_FOLD_SIZE, "sc_fold layout");
 #endif

@@ -188,7 +188,13 @@ typedef struct {
 	struct net *net;
 } possible_net_t;
 
+struct hlist_node {
+	struct hlist_node *next;
+	struct hlist_node **pprev; /* NULL while the socket is not hashed */
+};
+
 struct sock_common {
+	struct hlist_node skc_node; /* in a union with skc_nulls_node, same pprev */
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
 	__u64 skc_addrpair; /* union of the two above: one load reads both */

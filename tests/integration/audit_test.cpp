@@ -122,6 +122,30 @@ bool write_sysctl(const char* path, const char* value)
 
 }  // namespace
 
+// The audit walks each namespace's whole socket table only where a census
+// of the host's descriptors cannot rule a self-connect out. One that no
+// descriptor holds (here in flight in a unix socket, as a kernel socket or
+// an io_uring direct descriptor would be) is invisible to the census, in a
+// namespace of the test's own where nothing else is: the kernel's count
+// of its sockets differs from the census, and the audit must find it
+// anyway. An audit that trusted the census alone would miss it.
+TEST(Audit, ASelfConnectNoDescriptorHoldsIsFoundAllTheSame)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    const uint16_t port = 40100;  // inside the namespace's range, 40000-41999
+    const pid_t child = start_self_connect_in_flight(port, "/run/netns/" + ns.name());
+    ASSERT_GT(child, 0) << "the self-connect could not be made and sent";
+    const RunResult r = run_command({selfconnect_binary(), "audit", "--json", "--netns", std::to_string(ns.inode())});
+    kill(child, SIGTERM);
+    wait_child(child);
+    EXPECT_EQ(r.status, 1) << r.err;
+    const auto records = audit_records(r);
+    const json* found = find_record(records, "self_connect", port, ns.inode());
+    ASSERT_NE(found, nullptr) << r.out << r.err;
+    EXPECT_EQ((*found)["addr"], "127.0.0.1");
+}
+
 TEST(Audit, OnlyListenersInsideTheRangeAndNotReservedAreFlaggedWithTheExactFix)
 {
     REQUIRE_ROOT();

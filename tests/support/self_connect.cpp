@@ -1,6 +1,7 @@
 #include "self_connect.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -185,6 +186,65 @@ StuckClient start_stuck_client(uint16_t port, const std::string& comm)
     }
     close(report[1]);
     return {pid, report[0]};
+}
+
+pid_t start_self_connect_in_flight(uint16_t port, const std::string& netns_path)
+{
+    int ready[2];
+    if (pipe(ready) != 0)
+        throw std::runtime_error("pipe");
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(ready[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        prctl(PR_SET_NAME, "sc-in-flight");
+        if (!netns_path.empty()) {
+            const int ns = open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (ns < 0 || setns(ns, CLONE_NEWNET) != 0)
+                _exit(9);
+            close(ns);
+        }
+        const int fd = socket(AF_INET, SOCK_STREAM, 0);
+        const int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)))
+            _exit(10);
+        int pair[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
+            _exit(11);
+        char byte = 0;
+        iovec iov{&byte, 1};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        if (sendmsg(pair[0], &msg, 0) != 1)
+            _exit(12);
+        close(fd);  // now only the message in pair[1]'s queue holds it
+        (void)!write(ready[1], "1", 1);
+        for (;;)
+            pause();
+    }
+    close(ready[1]);
+    char c;
+    const bool made = read(ready[0], &c, 1) == 1;
+    close(ready[0]);
+    if (!made) {
+        wait_child(pid);
+        return -1;
+    }
+    return pid;
 }
 
 int wait_recv_error(StuckClient& client)

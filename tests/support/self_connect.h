@@ -49,6 +49,15 @@ StuckClient start_stuck_client(uint16_t port, const std::string& comm);
 // end of file), or -1 if it died first. Reaps the child.
 int wait_recv_error(StuckClient& client);
 
+// A self-connected socket on 127.0.0.1:port, in the caller's namespace,
+// that no descriptor holds: the child makes it, sends it to itself through
+// a unix socket (SCM_RIGHTS) and closes its own descriptor, so the socket
+// lives on in flight, as a kernel socket or an io_uring direct descriptor
+// would: sock_diag lists it, no walk of the host's descriptors finds it.
+// With `netns_path`, in that namespace instead. Returns the child once the
+// socket is in flight (-1 if it could not be made); it ends on SIGTERM.
+pid_t start_self_connect_in_flight(uint16_t port, const std::string& netns_path = "");
+
 uint32_t netns_inode_of_self();
 
 // unshare(CLONE_NEWNET) and bring lo up; for use in a forked child.

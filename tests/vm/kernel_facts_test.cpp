@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -41,6 +44,8 @@
 #include <nlohmann/json.hpp>
 
 #include "connect_loop.h"
+#include "host/tcp_census.h"
+#include "kernel/socket_census.h"
 #include "port_list.h"
 #include "self_connect.h"
 #include "watch_process.h"
@@ -685,6 +690,145 @@ TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
         << err;
     EXPECT_GE(std::stol(m[1]), 4) << err;
     EXPECT_EQ(std::stol(m[2]), 0) << err;
+}
+
+// The socket census of audit (bpf/socket_census.bpf.c): every TCP socket
+// the kernel has hashed and a descriptor holds, counted once in its
+// namespace, in agreement with the kernel's own count; one with both ends
+// the same seen as such, in each family, and no other; one that no
+// descriptor holds not counted, so the two counts differ and audit walks
+// that namespace. Reads skc_node.pprev, skc_net, skc_num, skc_dport, both
+// families' addresses and the file's inode, through bpf_sock_from_file
+// (5.11; before it there is no census, and audit walks every namespace).
+// In a namespace of a thread of its own, where nothing else has sockets.
+TEST(KernelFactsCensus, CountsEachHeldSocketOnceAndSeesEqualEnds)
+{
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root";
+    if (!kernel_has_sock_from_file()) {
+        EXPECT_FALSE(selfconnect::take_tcp_census().has_value()) << "a census without bpf_sock_from_file";
+        return;
+    }
+    std::thread([] {
+        ASSERT_EQ(unshare(CLONE_NEWNET), 0) << strerror(errno);
+        ASSERT_TRUE(bring_loopback_up());
+        struct stat st{};
+        ASSERT_EQ(stat("/proc/thread-self/ns/net", &st), 0);
+        const auto netns = static_cast<uint32_t>(st.st_ino);
+        // What the census says of this namespace, and the kernel's count.
+        const auto look = [&] {
+            const auto census = selfconnect::take_tcp_census();
+            EXPECT_TRUE(census.has_value());
+            selfconnect::TcpCensus here;
+            if (census)
+                if (auto it = census->find(netns); it != census->end())
+                    here = it->second;
+            return std::pair{here, selfconnect::hashed_tcp_sockets_here().value_or(~0ULL)};
+        };
+        auto [empty, empty_count] = look();
+        EXPECT_EQ(empty.held, 0U);
+        EXPECT_EQ(empty_count, 0U);
+
+        std::vector<int> fds;  // closed at the end
+        const auto tcp = [&](int family) { fds.push_back(socket(family, SOCK_STREAM, 0)); return fds.back(); };
+        const auto connect_to = [&](int family, uint16_t port) {
+            sockaddr_storage ss{};
+            socklen_t len = 0;
+            if (family == AF_INET) {
+                auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+                a->sin_family = AF_INET;
+                a->sin_port = htons(port);
+                a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                len = sizeof(*a);
+            } else {
+                auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+                a->sin6_family = AF_INET6;
+                a->sin6_port = htons(port);
+                a->sin6_addr = in6addr_loopback;
+                len = sizeof(*a);
+            }
+            return std::pair{ss, len};
+        };
+        const auto listener = [&](int family, uint16_t port) {
+            const int fd = tcp(family);
+            auto [ss, len] = connect_to(family, port);
+            EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
+            EXPECT_EQ(listen(fd, 8), 0);
+            const int client = tcp(family);
+            EXPECT_EQ(connect(client, reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
+            fds.push_back(accept(fd, nullptr, nullptr));
+            EXPECT_GE(fds.back(), 0);
+            fds.push_back(dup(client));  // one socket, two descriptors
+        };
+        const auto self_connect = [&](int family, uint16_t port) {
+            const int fd = tcp(family);
+            auto [ss, len] = connect_to(family, port);
+            EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
+            EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
+            return fd;
+        };
+        // Listeners and connections of both families: six hashed sockets;
+        // one unbound and one bound only, which the kernel has not hashed.
+        listener(AF_INET, 40600);
+        listener(AF_INET6, 40601);
+        tcp(AF_INET);
+        {
+            const int bound = tcp(AF_INET6);
+            auto [ss, len] = connect_to(AF_INET6, 40602);
+            EXPECT_EQ(bind(bound, reinterpret_cast<sockaddr*>(&ss), len), 0);
+        }
+        auto [plain, plain_count] = look();
+        EXPECT_EQ(plain.held, 6U);
+        EXPECT_EQ(plain_count, 6U);
+        EXPECT_FALSE(plain.same_ends_seen);
+        EXPECT_TRUE(selfconnect::census_rules_out_self_connects(plain, plain_count));
+
+        // An IPv4 self-connect, held: seen.
+        const int v4_self = self_connect(AF_INET, 40603);
+        auto [held4, held4_count] = look();
+        EXPECT_EQ(held4.held, 7U);
+        EXPECT_EQ(held4_count, 7U);
+        EXPECT_TRUE(held4.same_ends_seen);
+        EXPECT_FALSE(selfconnect::census_rules_out_self_connects(held4, held4_count));
+
+        // The same socket in flight, no descriptor left: the census cannot
+        // see it, and its count is one short of the kernel's.
+        int pair[2];
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+        char byte = 0;
+        iovec iov{&byte, 1};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &v4_self, sizeof(int));
+        ASSERT_EQ(sendmsg(pair[0], &msg, 0), 1);
+        std::erase(fds, v4_self);
+        close(v4_self);
+        auto [in_flight, in_flight_count] = look();
+        EXPECT_EQ(in_flight.held, 6U);
+        EXPECT_EQ(in_flight_count, 7U);
+        EXPECT_FALSE(in_flight.same_ends_seen);
+        EXPECT_FALSE(selfconnect::census_rules_out_self_connects(in_flight, in_flight_count));
+
+        // An IPv6 self-connect, held: seen.
+        self_connect(AF_INET6, 40604);
+        auto [held6, held6_count] = look();
+        EXPECT_EQ(held6.held, 7U);
+        EXPECT_EQ(held6_count, 8U);
+        EXPECT_TRUE(held6.same_ends_seen);
+
+        for (int fd : fds)
+            close(fd);
+        close(pair[0]);
+        close(pair[1]);
+    }).join();
 }
 
 INSTANTIATE_TEST_SUITE_P(, KernelFacts, ::testing::Values("auto", "tracepoint"),

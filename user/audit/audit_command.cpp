@@ -11,6 +11,7 @@
 #include "host/capabilities.h"
 #include "host/netns.h"
 #include "host/sock_diag.h"
+#include "kernel/socket_census.h"
 #include "prevent/fix_policy.h"
 #include "prevent/reserved_ports.h"
 #include "prevent/risk_scan.h"
@@ -107,9 +108,12 @@ int run_audit(const AuditOptions& o)
         namer.start();
         enricher.use_namer(&namer, std::chrono::seconds(1));
         const std::map<uint32_t, NetnsHandle> all = list_network_namespaces();
+        // Taken before any namespace is read, so that a socket that opens
+        // in between makes its namespace's counts differ, never agree.
+        const std::optional<TcpCensusByNetns> census = take_tcp_census();
         // Read all first (at once), then reported, killed and fixed one
         // namespace after another, in the order of their inodes as before.
-        for (NamespaceScan& scan : scan_namespaces(scanner, all, o.netns)) {
+        for (NamespaceScan& scan : scan_namespaces(scanner, all, o.netns, census)) {
             if (!scan.risks) {
                 skipped[scan.error].push_back(scan.inode);
                 continue;

@@ -11,10 +11,16 @@ namespace selfconnect {
 
 namespace {
 
-void scan_one(const RiskScanner& scanner, NamespaceScan& scan)
+void scan_one(const RiskScanner& scanner, NamespaceScan& scan, const std::optional<TcpCensusByNetns>& census)
 {
+    static const TcpCensus kNoneHeld;
+    const TcpCensus* counted = nullptr;
+    if (census) {
+        const auto it = census->find(scan.inode);
+        counted = it != census->end() ? &it->second : &kNoneHeld;
+    }
     try {
-        scan.risks = scanner.scan(scan.inode, *scan.ns);
+        scan.risks = scanner.scan(scan.inode, *scan.ns, counted);
     } catch (const std::exception& e) {
         // Its handle keeps the namespace: the reading failed (no sock_diag
         // for TCP, a refused setns()).
@@ -27,10 +33,12 @@ void scan_one(const RiskScanner& scanner, NamespaceScan& scan)
 // A scan is mostly the kernel's: its sock_diag dump walks the table of every
 // TCP socket of the host, whatever the namespace holds, so on a host of
 // many namespaces one core spent most of an audit on walks that another
-// core could have made at the same time. The scans share nothing.
+// core could have made at the same time. The scans share nothing. (Where
+// the census rules out a self-connect, the walk is not made at all.)
 std::vector<NamespaceScan> scan_namespaces(const RiskScanner& scanner,
                                            const std::map<uint32_t, NetnsHandle>& namespaces,
-                                           const std::vector<uint32_t>& only)
+                                           const std::vector<uint32_t>& only,
+                                           const std::optional<TcpCensusByNetns>& census)
 {
     std::vector<NamespaceScan> scans;
     for (const auto& [inode, ns] : namespaces)
@@ -40,7 +48,7 @@ std::vector<NamespaceScan> scan_namespaces(const RiskScanner& scanner,
     std::atomic<size_t> next{0};
     const auto work = [&] {
         for (size_t i = next++; i < scans.size(); i = next++)
-            scan_one(scanner, scans[i]);
+            scan_one(scanner, scans[i], census);
     };
     // As many as the CPUs this process may run on, and no more than
     // kMaxScanThreads: each scan walks the kernel's whole TCP table, taking

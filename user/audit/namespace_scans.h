@@ -22,8 +22,11 @@ struct NamespaceScan {
 
 // Each namespace of `namespaces` that `only` selects (every one when
 // empty), scanned by `scanner`, in the order of `namespaces` (by inode).
+// With a census of the host's sockets (taken before), each namespace where
+// it rules out a self-connect is asked for its listeners alone.
 std::vector<NamespaceScan> scan_namespaces(const RiskScanner& scanner,
                                            const std::map<uint32_t, NetnsHandle>& namespaces,
-                                           const std::vector<uint32_t>& only);
+                                           const std::vector<uint32_t>& only,
+                                           const std::optional<TcpCensusByNetns>& census);
 
 }  // namespace selfconnect

@@ -1,9 +1,10 @@
 // TCP sockets through NETLINK_SOCK_DIAG: list them, destroy one.
 //
-// Audit uses sock_diag rather than a BPF socket iterator: it needs no BPF
-// program loaded, works on every kernel the detector supports, answers per
+// What audit reports comes from sock_diag rather than a BPF socket
+// iterator: it works on every kernel the detector supports, answers per
 // network namespace (which is how ip_local_port_range is scoped too), and
-// the same socket serves SOCK_DESTROY for --kill.
+// the same socket serves SOCK_DESTROY for --kill. (A census of descriptors,
+// kernel/socket_census, only spares the dumps that cannot find anything.)
 #pragma once
 
 #include <array>

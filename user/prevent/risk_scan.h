@@ -15,6 +15,7 @@
 #include "host/netns.h"
 #include "host/port_set.h"
 #include "host/sock_diag.h"
+#include "host/tcp_census.h"
 #include "records/record.h"
 
 namespace selfconnect {
@@ -64,7 +65,11 @@ public:
     // Throws if the namespace cannot be read (it may have gone). Changes
     // nothing: several namespaces may be scanned at once, on threads of
     // their own, unless `origin` cannot be asked from several at once.
-    NamespaceRisks scan(uint32_t netns, const NetnsHandle& ns) const;
+    // With `census` (what a census of descriptors found there), a
+    // namespace where it rules out a self-connect is asked for its
+    // listeners alone: the kernel answers that from its listening table
+    // instead of walking every TCP socket of the host.
+    NamespaceRisks scan(uint32_t netns, const NetnsHandle& ns, const TcpCensus* census = nullptr) const;
 
 private:
     Record record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy) const;

@@ -1,0 +1,32 @@
+// What a census of descriptors says of one network namespace's TCP
+// sockets, and the kernel's own count to hold it to: where the two agree
+// and no socket has two equal ends, the namespace holds no self-connect and
+// its whole socket table need not be walked (audit, kernel/socket_census).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+
+namespace selfconnect {
+
+struct TcpCensus {
+    uint64_t held = 0;            // hashed TCP sockets that a descriptor holds, each once
+    bool same_ends_seen = false;  // one of them has local address and port == remote
+};
+
+// By network namespace inode; a namespace absent holds none.
+using TcpCensusByNetns = std::unordered_map<uint32_t, TcpCensus>;
+
+// The kernel's count of hashed TCP sockets of both families in the
+// namespace the calling thread is in ("inuse" of /proc/net/sockstat and
+// sockstat6; no sockstat6 without IPv6: none of that family). Nothing if
+// it cannot be read.
+std::optional<uint64_t> hashed_tcp_sockets_here();
+
+// The census agrees with the kernel's count and saw no socket with equal
+// ends: no self-connected socket can be in the namespace, except one that
+// opened after the census (as after any scan).
+bool census_rules_out_self_connects(const TcpCensus& census, std::optional<uint64_t> kernel_count);
+
+}  // namespace selfconnect
