@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <fstream>
 #include <span>
 #include <sstream>
@@ -125,7 +126,12 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns, const Tc
     // A listener of the dump that the iterator no longer found has closed
     // in between: it is at risk no more, and its port (maybe the kernel's
     // choice, never to be known) is left alone.
-    const auto origins = origin_ ? origin_(ns.fd.get()) : std::nullopt;
+    // Asked only where there is a listener to ask about: the iterator walks
+    // the kernel's whole socket table, as a dump does.
+    const bool listeners_found = std::any_of(risks.findings.begin(), risks.findings.end(), [](const Finding& f) {
+        return f.record.type() == RecordType::ListenerAtRisk;
+    });
+    const auto origins = origin_ && listeners_found ? origin_(ns.fd.get()) : std::nullopt;
     std::vector<Finding> still_there;
     for (Finding& f : risks.findings) {
         if (f.record.type() == RecordType::ListenerAtRisk && origins) {
