@@ -6,7 +6,7 @@
  * (tp_btf where the kernel has BTF for the raw tracepoint, the classic
  * tracepoint otherwise; the loader keeps exactly one of them), the bind()
  * and listen() hooks (fexit, or the syscall tracepoints), the port-holder
- * iterator and the listener-origin iterator.
+ * iterator, the listener-origin iterator and the socket census.
  *
  * The hook fires on every TCP state change of the host, so the common case
  * must cost a few loads and compares. Nothing touches a map unless a socket
@@ -24,6 +24,7 @@
 #define EADDRINUSE 98
 #define ECONNREFUSED 111
 #define IPPROTO_TCP 6
+#define SOCK_STREAM 1
 
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
@@ -278,5 +279,6 @@ struct {
 #include "port_calls.bpf.h"
 #include "holder_iterator.bpf.h"
 #include "listener_origins.bpf.h"
+#include "socket_census.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

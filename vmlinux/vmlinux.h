@@ -292,6 +292,7 @@ struct file {
 };
 
 struct socket {
+	short type; /* SOCK_STREAM, SOCK_RAW, ... */
 	struct sock *sk;
 	struct file *file;
 };

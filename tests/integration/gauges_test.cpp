@@ -111,6 +111,30 @@ TEST(Gauges, OpenSelfConnectsFollowOneHeldAndClosedEvenIfItCameFirst)
     EXPECT_EQ(watch.wait_exit(10s), 0);
 }
 
+// The start scan walks a namespace's whole socket table only where the
+// census of the host's descriptors cannot rule a self-connect out: one
+// that no descriptor holds (in flight in a unix socket) is invisible to the
+// census, and must be counted all the same. Two namespaces are watched:
+// the census is taken only for more than one.
+TEST(Gauges, ASelfConnectNoDescriptorHoldsIsCountedAtStart)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    NamedNetns other;
+    const pid_t child = start_self_connect_in_flight(40100, "/run/netns/" + ns.name());
+    ASSERT_GT(child, 0) << "the self-connect could not be made and sent";
+    const uint16_t metrics = metrics_port_for(5);
+    WatchProcess watch({"watch", "--json", "--netns", std::to_string(ns.inode()), "--netns",
+                        std::to_string(other.inode()), "--attach-mode", attach_mode_under_test(), "--metrics",
+                        "127.0.0.1:" + std::to_string(metrics)});
+    ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+    EXPECT_TRUE(wait_gauge(metrics, "selfconnect_self_connects_open", 1));
+    kill(child, SIGTERM);
+    wait_child(child);
+    watch.signal(SIGINT);
+    EXPECT_EQ(watch.wait_exit(10s), 0);
+}
+
 namespace {
 
 // Waits, scraping from inside `ns` (where the watcher serves its metrics),

@@ -188,6 +188,26 @@ StuckClient start_stuck_client(uint16_t port, const std::string& comm)
     return {pid, report[0]};
 }
 
+bool send_in_flight(int unix_fd, int fd)
+{
+    char byte = 0;
+    iovec iov{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    const bool sent = sendmsg(unix_fd, &msg, 0) == 1;
+    close(fd);
+    return sent;
+}
+
 pid_t start_self_connect_in_flight(uint16_t port, const std::string& netns_path)
 {
     int ready[2];
@@ -216,22 +236,8 @@ pid_t start_self_connect_in_flight(uint16_t port, const std::string& netns_path)
         int pair[2];
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
             _exit(11);
-        char byte = 0;
-        iovec iov{&byte, 1};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof(control);
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        if (sendmsg(pair[0], &msg, 0) != 1)
+        if (!send_in_flight(pair[0], fd))  // now only the message in pair[1]'s queue holds it
             _exit(12);
-        close(fd);  // now only the message in pair[1]'s queue holds it
         (void)!write(ready[1], "1", 1);
         for (;;)
             pause();

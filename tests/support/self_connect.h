@@ -49,6 +49,11 @@ StuckClient start_stuck_client(uint16_t port, const std::string& comm);
 // end of file), or -1 if it died first. Reaps the child.
 int wait_recv_error(StuckClient& client);
 
+// Sends the descriptor `fd` through the unix socket `unix_fd` (SCM_RIGHTS,
+// one byte of data) and closes it: the socket lives on in flight, held by
+// no descriptor until the message is received. False if it was not sent.
+bool send_in_flight(int unix_fd, int fd);
+
 // A self-connected socket on 127.0.0.1:port, in the caller's namespace,
 // that no descriptor holds: the child makes it, sends it to itself through
 // a unix socket (SCM_RIGHTS) and closes its own descriptor, so the socket

@@ -18,7 +18,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -692,15 +691,16 @@ TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
     EXPECT_EQ(std::stol(m[2]), 0) << err;
 }
 
-// The socket census of audit (bpf/socket_census.bpf.c): every TCP socket
-// the kernel has hashed and a descriptor holds, counted once in its
-// namespace, in agreement with the kernel's own count; one with both ends
-// the same seen as such, in each family, and no other; one that no
-// descriptor holds not counted, so the two counts differ and audit walks
-// that namespace. Reads skc_node.pprev, skc_net, skc_num, skc_dport, both
-// families' addresses and the file's inode, through bpf_sock_from_file
-// (5.11; before it there is no census, and audit walks every namespace).
-// In a namespace of a thread of its own, where nothing else has sockets.
+// The socket census (bpf/socket_census.bpf.h, audit's object and the
+// watcher's): every TCP socket the kernel has hashed and a descriptor
+// holds, counted once in its namespace, in agreement with the kernel's own
+// count; one with both ends the same seen as such (IPv4, v4-mapped, IPv6),
+// and no other; one that no descriptor holds not counted, so the two
+// counts differ and the scan walks that namespace. Reads sock->type,
+// sk_protocol, skc_node.pprev, skc_net, skc_num, skc_dport, both families'
+// addresses and the file's inode, through bpf_sock_from_file (5.11;
+// before it there is no census, and every namespace is walked). In a
+// namespace of a thread of its own, where nothing else has sockets.
 TEST(KernelFactsCensus, CountsEachHeldSocketOnceAndSeesEqualEnds)
 {
     if (geteuid() != 0)
@@ -716,22 +716,28 @@ TEST(KernelFactsCensus, CountsEachHeldSocketOnceAndSeesEqualEnds)
         ASSERT_EQ(stat("/proc/thread-self/ns/net", &st), 0);
         const auto netns = static_cast<uint32_t>(st.st_ino);
         // What the census says of this namespace, and the kernel's count.
-        const auto look = [&] {
-            const auto census = selfconnect::take_tcp_census();
-            EXPECT_TRUE(census.has_value());
-            selfconnect::TcpCensus here;
-            if (census)
-                if (auto it = census->find(netns); it != census->end())
-                    here = it->second;
-            return std::pair{here, selfconnect::hashed_tcp_sockets_here().value_or(~0ULL)};
+        struct Look {
+            selfconnect::TcpCensus census;
+            uint64_t kernel = ~0ULL;
         };
-        auto [empty, empty_count] = look();
-        EXPECT_EQ(empty.held, 0U);
-        EXPECT_EQ(empty_count, 0U);
+        const auto look = [&] {
+            std::string failure;
+            const auto census = selfconnect::take_tcp_census(&failure);
+            EXPECT_TRUE(census.has_value()) << failure;
+            Look l;
+            if (const selfconnect::TcpCensus* here = selfconnect::census_of(census, netns))
+                l.census = *here;
+            l.kernel = selfconnect::hashed_tcp_sockets_here().value_or(~0ULL);
+            return l;
+        };
+        const Look empty = look();
+        EXPECT_EQ(empty.census.held, 0U);
+        EXPECT_EQ(empty.kernel, 0U);
 
         std::vector<int> fds;  // closed at the end
         const auto tcp = [&](int family) { fds.push_back(socket(family, SOCK_STREAM, 0)); return fds.back(); };
-        const auto connect_to = [&](int family, uint16_t port) {
+        // 127.0.0.1, ::1 or ::ffff:127.0.0.1 (an IPv6 socket's v4-mapped).
+        const auto address = [&](int family, uint16_t port, bool mapped = false) {
             sockaddr_storage ss{};
             socklen_t len = 0;
             if (family == AF_INET) {
@@ -744,85 +750,83 @@ TEST(KernelFactsCensus, CountsEachHeldSocketOnceAndSeesEqualEnds)
                 auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
                 a->sin6_family = AF_INET6;
                 a->sin6_port = htons(port);
-                a->sin6_addr = in6addr_loopback;
+                EXPECT_EQ(inet_pton(AF_INET6, mapped ? "::ffff:127.0.0.1" : "::1", &a->sin6_addr), 1);
                 len = sizeof(*a);
             }
             return std::pair{ss, len};
         };
+        const auto bind_to = [&](int fd, int family, uint16_t port, bool mapped = false) {
+            auto [ss, len] = address(family, port, mapped);
+            EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&ss), len), 0) << port << ": " << strerror(errno);
+        };
         const auto listener = [&](int family, uint16_t port) {
             const int fd = tcp(family);
-            auto [ss, len] = connect_to(family, port);
-            EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
+            bind_to(fd, family, port);
             EXPECT_EQ(listen(fd, 8), 0);
             const int client = tcp(family);
+            auto [ss, len] = address(family, port);
             EXPECT_EQ(connect(client, reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
             fds.push_back(accept(fd, nullptr, nullptr));
             EXPECT_GE(fds.back(), 0);
             fds.push_back(dup(client));  // one socket, two descriptors
         };
-        const auto self_connect = [&](int family, uint16_t port) {
+        const auto self_connect = [&](int family, uint16_t port, bool mapped = false) {
             const int fd = tcp(family);
-            auto [ss, len] = connect_to(family, port);
-            EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
-            EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&ss), len), 0) << strerror(errno);
+            bind_to(fd, family, port, mapped);
+            auto [ss, len] = address(family, port, mapped);
+            EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&ss), len), 0) << port << ": " << strerror(errno);
             return fd;
         };
-        // Listeners and connections of both families: six hashed sockets;
-        // one unbound and one bound only, which the kernel has not hashed.
+        // The socket `fd` in flight in a unix socket, its descriptor closed.
+        int pair[2];
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
+        const auto in_flight = [&](int fd) {
+            std::erase(fds, fd);
+            EXPECT_TRUE(send_in_flight(pair[0], fd)) << strerror(errno);
+        };
+
+        // Listeners and connections of both families: six hashed sockets.
+        // Not hashed: an unbound socket, one bound only, a listener taken
+        // back (connect AF_UNSPEC) with its descriptor kept; a raw socket
+        // of protocol TCP is hashed, but RAW's.
         listener(AF_INET, 40600);
         listener(AF_INET6, 40601);
         tcp(AF_INET);
+        bind_to(tcp(AF_INET6), AF_INET6, 40602);
         {
-            const int bound = tcp(AF_INET6);
-            auto [ss, len] = connect_to(AF_INET6, 40602);
-            EXPECT_EQ(bind(bound, reinterpret_cast<sockaddr*>(&ss), len), 0);
+            const int taken_back = tcp(AF_INET);
+            bind_to(taken_back, AF_INET, 40605);
+            EXPECT_EQ(listen(taken_back, 8), 0);
+            sockaddr unspec{};
+            unspec.sa_family = AF_UNSPEC;
+            EXPECT_EQ(connect(taken_back, &unspec, sizeof(unspec)), 0) << strerror(errno);
         }
-        auto [plain, plain_count] = look();
-        EXPECT_EQ(plain.held, 6U);
-        EXPECT_EQ(plain_count, 6U);
-        EXPECT_FALSE(plain.same_ends_seen);
-        EXPECT_TRUE(selfconnect::census_rules_out_self_connects(plain, plain_count));
+        fds.push_back(socket(AF_INET, SOCK_RAW, IPPROTO_TCP));
+        EXPECT_GE(fds.back(), 0) << strerror(errno);
+        const Look plain = look();
+        EXPECT_EQ(plain.census.held, 6U);
+        EXPECT_EQ(plain.kernel, 6U);
+        EXPECT_FALSE(plain.census.same_ends_seen);
+        EXPECT_TRUE(selfconnect::census_rules_out_self_connects(plain.census, plain.kernel));
 
-        // An IPv4 self-connect, held: seen.
-        const int v4_self = self_connect(AF_INET, 40603);
-        auto [held4, held4_count] = look();
-        EXPECT_EQ(held4.held, 7U);
-        EXPECT_EQ(held4_count, 7U);
-        EXPECT_TRUE(held4.same_ends_seen);
-        EXPECT_FALSE(selfconnect::census_rules_out_self_connects(held4, held4_count));
-
-        // The same socket in flight, no descriptor left: the census cannot
-        // see it, and its count is one short of the kernel's.
-        int pair[2];
-        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
-        char byte = 0;
-        iovec iov{&byte, 1};
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof(control);
-        cmsghdr* c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(c), &v4_self, sizeof(int));
-        ASSERT_EQ(sendmsg(pair[0], &msg, 0), 1);
-        std::erase(fds, v4_self);
-        close(v4_self);
-        auto [in_flight, in_flight_count] = look();
-        EXPECT_EQ(in_flight.held, 6U);
-        EXPECT_EQ(in_flight_count, 7U);
-        EXPECT_FALSE(in_flight.same_ends_seen);
-        EXPECT_FALSE(selfconnect::census_rules_out_self_connects(in_flight, in_flight_count));
-
-        // An IPv6 self-connect, held: seen.
-        self_connect(AF_INET6, 40604);
-        auto [held6, held6_count] = look();
-        EXPECT_EQ(held6.held, 7U);
-        EXPECT_EQ(held6_count, 8U);
-        EXPECT_TRUE(held6.same_ends_seen);
+        // A self-connect of each form, held: seen; then in flight: unseen,
+        // and the census one short of the kernel.
+        const auto seen_then_in_flight = [&](const char* form, int fd, uint64_t kernel_before) {
+            const Look held = look();
+            EXPECT_EQ(held.census.held, 7U) << form;
+            EXPECT_EQ(held.kernel, kernel_before + 1) << form;
+            EXPECT_TRUE(held.census.same_ends_seen) << form;
+            EXPECT_FALSE(selfconnect::census_rules_out_self_connects(held.census, held.kernel)) << form;
+            in_flight(fd);
+            const Look gone = look();
+            EXPECT_EQ(gone.census.held, 6U) << form;
+            EXPECT_EQ(gone.kernel, kernel_before + 1) << form;
+            EXPECT_FALSE(gone.census.same_ends_seen) << form;
+            EXPECT_FALSE(selfconnect::census_rules_out_self_connects(gone.census, gone.kernel)) << form;
+        };
+        seen_then_in_flight("IPv4", self_connect(AF_INET, 40603), 6);
+        seen_then_in_flight("v4-mapped", self_connect(AF_INET6, 40606, true), 7);
+        seen_then_in_flight("IPv6", self_connect(AF_INET6, 40604), 8);
 
         for (int fd : fds)
             close(fd);

@@ -108,9 +108,16 @@ int run_audit(const AuditOptions& o)
         namer.start();
         enricher.use_namer(&namer, std::chrono::seconds(1));
         const std::map<uint32_t, NetnsHandle> all = list_network_namespaces();
-        // Taken before any namespace is read, so that a socket that opens
-        // in between makes its namespace's counts differ, never agree.
-        const std::optional<TcpCensusByNetns> census = take_tcp_census();
+        // The census spares the walks of the namespaces where it rules a
+        // self-connect out. One it could not take is said, once.
+        const CensusSource census = [] {
+            std::string failure;
+            auto taken = take_tcp_census(&failure);
+            if (!failure.empty())
+                std::fprintf(stderr, "selfconnect: no socket census (%s): every namespace's whole socket table "
+                                     "is read\n", failure.c_str());
+            return taken;
+        };
         // Read all first (at once), then reported, killed and fixed one
         // namespace after another, in the order of their inodes as before.
         for (NamespaceScan& scan : scan_namespaces(scanner, all, o.netns, census)) {

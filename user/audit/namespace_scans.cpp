@@ -13,14 +13,8 @@ namespace {
 
 void scan_one(const RiskScanner& scanner, NamespaceScan& scan, const std::optional<TcpCensusByNetns>& census)
 {
-    static const TcpCensus kNoneHeld;
-    const TcpCensus* counted = nullptr;
-    if (census) {
-        const auto it = census->find(scan.inode);
-        counted = it != census->end() ? &it->second : &kNoneHeld;
-    }
     try {
-        scan.risks = scanner.scan(scan.inode, *scan.ns, counted);
+        scan.risks = scanner.scan(scan.inode, *scan.ns, census_of(census, scan.inode));
     } catch (const std::exception& e) {
         // Its handle keeps the namespace: the reading failed (no sock_diag
         // for TCP, a refused setns()).
@@ -37,18 +31,20 @@ void scan_one(const RiskScanner& scanner, NamespaceScan& scan, const std::option
 // the census rules out a self-connect, the walk is not made at all.)
 std::vector<NamespaceScan> scan_namespaces(const RiskScanner& scanner,
                                            const std::map<uint32_t, NetnsHandle>& namespaces,
-                                           const std::vector<uint32_t>& only,
-                                           const std::optional<TcpCensusByNetns>& census)
+                                           const std::vector<uint32_t>& only, const CensusSource& census)
 {
     std::vector<NamespaceScan> scans;
     for (const auto& [inode, ns] : namespaces)
         if (netns_selected(only, inode))
             scans.push_back({inode, &ns, std::nullopt, {}});
+    // Before any namespace is read: a socket that opens or closes in
+    // between makes its namespace's counts differ.
+    const std::optional<TcpCensusByNetns> counted = census && scans.size() > 1 ? census() : std::nullopt;
 
     std::atomic<size_t> next{0};
     const auto work = [&] {
         for (size_t i = next++; i < scans.size(); i = next++)
-            scan_one(scanner, scans[i], census);
+            scan_one(scanner, scans[i], counted);
     };
     // As many as the CPUs this process may run on, and no more than
     // kMaxScanThreads: each scan walks the kernel's whole TCP table, taking

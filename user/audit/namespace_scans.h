@@ -22,11 +22,10 @@ struct NamespaceScan {
 
 // Each namespace of `namespaces` that `only` selects (every one when
 // empty), scanned by `scanner`, in the order of `namespaces` (by inode).
-// With a census of the host's sockets (taken before), each namespace where
-// it rules out a self-connect is asked for its listeners alone.
+// With `census`, each namespace where the census rules out a self-connect
+// is asked for its listeners alone.
 std::vector<NamespaceScan> scan_namespaces(const RiskScanner& scanner,
                                            const std::map<uint32_t, NetnsHandle>& namespaces,
-                                           const std::vector<uint32_t>& only,
-                                           const std::optional<TcpCensusByNetns>& census);
+                                           const std::vector<uint32_t>& only, const CensusSource& census);
 
 }  // namespace selfconnect

@@ -18,6 +18,11 @@ struct TcpCensus {
 // By network namespace inode; a namespace absent holds none.
 using TcpCensusByNetns = std::unordered_map<uint32_t, TcpCensus>;
 
+// What `census` (if one was taken) says of the namespace `netns`: its
+// entry, or an entry of none held where it has none; nothing without a
+// census.
+const TcpCensus* census_of(const std::optional<TcpCensusByNetns>& census, uint32_t netns);
+
 // The kernel's count of hashed TCP sockets of both families in the
 // namespace the calling thread is in ("inuse" of /proc/net/sockstat and
 // sockstat6; no sockstat6 without IPv6: none of that family). Nothing if

@@ -115,7 +115,10 @@ void KernelProgram::load_and_attach(const KernelProgramConfig& config, PortCallH
         throw KernelProgramError("cannot size the guard's namespace list: " + errno_text(err));
     // The holder iterator needs bpf_sock_from_file (5.11); its absence
     // would fail the whole load, so it is looked up first.
-    bpf_program__set_autoload(skel_->progs.find_port_holders, kernel_btf_has_name("BPF_FUNC_sock_from_file"));
+    // So does the socket census.
+    const bool sock_from_file = kernel_btf_has_name("BPF_FUNC_sock_from_file");
+    bpf_program__set_autoload(skel_->progs.find_port_holders, sock_from_file);
+    bpf_program__set_autoload(skel_->progs.socket_census, sock_from_file);
     // The listener-origin iterator needs the tcp iterator (5.9).
     bpf_program__set_autoload(skel_->progs.listener_origins, kernel_btf_has_name("bpf_iter__tcp"));
     for (bpf_program* p : {skel_->progs.on_bind_enter, skel_->progs.on_bind_exit, skel_->progs.on_listen_enter,
@@ -243,6 +246,11 @@ int KernelProgram::holder_iterator_link_fd() const
 {
     // Attached with the rest when it was loaded; no link otherwise.
     return skel_->links.find_port_holders ? bpf_link__fd(skel_->links.find_port_holders) : -1;
+}
+
+int KernelProgram::census_link_fd() const
+{
+    return skel_->links.socket_census ? bpf_link__fd(skel_->links.socket_census) : -1;
 }
 
 int KernelProgram::listener_origins_link_fd() const

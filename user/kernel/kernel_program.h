@@ -79,6 +79,9 @@ public:
     // The port-holder iterator's link (read with bpf_iter_create), or -1
     // on a kernel without bpf_sock_from_file (before 5.11).
     int holder_iterator_link_fd() const;
+    // The socket census's link (kernel/socket_census), or -1 on a kernel
+    // without bpf_sock_from_file (before 5.11).
+    int census_link_fd() const;
     // The listener-origin iterator's link (read with bpf_iter_create in
     // the namespace to ask about), or -1 on a kernel without the tcp
     // iterator (before 5.9).

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 #include "events.h"
 #include "host/unique_fd.h"
 #include "kernel/kernel_features.h"
+#include "kernel/kernel_program.h"
 #include "socket_census.skel.h"
 
 namespace selfconnect {
@@ -29,33 +31,25 @@ struct LinkDeleter {
 
 int quiet(enum libbpf_print_level, const char*, va_list) { return 0; }
 
-}  // namespace
-
-std::optional<TcpCensusByNetns> take_tcp_census()
+// One run of the census whose attached iterator is `link_fd`.
+std::optional<TcpCensusByNetns> read_census(int link_fd)
 {
-    // Asked first: without the helper the load fails, and libbpf would say
-    // so at length.
-    if (!kernel_btf_has_name("BPF_FUNC_sock_from_file"))
-        return std::nullopt;
-    // A census that cannot be taken costs only time; libbpf's account of
-    // why is not the audit's to print.
-    const auto previous = libbpf_set_print(quiet);
-    std::unique_ptr<socket_census_bpf, SkeletonDeleter> skel(socket_census_bpf__open_and_load());
-    std::unique_ptr<bpf_link, LinkDeleter> link(skel ? bpf_program__attach_iter(skel->progs.socket_census, nullptr)
-                                                     : nullptr);
-    libbpf_set_print(previous);
-    if (!link)
-        return std::nullopt;
-    UniqueFd iter(bpf_iter_create(bpf_link__fd(link.get())));
+    UniqueFd iter(link_fd >= 0 ? bpf_iter_create(link_fd) : -1);
     if (!iter)
         return std::nullopt;
     std::string bytes;
     std::vector<char> chunk(64 * 1024);
-    ssize_t n;
-    while ((n = read(iter.get(), chunk.data(), chunk.size())) > 0)
-        bytes.append(chunk.data(), static_cast<size_t>(n));
-    if (n < 0)
-        return std::nullopt;
+    for (;;) {
+        const ssize_t n = read(iter.get(), chunk.data(), chunk.size());
+        if (n > 0)
+            bytes.append(chunk.data(), static_cast<size_t>(n));
+        else if (n == 0)
+            break;
+        // EAGAIN: a million files walked and no socket among them yet;
+        // the next read goes on from there.
+        else if (errno != EAGAIN && errno != EINTR)
+            return std::nullopt;
+    }
     TcpCensusByNetns census;
     std::unordered_set<uint64_t> seen;  // a socket shared after fork() is one socket
     for (size_t at = 0; at + sizeof(sc_census_socket) <= bytes.size(); at += sizeof(sc_census_socket)) {
@@ -68,6 +62,36 @@ std::optional<TcpCensusByNetns> take_tcp_census()
         ns.same_ends_seen |= s.symmetric != 0;
     }
     return census;
+}
+
+}  // namespace
+
+std::optional<TcpCensusByNetns> take_tcp_census(std::string* failure)
+{
+    // Asked first: without the helper the load fails, and libbpf would say
+    // so at length.
+    if (!kernel_btf_has_name("BPF_FUNC_sock_from_file"))
+        return std::nullopt;
+    // libbpf's account of a failure is not the audit's to print; the
+    // caller says it in one line.
+    const auto previous = libbpf_set_print(quiet);
+    std::unique_ptr<socket_census_bpf, SkeletonDeleter> skel(socket_census_bpf__open_and_load());
+    const int load_error = skel ? 0 : errno;
+    std::unique_ptr<bpf_link, LinkDeleter> link(skel ? bpf_program__attach_iter(skel->progs.socket_census, nullptr)
+                                                     : nullptr);
+    const int attach_error = link ? 0 : errno;
+    libbpf_set_print(previous);
+    std::optional<TcpCensusByNetns> census = link ? read_census(bpf_link__fd(link.get())) : std::nullopt;
+    if (!census && failure)
+        *failure = !skel   ? std::string("the kernel refused its program: ") + std::strerror(load_error)
+                   : !link ? std::string("its iterator could not be attached: ") + std::strerror(attach_error)
+                           : std::string("its iterator could not be read: ") + std::strerror(errno);
+    return census;
+}
+
+std::optional<TcpCensusByNetns> take_tcp_census(const KernelProgram& program)
+{
+    return read_census(program.census_link_fd());
 }
 
 }  // namespace selfconnect

@@ -153,18 +153,21 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns, const Tc
     return risks;
 }
 
-ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin)
+ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin, const CensusSource& census)
 {
     ScanResult found;
     RiskScanner scanner(std::move(origin));
     // Entering another namespace needs CAP_SYS_ADMIN: without it (a
     // hardened unit) only the watcher's own is scanned.
     const bool may_enter = may_administer_system();
-    for (const auto& [inode, ns] : list_network_namespaces()) {
-        if (!netns_selected(only_netns, inode) || (!may_enter && inode != current_netns_inode()))
-            continue;
+    std::map<uint32_t, NetnsHandle> namespaces = list_network_namespaces();
+    std::erase_if(namespaces, [&](const auto& entry) {
+        return !netns_selected(only_netns, entry.first) || (!may_enter && entry.first != current_netns_inode());
+    });
+    const std::optional<TcpCensusByNetns> counted = census && namespaces.size() > 1 ? census() : std::nullopt;
+    for (const auto& [inode, ns] : namespaces) {
         try {
-            for (Finding& f : scanner.scan(inode, ns).findings)
+            for (Finding& f : scanner.scan(inode, ns, census_of(counted, inode)).findings)
                 found.records.push_back(std::move(f.record));
             found.namespaces.push_back(inode);
         } catch (const std::exception& e) {

@@ -55,6 +55,11 @@ struct NamespaceRisks {
 // watcher asks its listener-origin iterator. Nothing: unknown.
 using PortOrigin = std::function<std::optional<std::unordered_map<uint64_t, bool>>(int netns_fd)>;
 
+// Takes a census of the host's TCP sockets (kernel/socket_census), or
+// nothing. Asked only by a scan of more than one namespace: for one, a
+// walk of the kernel's table costs less than the census.
+using CensusSource = std::function<std::optional<TcpCensusByNetns>()>;
+
 class RiskScanner {
 public:
     // Who holds which socket is read once, for every namespace scanned.
@@ -88,7 +93,9 @@ struct ScanResult {
 // The listeners at risk and the self-connected sockets now, as audit
 // reports them, in every namespace or only in those listed. Without
 // CAP_SYS_ADMIN only our own namespace is read. For watch, at its start
-// and after it lost listener events.
-ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin = nullptr);
+// and after it lost listener events. With `census`, a namespace where the
+// census rules out a self-connect is asked for its listeners alone.
+ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin = nullptr,
+                    const CensusSource& census = nullptr);
 
 }  // namespace selfconnect

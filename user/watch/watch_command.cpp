@@ -28,6 +28,7 @@
 #include "kernel/listener_origins.h"
 #include "kernel/port_holder_finder.h"
 #include "kernel/ring_buffer_reader.h"
+#include "kernel/socket_census.h"
 #include "metrics/metrics_server.h"
 #include "prevent/risk_scan.h"
 #include "records/event_decoding.h"
@@ -242,6 +243,7 @@ int run_watch(const WatchOptions& o)
         // every rescan.
         const ListenerOrigins origins(program);
         const PortOrigin origin = port_origin_of(origins);
+        const CensusSource census = [&] { return take_tcp_census(program); };
         // Other namespaces' sysctls are read by entering them, which takes
         // CAP_SYS_ADMIN: kept after attaching only with --kill or --protect.
         // Said where --netns names another namespace: there the user asked
@@ -254,7 +256,7 @@ int run_watch(const WatchOptions& o)
                                  "is noticed in this network namespace only (reading another's needs CAP_SYS_ADMIN, "
                                  "kept with --protect or --kill)\n");
         PolicyWatch policies(o.netns, origin, may_enter_others);  // what later reads are compared with
-        const ScanResult at_start = scan_now(o.netns, origin);
+        const ScanResult at_start = scan_now(o.netns, origin, census);
         say_unread(at_start);
         program.count_open_self_connects(dispatcher.start_with(at_start.records));
         LossReporter losses(program, *sink, metrics);
@@ -324,7 +326,7 @@ int run_watch(const WatchOptions& o)
                     update_guard_metrics(program, *guard, metrics);
                 }
                 if (listener_healing.due(losses.listener_events_lost())) {
-                    const ScanResult scan = scan_now(o.netns, origin);
+                    const ScanResult scan = scan_now(o.netns, origin, census);
                     dispatcher.resync_listeners(scan.records, scan.namespaces);
                 }
                 policies.after(dispatcher);
