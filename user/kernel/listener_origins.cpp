@@ -12,6 +12,7 @@
 #include "events.h"
 #include "host/netns.h"
 #include "host/unique_fd.h"
+#include "kernel/iterator_output.h"
 #include "kernel/kernel_program.h"
 
 namespace selfconnect {
@@ -32,19 +33,12 @@ std::optional<ListenerOriginMap> ListenerOrigins::of_namespace(int netns_fd) con
     }
     if (!iter)
         return std::nullopt;
-    std::string bytes;
-    std::vector<char> chunk(64 * 1024);
-    ssize_t n;
-    while ((n = read(iter.get(), chunk.data(), chunk.size())) > 0)
-        bytes.append(chunk.data(), static_cast<size_t>(n));
-    if (n < 0)
+    const std::optional<std::string> bytes = read_iterator(iter.get());
+    if (!bytes)
         return std::nullopt;
     ListenerOriginMap origins;
-    for (size_t at = 0; at + sizeof(sc_listener_origin) <= bytes.size(); at += sizeof(sc_listener_origin)) {
-        sc_listener_origin o;
-        std::memcpy(&o, bytes.data() + at, sizeof(o));
+    for (const sc_listener_origin& o : records_of<sc_listener_origin>(*bytes))
         origins[o.inode] = (o.flags & SC_FLAG_PORT_CHOSEN_BY_KERNEL) != 0;
-    }
     return origins;
 }
 

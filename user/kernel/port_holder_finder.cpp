@@ -9,6 +9,7 @@
 #include <string>
 
 #include "host/unique_fd.h"
+#include "kernel/iterator_output.h"
 #include "kernel/kernel_program.h"
 #include "records/event_decoding.h"
 
@@ -25,17 +26,11 @@ std::vector<HeldSocket> PortHolderFinder::find(uint32_t netns, uint16_t port)
     UniqueFd iter(bpf_iter_create(program_.holder_iterator_link_fd()));
     if (!iter)
         return found;
-    // Read in large chunks and cut into records: reading one record's size
-    // at a time gave one record of many and then nothing on Linux 6.1 (a
-    // debug build in the kernel-matrix VM).
-    std::string bytes;
-    std::vector<char> chunk(64 * 1024);
-    for (ssize_t n; (n = read(iter.get(), chunk.data(), chunk.size())) > 0;)
-        bytes.append(chunk.data(), static_cast<size_t>(n));
+    const std::optional<std::string> bytes = read_iterator(iter.get());
+    if (!bytes)
+        return found;
     std::vector<uint64_t> seen;
-    for (size_t at = 0; at + sizeof(sc_holder) <= bytes.size(); at += sizeof(sc_holder)) {
-        sc_holder h;
-        std::memcpy(&h, bytes.data() + at, sizeof(h));
+    for (const sc_holder& h : records_of<sc_holder>(*bytes)) {
         // A socket shared by several processes (after fork) is one holder.
         if (std::find(seen.begin(), seen.end(), h.inode) != seen.end())
             continue;

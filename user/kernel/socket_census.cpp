@@ -14,6 +14,7 @@
 
 #include "events.h"
 #include "host/unique_fd.h"
+#include "kernel/iterator_output.h"
 #include "kernel/kernel_features.h"
 #include "kernel/kernel_program.h"
 #include "socket_census.skel.h"
@@ -37,24 +38,12 @@ std::optional<TcpCensusByNetns> read_census(int link_fd)
     UniqueFd iter(link_fd >= 0 ? bpf_iter_create(link_fd) : -1);
     if (!iter)
         return std::nullopt;
-    std::string bytes;
-    std::vector<char> chunk(64 * 1024);
-    for (;;) {
-        const ssize_t n = read(iter.get(), chunk.data(), chunk.size());
-        if (n > 0)
-            bytes.append(chunk.data(), static_cast<size_t>(n));
-        else if (n == 0)
-            break;
-        // EAGAIN: a million files walked and no socket among them yet;
-        // the next read goes on from there.
-        else if (errno != EAGAIN && errno != EINTR)
-            return std::nullopt;
-    }
+    const std::optional<std::string> bytes = read_iterator(iter.get());
+    if (!bytes)
+        return std::nullopt;
     TcpCensusByNetns census;
     std::unordered_set<uint64_t> seen;  // a socket shared after fork() is one socket
-    for (size_t at = 0; at + sizeof(sc_census_socket) <= bytes.size(); at += sizeof(sc_census_socket)) {
-        sc_census_socket s;
-        std::memcpy(&s, bytes.data() + at, sizeof(s));
+    for (const sc_census_socket& s : records_of<sc_census_socket>(*bytes)) {
         if (!seen.insert(s.inode).second)
             continue;
         TcpCensus& ns = census[s.netns];
