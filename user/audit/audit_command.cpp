@@ -7,7 +7,7 @@
 #include <map>
 #include <cstring>
 
-#include "audit/namespace_scans.h"
+#include "prevent/namespace_scans.h"
 #include "host/capabilities.h"
 #include "host/netns.h"
 #include "host/sock_diag.h"

@@ -1,5 +1,5 @@
-// Audit's reading of every namespace it was asked for, on as many threads
-// as the host has cores.
+// Reading every namespace asked for (audit's, watch's scans), on as many
+// threads as the host has cores.
 #pragma once
 
 #include <cstdint>

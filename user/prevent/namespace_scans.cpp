@@ -1,4 +1,4 @@
-#include "audit/namespace_scans.h"
+#include "prevent/namespace_scans.h"
 
 #include <sched.h>
 
