@@ -13,6 +13,7 @@
 #include "host/socket_owners.h"
 #include "host/tcp_states.h"
 #include "prevent/fix_policy.h"
+#include "prevent/namespace_scans.h"
 #include "prevent/reserved_ports.h"
 #include "records/text_format.h"
 
@@ -164,17 +165,18 @@ ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin, 
     std::erase_if(namespaces, [&](const auto& entry) {
         return !netns_selected(only_netns, entry.first) || (!may_enter && entry.first != current_netns_inode());
     });
-    const std::optional<TcpCensusByNetns> counted = census && namespaces.size() > 1 ? census() : std::nullopt;
-    for (const auto& [inode, ns] : namespaces) {
-        try {
-            for (Finding& f : scanner.scan(inode, ns, census_of(counted, inode)).findings)
-                found.records.push_back(std::move(f.record));
-            found.namespaces.push_back(inode);
-        } catch (const std::exception& e) {
+    // On as many threads as audit's: a host of 300 namespaces kept the
+    // watcher from ready for a second on one.
+    for (NamespaceScan& scan : scan_namespaces(scanner, namespaces, {}, census)) {
+        if (!scan.risks) {
             // Its handle keeps the namespace: what failed is the reading
             // (no sock_diag for TCP, a refused setns()), and the caller says so.
-            found.unread.push_back({inode, e.what()});
+            found.unread.push_back({scan.inode, scan.error});
+            continue;
         }
+        for (Finding& f : scan.risks->findings)
+            found.records.push_back(std::move(f.record));
+        found.namespaces.push_back(scan.inode);
     }
     return found;
 }
