@@ -67,7 +67,16 @@ PortPolicy read_port_policy(int netns_fd)
     return p;
 }
 
-RiskScanner::RiskScanner(PortOrigin origin) : owner_pids_(socket_owner_pids()), origin_(std::move(origin)) {}
+RiskScanner::RiskScanner(PortOrigin origin) : origin_(std::move(origin)) {}
+
+const std::unordered_map<uint32_t, uint32_t>& RiskScanner::owner_pids() const
+{
+    // Read at the first finding: a walk of every descriptor of every
+    // process (18,000 sockets on a busy node), which a host with nothing
+    // at risk, the usual one, need not pay.
+    std::call_once(owners_read_, [this] { owner_pids_ = socket_owner_pids(); });
+    return owner_pids_;
+}
 
 Record RiskScanner::record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy) const
 {
@@ -83,7 +92,7 @@ Record RiskScanner::record_of(RecordType type, const TcpSocket& s, uint32_t netn
     r.range_hi = policy.hi;
     r.reserved = policy.reserved.test(s.sport);
     r.socket_inode = s.inode;
-    if (auto it = owner_pids_.find(s.inode); it != owner_pids_.end() && s.inode) {
+    if (auto it = owner_pids().find(s.inode); s.inode && it != owner_pids().end()) {
         r.owner.known = true;
         r.owner.pid = it->second;
         r.owner.tid = it->second;

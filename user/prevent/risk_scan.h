@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -62,7 +63,8 @@ using CensusSource = std::function<std::optional<TcpCensusByNetns>()>;
 
 class RiskScanner {
 public:
-    // Who holds which socket is read once, for every namespace scanned.
+    // Who holds which socket is read once, for every namespace scanned,
+    // when the first finding needs it.
     // With `origin`, a listener whose port the kernel chose is marked so,
     // and left out of the fix: reserving it would protect nothing.
     explicit RiskScanner(PortOrigin origin = nullptr);
@@ -79,7 +81,11 @@ public:
 private:
     Record record_of(RecordType type, const TcpSocket& s, uint32_t netns, const PortPolicy& policy) const;
 
-    std::unordered_map<uint32_t, uint32_t> owner_pids_;  // socket inode -> pid
+    // Socket inode -> pid, read once, at the first finding of any thread.
+    const std::unordered_map<uint32_t, uint32_t>& owner_pids() const;
+
+    mutable std::once_flag owners_read_;
+    mutable std::unordered_map<uint32_t, uint32_t> owner_pids_;
     PortOrigin origin_;
 };
 
