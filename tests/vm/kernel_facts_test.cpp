@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -700,7 +701,8 @@ TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
 // sk_protocol, skc_node.pprev, skc_net, skc_num, skc_dport, both families'
 // addresses and the file's inode, through bpf_sock_from_file (5.11;
 // before it there is no census, and every namespace is walked). In a
-// namespace of a thread of its own, where nothing else has sockets.
+// namespace of a thread of its own, where nothing else has sockets; and
+// thousands of sockets, each counted once.
 TEST(KernelFactsCensus, CountsEachHeldSocketOnceAndSeesEqualEnds)
 {
     if (geteuid() != 0)
@@ -827,6 +829,30 @@ TEST(KernelFactsCensus, CountsEachHeldSocketOnceAndSeesEqualEnds)
         seen_then_in_flight("IPv4", self_connect(AF_INET, 40603), 6);
         seen_then_in_flight("v4-mapped", self_connect(AF_INET6, 40606, true), 7);
         seen_then_in_flight("IPv6", self_connect(AF_INET6, 40604), 8);
+
+        // Thousands: kPairs connections more (5,000 sockets, 80 KB of
+        // census, more than one read of the iterator), each counted once.
+        rlimit files{};
+        ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &files), 0);
+        ASSERT_GE(files.rlim_max, 6000U) << "too few descriptors may be opened for the test";
+        files.rlim_cur = files.rlim_max;
+        ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &files), 0);
+        constexpr int kPairs = 2500;
+        const int server = tcp(AF_INET);
+        bind_to(server, AF_INET, 40607);
+        ASSERT_EQ(listen(server, 4096), 0);
+        auto [to_server, to_server_len] = address(AF_INET, 40607);
+        for (int i = 0; i < kPairs; ++i) {
+            const int client = tcp(AF_INET);
+            ASSERT_EQ(connect(client, reinterpret_cast<sockaddr*>(&to_server), to_server_len), 0) << strerror(errno);
+            fds.push_back(accept(server, nullptr, nullptr));
+            ASSERT_GE(fds.back(), 0) << strerror(errno);
+        }
+        const Look many = look();
+        // The six of the start, the server, the pairs; the kernel also
+        // counts the three self-connects in flight.
+        EXPECT_EQ(many.census.held, 6U + 1 + 2 * kPairs);
+        EXPECT_EQ(many.kernel, 9U + 1 + 2 * kPairs);
 
         for (int fd : fds)
             close(fd);

@@ -6,21 +6,13 @@
 
 namespace selfconnect {
 
-std::optional<std::string> read_iterator(int iter_fd)
+std::optional<size_t> read_iterator_once(int iter_fd, std::byte* into, size_t room)
 {
-    // Read in large chunks: reading one record's size at a time gave one
-    // record of many and then nothing on Linux 6.1 (a debug build in the
-    // kernel-matrix VM).
-    constexpr size_t kChunk = 64 * 1024;
-    std::string bytes;
     for (;;) {
-        const size_t used = bytes.size();
-        bytes.resize(used + kChunk);
-        const ssize_t n = read(iter_fd, bytes.data() + used, kChunk);
-        bytes.resize(used + static_cast<size_t>(n > 0 ? n : 0));
-        if (n == 0)
-            return bytes;
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
+        const ssize_t n = read(iter_fd, into, room);
+        if (n >= 0)
+            return static_cast<size_t>(n);
+        if (errno != EAGAIN && errno != EINTR)
             return std::nullopt;
     }
 }

@@ -33,11 +33,11 @@ std::optional<ListenerOriginMap> ListenerOrigins::of_namespace(int netns_fd) con
     }
     if (!iter)
         return std::nullopt;
-    const std::optional<std::string> bytes = read_iterator(iter.get());
-    if (!bytes)
+    const std::optional<std::vector<sc_listener_origin>> records = read_iterator<sc_listener_origin>(iter.get());
+    if (!records)
         return std::nullopt;
     ListenerOriginMap origins;
-    for (const sc_listener_origin& o : records_of<sc_listener_origin>(*bytes))
+    for (const sc_listener_origin& o : *records)
         origins[o.inode] = (o.flags & SC_FLAG_PORT_CHOSEN_BY_KERNEL) != 0;
     return origins;
 }

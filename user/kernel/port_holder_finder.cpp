@@ -26,11 +26,11 @@ std::vector<HeldSocket> PortHolderFinder::find(uint32_t netns, uint16_t port)
     UniqueFd iter(bpf_iter_create(program_.holder_iterator_link_fd()));
     if (!iter)
         return found;
-    const std::optional<std::string> bytes = read_iterator(iter.get());
-    if (!bytes)
+    const std::optional<std::vector<sc_holder>> records = read_iterator<sc_holder>(iter.get());
+    if (!records)
         return found;
     std::vector<uint64_t> seen;
-    for (const sc_holder& h : records_of<sc_holder>(*bytes)) {
+    for (const sc_holder& h : *records) {
         // A socket shared by several processes (after fork) is one holder.
         if (std::find(seen.begin(), seen.end(), h.inode) != seen.end())
             continue;
