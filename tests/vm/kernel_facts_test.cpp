@@ -45,6 +45,7 @@
 
 #include "connect_loop.h"
 #include "host/tcp_census.h"
+#include "kernel/kernel_program.h"
 #include "kernel/socket_census.h"
 #include "port_list.h"
 #include "self_connect.h"
@@ -692,8 +693,8 @@ TEST_P(KernelFacts, TheGuardKeepsUnboundClientsFromThemselves)
     EXPECT_EQ(std::stol(m[2]), 0) << err;
 }
 
-// The socket census (bpf/socket_census.bpf.h, audit's object and the
-// watcher's): every TCP socket the kernel has hashed and a descriptor
+// The socket census (bpf/socket_census.bpf.h, in audit's object and in the
+// watcher's, both read at each step and compared): every TCP socket the kernel has hashed and a descriptor
 // holds, counted once in its namespace, in agreement with the kernel's own
 // count; one with both ends the same seen as such (IPv4, v4-mapped, IPv6),
 // and no other; one that no descriptor holds not counted, so the two
@@ -708,7 +709,7 @@ TEST(KernelFactsCensus, CountsEachHeldSocketOnceAndSeesEqualEnds)
     if (geteuid() != 0)
         GTEST_SKIP() << "needs root";
     if (!kernel_has_sock_from_file()) {
-        EXPECT_FALSE(selfconnect::take_tcp_census().has_value()) << "a census without bpf_sock_from_file";
+        EXPECT_FALSE(selfconnect::take_tcp_census().census.has_value()) << "a census without bpf_sock_from_file";
         return;
     }
     std::thread([] {
@@ -717,18 +718,29 @@ TEST(KernelFactsCensus, CountsEachHeldSocketOnceAndSeesEqualEnds)
         struct stat st{};
         ASSERT_EQ(stat("/proc/thread-self/ns/net", &st), 0);
         const auto netns = static_cast<uint32_t>(st.st_ino);
+        // The watcher's program carries the census too: loaded (its hooks
+        // scoped to this namespace), it must say what audit's says.
+        selfconnect::KernelProgramConfig config;
+        config.netns = netns;
+        const selfconnect::KernelProgram program(config);
+        EXPECT_EQ(program.iterators_refused(), "");
         // What the census says of this namespace, and the kernel's count.
         struct Look {
             selfconnect::TcpCensus census;
             uint64_t kernel = ~0ULL;
         };
         const auto look = [&] {
-            std::string failure;
-            const auto census = selfconnect::take_tcp_census(&failure);
-            EXPECT_TRUE(census.has_value()) << failure;
+            const selfconnect::TakenCensus audits = selfconnect::take_tcp_census();
+            const selfconnect::TakenCensus watchers = selfconnect::take_tcp_census(program);
+            EXPECT_TRUE(audits.census.has_value()) << audits.failure.value_or("");
+            EXPECT_TRUE(watchers.census.has_value()) << watchers.failure.value_or("");
             Look l;
-            if (const selfconnect::TcpCensus* here = selfconnect::census_of(census, netns))
+            if (const selfconnect::TcpCensus* here = selfconnect::census_of(audits.census, netns))
                 l.census = *here;
+            if (const selfconnect::TcpCensus* here = selfconnect::census_of(watchers.census, netns)) {
+                EXPECT_EQ(here->held, l.census.held) << "the watcher's census and audit's differ";
+                EXPECT_EQ(here->same_ends_seen, l.census.same_ends_seen) << "the watcher's census and audit's differ";
+            }
             l.kernel = selfconnect::hashed_tcp_sockets_here().value_or(~0ULL);
             return l;
         };

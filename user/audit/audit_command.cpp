@@ -111,12 +111,11 @@ int run_audit(const AuditOptions& o)
         // The census spares the walks of the namespaces where it rules a
         // self-connect out. One it could not take is said, once.
         const CensusSource census = [] {
-            std::string failure;
-            auto taken = take_tcp_census(&failure);
-            if (!failure.empty())
+            TakenCensus taken = take_tcp_census();
+            if (taken.failure)
                 std::fprintf(stderr, "selfconnect: no socket census (%s): every namespace's whole socket table "
-                                     "is read\n", failure.c_str());
-            return taken;
+                                     "is read\n", taken.failure->c_str());
+            return std::move(taken.census);
         };
         // Read all first (at once), then reported, killed and fixed one
         // namespace after another, in the order of their inodes as before.

@@ -88,6 +88,20 @@ bool KernelProgram::syscall_tracepoints_reachable()
 
 void KernelProgram::load_and_attach(const KernelProgramConfig& config, PortCallHooks hooks)
 {
+    // The iterators (holders, listener origins, the census) serve the
+    // scans and lookups, never detection: a kernel that refuses one of
+    // them gets the program without them rather than no program.
+    try {
+        load_and_attach_with(config, hooks, true);
+    } catch (const KernelProgramError& e) {
+        skel_.reset();
+        load_and_attach_with(config, hooks, false);
+        iterators_refused_ = e.what();
+    }
+}
+
+void KernelProgram::load_and_attach_with(const KernelProgramConfig& config, PortCallHooks hooks, bool iterators)
+{
     port_call_hooks_ = hooks;
 
     // 1. open
@@ -116,11 +130,11 @@ void KernelProgram::load_and_attach(const KernelProgramConfig& config, PortCallH
     // The holder iterator needs bpf_sock_from_file (5.11); its absence
     // would fail the whole load, so it is looked up first.
     // So does the socket census.
-    const bool sock_from_file = kernel_btf_has_name("BPF_FUNC_sock_from_file");
+    const bool sock_from_file = iterators && kernel_btf_has_name("BPF_FUNC_sock_from_file");
     bpf_program__set_autoload(skel_->progs.find_port_holders, sock_from_file);
     bpf_program__set_autoload(skel_->progs.socket_census, sock_from_file);
     // The listener-origin iterator needs the tcp iterator (5.9).
-    bpf_program__set_autoload(skel_->progs.listener_origins, kernel_btf_has_name("bpf_iter__tcp"));
+    bpf_program__set_autoload(skel_->progs.listener_origins, iterators && kernel_btf_has_name("bpf_iter__tcp"));
     for (bpf_program* p : {skel_->progs.on_bind_enter, skel_->progs.on_bind_exit, skel_->progs.on_listen_enter,
                            skel_->progs.on_listen_exit})
         bpf_program__set_autoload(p, hooks == PortCallHooks::SyscallTracepoints);

@@ -59,6 +59,9 @@ public:
     // Why fexit was refused where the kernel seemed to offer it (the
     // syscall tracepoints serve instead), or "".
     const std::string& fexit_refused() const { return fexit_refused_; }
+    // Why the program was refused with its iterators (holders, listener
+    // origins, the census), and loaded without them, or "".
+    const std::string& iterators_refused() const { return iterators_refused_; }
     int events_map_fd() const;
     // Events the kernel could not queue because the ring buffer was full,
     // by kind (index: enum sc_event_kind).
@@ -102,8 +105,10 @@ public:
     void detach();
 
 private:
-    // Open, configure, load, attach, with `hooks` for bind() and listen().
+    // Open, configure, load, attach, with `hooks` for bind() and listen();
+    // again without the iterators if that is refused.
     void load_and_attach(const KernelProgramConfig& config, PortCallHooks hooks);
+    void load_and_attach_with(const KernelProgramConfig& config, PortCallHooks hooks, bool iterators);
     static bool syscall_tracepoints_reachable();
     // The bind() and listen() hooks of the fexit flavour.
     std::array<bpf_program*, 4> fexit_programs() const;
@@ -116,6 +121,7 @@ private:
     bool attached_ = false;
     PortCallHooks port_call_hooks_ = PortCallHooks::None;
     std::string fexit_refused_;
+    std::string iterators_refused_;
 };
 
 }  // namespace selfconnect

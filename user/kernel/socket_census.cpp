@@ -57,15 +57,24 @@ std::optional<TcpCensusByNetns> read_census(int link_fd)
     return census;
 }
 
+TakenCensus take_census_through(int link_fd)
+{
+    TakenCensus taken;
+    taken.census = read_census(link_fd);
+    if (!taken.census)
+        taken.failure = std::string("its iterator could not be read: ") + std::strerror(errno);
+    return taken;
+}
+
 }  // namespace
 
-std::optional<TcpCensusByNetns> take_tcp_census(std::string* failure)
+TakenCensus take_tcp_census()
 {
     // Asked first: without the helper the load fails, and libbpf would say
     // so at length.
     if (!kernel_btf_has_name("BPF_FUNC_sock_from_file"))
-        return std::nullopt;
-    // libbpf's account of a failure is not the audit's to print; the
+        return {};
+    // libbpf's account of a failure is not the caller's to print; the
     // caller says it in one line.
     const auto previous = libbpf_set_print(quiet);
     std::unique_ptr<socket_census_bpf, SkeletonDeleter> skel(socket_census_bpf__open_and_load());
@@ -74,17 +83,18 @@ std::optional<TcpCensusByNetns> take_tcp_census(std::string* failure)
                                                      : nullptr);
     const int attach_error = link ? 0 : errno;
     libbpf_set_print(previous);
-    std::optional<TcpCensusByNetns> census = link ? read_census(bpf_link__fd(link.get())) : std::nullopt;
-    if (!census && failure)
-        *failure = !skel   ? std::string("the kernel refused its program: ") + std::strerror(load_error)
-                   : !link ? std::string("its iterator could not be attached: ") + std::strerror(attach_error)
-                           : std::string("its iterator could not be read: ") + std::strerror(errno);
-    return census;
+    if (!skel)
+        return {std::nullopt, std::string("the kernel refused its program: ") + std::strerror(load_error)};
+    if (!link)
+        return {std::nullopt, std::string("its iterator could not be attached: ") + std::strerror(attach_error)};
+    return take_census_through(bpf_link__fd(link.get()));
 }
 
-std::optional<TcpCensusByNetns> take_tcp_census(const KernelProgram& program)
+TakenCensus take_tcp_census(const KernelProgram& program)
 {
-    return read_census(program.census_link_fd());
+    if (program.census_link_fd() < 0)
+        return {};
+    return take_census_through(program.census_link_fd());
 }
 
 }  // namespace selfconnect

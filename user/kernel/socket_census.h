@@ -13,14 +13,20 @@ namespace selfconnect {
 
 class KernelProgram;
 
-// Nothing where it cannot be taken: a kernel before 5.11 (no
-// bpf_sock_from_file), no BTF, BPF refused. The caller then walks every
-// namespace's table, as without it. Where the kernel has the helper and
-// the census still failed, `failure` (if given) says why.
-std::optional<TcpCensusByNetns> take_tcp_census(std::string* failure = nullptr);
+struct TakenCensus {
+    std::optional<TcpCensusByNetns> census;  // nothing: not taken, and every namespace is walked
+    // Why not, where this kernel could have taken it (it has
+    // bpf_sock_from_file): a failure to say. Nothing where it simply
+    // cannot (before 5.11), which is said elsewhere or not at all.
+    std::optional<std::string> failure;
+};
 
-// The same through the census the watcher's program carries: no second
-// load. Reading it needs no capability.
-std::optional<TcpCensusByNetns> take_tcp_census(const KernelProgram& program);
+// Audit's: its own small object loaded, read once, unloaded.
+TakenCensus take_tcp_census();
+
+// The watcher's: read through the census its program carries (no second
+// load). Reading an iterator takes no capability where unprivileged BPF
+// is allowed, CAP_BPF otherwise (capabilities_for_bpf_reads keeps it).
+TakenCensus take_tcp_census(const KernelProgram& program);
 
 }  // namespace selfconnect

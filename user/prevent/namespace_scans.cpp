@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <system_error>
 #include <thread>
 
 namespace selfconnect {
@@ -57,8 +58,13 @@ std::vector<NamespaceScan> scan_namespaces(const RiskScanner& scanner,
                             : std::max(1U, std::thread::hardware_concurrency());
     const size_t threads = std::min({std::max<size_t>(1, cpus), kMaxScanThreads, scans.size()});
     std::vector<std::thread> helpers;
-    for (size_t t = 1; t < threads; ++t)
-        helpers.emplace_back(work);
+    try {
+        for (size_t t = 1; t < threads; ++t)
+            helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+        // No thread more (a pids limit, say): those made and this one
+        // share the namespaces all the same.
+    }
     work();  // this thread is one of them
     for (std::thread& h : helpers)
         h.join();

@@ -91,7 +91,7 @@ private:
 
 struct ScanResult {
     std::vector<Record> records;       // listeners at risk, self-connected sockets
-    std::vector<uint32_t> namespaces;  // those read whole
+    std::vector<uint32_t> namespaces;  // those read (all their listeners and self-connects)
     // Those that could not be read, each with why.
     std::vector<std::pair<uint32_t, std::string>> unread;
 };

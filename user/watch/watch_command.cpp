@@ -99,6 +99,11 @@ std::unique_ptr<ConnectGuard> start_guard(const WatchOptions& o, const KernelPro
 // either is missing, say so once and go on without.
 bool holders_can_be_found(const KernelProgram& program, const PortHolderFinder& finder)
 {
+    if (!program.iterators_refused().empty())
+        std::fprintf(stderr, "selfconnect: the kernel refused the socket iterators (%s): loaded without them, so no "
+                             "listener_blocked holders, no port_chosen_by for listeners found at start, and every "
+                             "namespace's whole socket table is read at each scan\n",
+                     program.iterators_refused().c_str());
     if (!program.fexit_refused().empty())
         std::fprintf(stderr, "selfconnect: fexit was refused (%s): bind() and listen() are watched through %s\n",
                      program.fexit_refused().c_str(),
@@ -243,7 +248,15 @@ int run_watch(const WatchOptions& o)
         // every rescan.
         const ListenerOrigins origins(program);
         const PortOrigin origin = port_origin_of(origins);
-        const CensusSource census = [&] { return take_tcp_census(program); };
+        // A census that failed is said once; the scans go on without it.
+        bool census_failure_said = false;
+        const CensusSource census = [&] {
+            TakenCensus taken = take_tcp_census(program);
+            if (taken.failure && !std::exchange(census_failure_said, true))
+                std::fprintf(stderr, "selfconnect: no socket census (%s): every namespace's whole socket table is "
+                                     "read at each scan\n", taken.failure->c_str());
+            return std::move(taken.census);
+        };
         // Other namespaces' sysctls are read by entering them, which takes
         // CAP_SYS_ADMIN: kept after attaching only with --kill or --protect.
         // Said where --netns names another namespace: there the user asked
