@@ -141,9 +141,14 @@ struct sc_listener_origin {
 struct sc_census_socket {
 	__u64 inode;     /* the socket's inode: one socket, however many fds */
 	__u32 netns;     /* network namespace inode */
-	__u8 symmetric;  /* local address and port == remote address and port */
+	__u8 flags;      /* SC_CENSUS_* */
 	__u8 pad[3];
 };
+/* Its local address and port are its remote address and port. */
+#define SC_CENSUS_SAME_ENDS 1
+/* An MPTCP socket, not counted: its subflows are TCP sockets that no
+ * descriptor holds. */
+#define SC_CENSUS_MPTCP 2
 
 /* What an event is about, for the once-a-second and fold tables: its
  * namespace, its command (user and process name), port and family (0 where

@@ -60,14 +60,25 @@ int socket_census(struct bpf_iter__task_file *ctx)
 		return 0;
 	skc = &sk->__sk_common;
 	family = skc->skc_family;
-	if ((family != AF_INET && family != AF_INET6) || sk->sk_protocol != IPPROTO_TCP)
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	c.inode = file->f_inode->i_ino;
+	c.netns = skc->skc_net.net->ns.inum;
+	/* An MPTCP socket's TCP subflows are the kernel's: no descriptor holds
+	 * them, and one of them can meet itself. Its namespace is walked
+	 * whole, whatever the counts say (they can agree by chance while
+	 * sockets open and close). */
+	if (sk->sk_protocol == IPPROTO_MPTCP) {
+		c.flags = SC_CENSUS_MPTCP;
+		bpf_seq_write(ctx->meta->seq, &c, sizeof(c));
+		return 0;
+	}
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	/* Hashed: in the kernel's tables, and so in sockstat's "inuse". */
 	if (!skc->skc_node.pprev)
 		return 0;
-	c.inode = file->f_inode->i_ino;
-	c.netns = skc->skc_net.net->ns.inum;
-	c.symmetric = same_ends(skc, family);
+	c.flags = same_ends(skc, family) ? SC_CENSUS_SAME_ENDS : 0;
 	bpf_seq_write(ctx->meta->seq, &c, sizeof(c));
 	return 0;
 }

@@ -13,7 +13,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "host/netns.h"
+#include "kernel/socket_census.h"
 #include "named_netns.h"
+#include "prevent/namespace_scans.h"
 #include "self_connect.h"
 #include "wait_for.h"
 #include "watch_process.h"
@@ -145,6 +148,62 @@ TEST(Audit, ASelfConnectNoDescriptorHoldsIsFoundAllTheSame)
     const json* found = find_record(records, "self_connect", port, ns.inode());
     ASSERT_NE(found, nullptr) << r.out << r.err;
     EXPECT_EQ((*found)["addr"], "127.0.0.1");
+}
+
+namespace {
+
+// The scans of `namespaces` (by inode) with the real census, except that
+// its first taking counts `extra` held sockets more in `lied_about`: as if
+// one had closed between the census and the namespace's count. Whether
+// the self-connect on `port` there was found, and how often the census
+// was taken.
+std::pair<bool, int> scan_with_census_off_by(uint32_t lied_about, uint64_t extra, bool lie_again,
+                                             const std::vector<uint32_t>& namespaces, uint16_t port)
+{
+    int taken = 0;
+    const selfconnect::CensusSource census = [&]() -> std::optional<selfconnect::TcpCensusByNetns> {
+        std::optional<selfconnect::TcpCensusByNetns> real = selfconnect::take_tcp_census().census;
+        if (real && (taken == 0 || lie_again))
+            (*real)[lied_about].held += extra;
+        ++taken;
+        return real;
+    };
+    const selfconnect::RiskScanner scanner;
+    bool found = false;
+    for (const selfconnect::NamespaceScan& scan :
+         selfconnect::scan_namespaces(scanner, selfconnect::list_network_namespaces(), namespaces, census))
+        if (scan.inode == lied_about && scan.risks)
+            for (const selfconnect::Finding& f : scan.risks->findings)
+                found |= f.record.type() == selfconnect::RecordType::SelfConnect && f.record.port == port;
+    return {found, taken};
+}
+
+}  // namespace
+
+// The census is taken again after the counts: a namespace read for its
+// listeners alone whose census changed in between (a socket closed, say,
+// which had made the counts agree over one no descriptor holds) is read
+// whole. The census is made to say one socket more the first time, as a
+// close between it and the count would: the second census finds the
+// self-connect in flight; a census that says the same both times (the
+// control) hides it, which is what a single census would do.
+TEST(Audit, ANamespaceWhoseCensusChangedWhileItWasReadIsReadWhole)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    NamedNetns other;
+    const pid_t child = start_self_connect_in_flight(40100, "/run/netns/" + ns.name());
+    ASSERT_GT(child, 0) << "the self-connect could not be made and sent";
+    ASSERT_TRUE(selfconnect::take_tcp_census().census) << "no census on this kernel";
+    const std::vector<uint32_t> both{ns.inode(), other.inode()};
+    const auto [found_after_change, taken] = scan_with_census_off_by(ns.inode(), 1, false, both, 40100);
+    const auto [found_if_same, taken_control] = scan_with_census_off_by(ns.inode(), 1, true, both, 40100);
+    kill(child, SIGTERM);
+    wait_child(child);
+    EXPECT_EQ(taken, 2);
+    EXPECT_TRUE(found_after_change) << "a census that changed did not make the namespace read whole";
+    EXPECT_EQ(taken_control, 2);
+    EXPECT_FALSE(found_if_same) << "the control: a census that agrees both times reads listeners only";
 }
 
 TEST(Audit, OnlyListenersInsideTheRangeAndNotReservedAreFlaggedWithTheExactFix)

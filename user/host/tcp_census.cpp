@@ -30,13 +30,16 @@ std::optional<uint64_t> inuse_of(const char* path, const char* proto, bool absen
 
 }  // namespace
 
-const TcpCensus* census_of(const std::optional<TcpCensusByNetns>& census, uint32_t netns)
+const TcpCensus& census_of(const TcpCensusByNetns& census, uint32_t netns)
 {
     static const TcpCensus kNoneHeld;
-    if (!census)
-        return nullptr;
-    const auto it = census->find(netns);
-    return it != census->end() ? &it->second : &kNoneHeld;
+    const auto it = census.find(netns);
+    return it != census.end() ? it->second : kNoneHeld;
+}
+
+const TcpCensus* census_of(const std::optional<TcpCensusByNetns>& census, uint32_t netns)
+{
+    return census ? &census_of(*census, netns) : nullptr;
 }
 
 std::optional<uint64_t> hashed_tcp_sockets_here()
@@ -52,7 +55,7 @@ std::optional<uint64_t> hashed_tcp_sockets_here()
 
 bool census_rules_out_self_connects(const TcpCensus& census, std::optional<uint64_t> kernel_count)
 {
-    return kernel_count && *kernel_count == census.held && !census.same_ends_seen;
+    return kernel_count && *kernel_count == census.held && !census.same_ends_seen && !census.mptcp_seen;
 }
 
 }  // namespace selfconnect

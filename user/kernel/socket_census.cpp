@@ -51,8 +51,12 @@ std::optional<TcpCensusByNetns> read_census(int link_fd)
         if (i > 0 && (*records)[i - 1].inode == s.inode)
             continue;
         TcpCensus& ns = census[s.netns];
+        if (s.flags & SC_CENSUS_MPTCP) {
+            ns.mptcp_seen = true;
+            continue;
+        }
         ++ns.held;
-        ns.same_ends_seen |= s.symmetric != 0;
+        ns.same_ends_seen |= (s.flags & SC_CENSUS_SAME_ENDS) != 0;
     }
     return census;
 }
@@ -84,7 +88,7 @@ TakenCensus take_tcp_census()
     const int attach_error = link ? 0 : errno;
     libbpf_set_print(previous);
     if (!skel)
-        return {std::nullopt, std::string("the kernel refused its program: ") + std::strerror(load_error)};
+        return {std::nullopt, std::string("its program could not be loaded: ") + std::strerror(load_error)};
     if (!link)
         return {std::nullopt, std::string("its iterator could not be attached: ") + std::strerror(attach_error)};
     return take_census_through(bpf_link__fd(link.get()));

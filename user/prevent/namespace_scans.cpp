@@ -23,6 +23,30 @@ void scan_one(const RiskScanner& scanner, NamespaceScan& scan, const std::option
     }
 }
 
+bool same_census(const TcpCensus& a, const TcpCensus& b)
+{
+    return a.held == b.held && a.same_ends_seen == b.same_ends_seen && a.mptcp_seen == b.mptcp_seen;
+}
+
+// The counts of each namespace were read after the census: a socket that
+// closed in between and one no descriptor holds can make them agree by
+// chance. A second census after them catches the close that stayed
+// closed (and the open that stayed open): a namespace read for its
+// listeners whose census is not the same again is read whole.
+void walk_again_where_the_census_changed(const RiskScanner& scanner, std::vector<NamespaceScan>& scans,
+                                         const TcpCensusByNetns& before,
+                                         const std::optional<TcpCensusByNetns>& after)
+{
+    for (NamespaceScan& scan : scans) {
+        if (!scan.risks || !scan.risks->listeners_only)
+            continue;
+        if (after && same_census(census_of(before, scan.inode), census_of(*after, scan.inode)))
+            continue;
+        scan.risks.reset();  // read whole, or said unread
+        scan_one(scanner, scan, std::nullopt);
+    }
+}
+
 }  // namespace
 
 // A scan is mostly the kernel's: its sock_diag dump walks the table of every
@@ -38,8 +62,8 @@ std::vector<NamespaceScan> scan_namespaces(const RiskScanner& scanner,
     for (const auto& [inode, ns] : namespaces)
         if (netns_selected(only, inode))
             scans.push_back({inode, &ns, std::nullopt, {}});
-    // Before any namespace is read: a socket that opens or closes in
-    // between makes its namespace's counts differ.
+    // Taken before any namespace is read, and again after (see
+    // walk_again_where_the_census_changed).
     const std::optional<TcpCensusByNetns> counted = census && scans.size() > 1 ? census() : std::nullopt;
 
     std::atomic<size_t> next{0};
@@ -68,6 +92,8 @@ std::vector<NamespaceScan> scan_namespaces(const RiskScanner& scanner,
     work();  // this thread is one of them
     for (std::thread& h : helpers)
         h.join();
+    if (counted)
+        walk_again_where_the_census_changed(scanner, scans, *counted, census());
     return scans;
 }
 

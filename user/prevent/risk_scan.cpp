@@ -109,15 +109,15 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns, const Tc
     // The namespace is entered once for all (a thread made, a setns()):
     // entering it twice cost an audit of 300 namespaces about a tenth of its time.
     std::optional<SockDiag> diag;
-    bool listeners_only = false;
     run_in_netns(ns.fd.get(), [&] {
         risks.policy = read_port_policy_here();
         diag.emplace();  // made here, the socket answers for this namespace
-        listeners_only = census && census_rules_out_self_connects(*census, hashed_tcp_sockets_here());
+        risks.listeners_only = census && census_rules_out_self_connects(*census, hashed_tcp_sockets_here());
     });
     const PortPolicy& policy = risks.policy;
     risks.reserve = policy.reserved;
-    const uint32_t states = listeners_only ? tcp_state_bit(kTcpListen) : kConnectedStates | tcp_state_bit(kTcpListen);
+    const uint32_t states =
+        risks.listeners_only ? tcp_state_bit(kTcpListen) : kConnectedStates | tcp_state_bit(kTcpListen);
     for (const TcpSocket& s : diag->list(states)) {
         const bool in_range = s.sport >= policy.lo && s.sport <= policy.hi;
         if (s.state == kTcpListen) {

@@ -48,6 +48,7 @@ struct NamespaceRisks {
     PortPolicy policy;
     std::vector<Finding> findings;  // IPv4 first, in the kernel's order
     PortSet reserve;                // the reserved list that would protect them all
+    bool listeners_only = false;    // the census ruled a self-connect out: only listeners were read
     bool needs_fix() const { return reserve != policy.reserved; }
 };
 
