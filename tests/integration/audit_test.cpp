@@ -206,6 +206,34 @@ TEST(Audit, ANamespaceWhoseCensusChangedWhileItWasReadIsReadWhole)
     EXPECT_FALSE(found_if_same) << "the control: a census that agrees both times reads listeners only";
 }
 
+// Audit holds a descriptor for each network namespace at once. Under a
+// soft limit of open files lower than the namespaces there are (1024, the
+// usual, on a node of a thousand pods), it raises the soft limit to the
+// hard one and reads them all: here 48 namespaces of the test's own and a
+// soft limit of 24, which before read as many as the limit let it open
+// and said nothing of the rest.
+TEST(Audit, MoreNamespacesThanTheSoftDescriptorLimitAreAllRead)
+{
+    REQUIRE_ROOT();
+    const std::string prefix = "sc-nofile-" + std::to_string(getpid()) + "-";
+    std::string add, del;
+    for (int i = 0; i < 48; ++i) {
+        add += "netns add " + prefix + std::to_string(i) + "\n";
+        del += "netns delete " + prefix + std::to_string(i) + "\n";
+    }
+    ASSERT_EQ(run_command({"sh", "-c", "printf '" + add + "' | ip -batch -"}).status, 0);
+    const auto namespaces_read = [](const RunResult& r) {
+        const auto at = r.out.find("selfconnect audit: ");
+        return at == std::string::npos ? -1 : std::stoi(r.out.substr(at + 19));
+    };
+    const RunResult unlimited = run_command({selfconnect_binary(), "audit"});
+    const RunResult limited = run_command({"prlimit", "--nofile=24:4096", selfconnect_binary(), "audit"});
+    run_command({"sh", "-c", "printf '" + del + "' | ip -force -batch -"});
+    EXPECT_GE(namespaces_read(unlimited), 49) << unlimited.out << unlimited.err;
+    EXPECT_EQ(namespaces_read(limited), namespaces_read(unlimited)) << limited.out << limited.err;
+    EXPECT_EQ(limited.status, unlimited.status) << limited.err;
+}
+
 TEST(Audit, OnlyListenersInsideTheRangeAndNotReservedAreFlaggedWithTheExactFix)
 {
     REQUIRE_ROOT();

@@ -9,6 +9,7 @@
 
 #include "prevent/namespace_scans.h"
 #include "host/capabilities.h"
+#include "host/descriptor_limit.h"
 #include "host/netns.h"
 #include "host/sock_diag.h"
 #include "kernel/socket_census.h"
@@ -97,6 +98,7 @@ int run_audit(const AuditOptions& o)
             std::fprintf(stderr, "selfconnect: %s\n", missing->c_str());
             return 2;
         }
+    use_the_hard_descriptor_limit();  // a descriptor for each namespace, held at once
     Findings findings;
     size_t namespaces = 0;
     std::map<std::string, std::vector<uint32_t>> skipped;  // why -> namespaces

@@ -18,6 +18,7 @@
 #include <stdexcept>
 
 #include "host/capabilities.h"
+#include "host/descriptor_limit.h"
 #include "host/netns.h"
 #include "host/netns_mounts.h"
 #include "host/service_notify.h"
@@ -209,6 +210,7 @@ int run_watch(const WatchOptions& o)
             return fail(*missing);
 
     std::signal(SIGPIPE, SIG_IGN);  // a closed stdout shows up as EPIPE instead
+    use_the_hard_descriptor_limit();  // the scans hold a descriptor for each namespace at once
     UniqueFd signals = block_stop_signals();
 
     LineWriter out(STDOUT_FILENO, OnWriteError::CountAndGoOn);
