@@ -160,6 +160,28 @@ bool bring_loopback_up()
     return ok;
 }
 
+namespace {
+
+// A socket bound to 127.0.0.1:port and connected there: it meets itself.
+// -1 if either call failed.
+int self_connected_on_loopback(uint16_t port)
+{
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a))) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+}  // namespace
+
 StuckClient start_stuck_client(uint16_t port, const std::string& comm)
 {
     int report[2];
@@ -170,14 +192,8 @@ StuckClient start_stuck_client(uint16_t port, const std::string& comm)
         close(report[0]);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         prctl(PR_SET_NAME, comm.c_str());
-        const int fd = socket(AF_INET, SOCK_STREAM, 0);
-        const int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)))
+        const int fd = self_connected_on_loopback(port);
+        if (fd < 0)
             _exit(10);
         char c;
         const int err = recv(fd, &c, 1, 0) < 0 ? errno : 0;
@@ -224,14 +240,8 @@ pid_t start_self_connect_in_flight(uint16_t port, const std::string& netns_path)
                 _exit(9);
             close(ns);
         }
-        const int fd = socket(AF_INET, SOCK_STREAM, 0);
-        const int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)))
+        const int fd = self_connected_on_loopback(port);
+        if (fd < 0)
             _exit(10);
         int pair[2];
         if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
