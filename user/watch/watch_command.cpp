@@ -33,6 +33,7 @@
 #include "metrics/metrics_server.h"
 #include "prevent/risk_scan.h"
 #include "records/event_decoding.h"
+#include "records/journal_sink.h"
 #include "records/line_writer.h"
 #include "records/output_file.h"
 #include "watch/event_dispatcher.h"
@@ -214,7 +215,10 @@ int run_watch(const WatchOptions& o)
     UniqueFd signals = block_stop_signals();
 
     LineWriter out(STDOUT_FILENO, OnWriteError::CountAndGoOn);
-    auto sink = make_sink(o.json ? OutputForm::Json : OutputForm::Text, out);
+    // Under systemd, records reach the journal with their fields; --output
+    // (a file) takes stdout's place before any record is written.
+    const OutputForm form = o.json ? OutputForm::Json : OutputForm::Text;
+    auto sink = o.output ? make_sink(form, out) : make_stdout_sink(form, out);
     Metrics metrics;
     OwnerEnricher enricher;
     // Asked from the start (the start scan's records queue their lookups);
