@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -65,11 +66,16 @@ struct FakeJournald {
     std::string dir;
     std::string path;
     UniqueFd fd;
-    FakeJournald()
+    explicit FakeJournald(bool listening = true)
     {
         char tmpl[] = "/tmp/sc-journal-XXXXXX";
         dir = mkdtemp(tmpl);
         path = dir + "/socket";
+        if (listening)
+            listen();
+    }
+    void listen()
+    {
         fd.reset(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
         sockaddr_un a{};
         a.sun_family = AF_UNIX;
@@ -107,7 +113,8 @@ struct FakeJournald {
         int received = -1;
         std::memcpy(&received, CMSG_DATA(c), sizeof(int));
         UniqueFd file(received);
-        EXPECT_EQ(fcntl(file.get(), F_GET_SEALS), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+        const int needed = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
+        EXPECT_EQ(fcntl(file.get(), F_GET_SEALS) & needed, needed) << "journald takes only a sealed memfd";
         struct stat st {};
         EXPECT_EQ(fstat(file.get(), &st), 0);
         std::string entry(static_cast<size_t>(st.st_size), '\0');
@@ -149,6 +156,7 @@ TEST(JournalEntry, EachFieldOfARecordIsAJournalFieldOfItsOwn)
     EXPECT_EQ(only(fields, "MESSAGE"), "the line");
     EXPECT_EQ(only(fields, "PRIORITY"), "3");
     EXPECT_EQ(only(fields, "SYSLOG_IDENTIFIER"), "selfconnect");
+    EXPECT_EQ(only(fields, "SYSLOG_FACILITY"), "3");
     EXPECT_EQ(only(fields, "SELFCONNECT_TYPE"), "listener_blocked");
     EXPECT_EQ(only(fields, "SELFCONNECT_PORT"), "40516");
     EXPECT_EQ(only(fields, "SELFCONNECT_SELF_CONNECTED"), "true");
@@ -156,17 +164,20 @@ TEST(JournalEntry, EachFieldOfARecordIsAJournalFieldOfItsOwn)
     EXPECT_EQ(only(fields, "SELFCONNECT_HOLDER_PID"), "77");
     EXPECT_EQ(only(fields, "SELFCONNECT_HOLDER_COMM"), "bash");
     EXPECT_EQ(fields.count("SELFCONNECT_CGROUP_PATH"), 0u) << "an unknown field is no field";
-    EXPECT_EQ(fields.size(), 9u);
+    EXPECT_EQ(fields.size(), 10u);
 }
 
-TEST(JournalEntry, AValueWithANewlineKeepsItWhole)
+TEST(JournalEntry, AHostileNameIsOneFieldOfText)
 {
-    // A comm may hold any byte but NUL; a message may span lines (text form).
-    const std::string comm = "evil\nMESSAGE=forged";
+    // Any user names its process: a newline, a field of its own, bytes that
+    // are no UTF-8. Each stays one field, and text (journald would keep
+    // bytes as a blob, which `journalctl -o json` shows as an array).
+    const std::string comm = "evil\nPRIORITY=0\xff";
     const auto fields = parse_entry(journal_entry({{"type", "self_connect"}, {"comm", comm}}, "one\ntwo"));
-    EXPECT_EQ(only(fields, "SELFCONNECT_COMM"), comm);
-    EXPECT_EQ(only(fields, "MESSAGE"), "one\ntwo");
+    EXPECT_EQ(only(fields, "SELFCONNECT_COMM"), "evil\\nPRIORITY=0\\xff");
     EXPECT_EQ(only(fields, "PRIORITY"), "4");
+    // A message of two lines (never one of ours) is still one field.
+    EXPECT_EQ(only(fields, "MESSAGE"), "one\ntwo");
 }
 
 TEST(JournalEntry, FieldNamesAreOnesJournaldTakes)
@@ -178,13 +189,17 @@ TEST(JournalEntry, FieldNamesAreOnesJournaldTakes)
 
 TEST(JournalEntry, PriorityFollowsWhatTheRecordMeans)
 {
-    EXPECT_EQ(journal_priority("self_connect"), 4);
-    EXPECT_EQ(journal_priority("retry_loop"), 4);
-    EXPECT_EQ(journal_priority("events_lost"), 4);
-    EXPECT_EQ(journal_priority("listener_blocked"), 3);
-    EXPECT_EQ(journal_priority("self_connect_prevented"), 5);
-    EXPECT_EQ(journal_priority("listener_at_risk"), 5);
-    EXPECT_EQ(journal_priority("self_connect_closed"), 6);
+    const auto of = [](nlohmann::json fields) { return journal_priority(fields); };
+    EXPECT_EQ(of({{"type", "self_connect"}}), 4);
+    EXPECT_EQ(of({{"type", "retry_loop"}}), 4);
+    EXPECT_EQ(of({{"type", "listener_blocked"}}), 3);
+    EXPECT_EQ(of({{"type", "events_lost"}}), 3);
+    EXPECT_EQ(of({{"type", "self_connect_prevented"}}), 5);
+    EXPECT_EQ(of({{"type", "listener_at_risk"}}), 5);
+    EXPECT_EQ(of({{"type", "port_reserved"}, {"error", nullptr}}), 5);
+    EXPECT_EQ(of({{"type", "port_reserved"}, {"error", "Permission denied"}}), 4);
+    EXPECT_EQ(of({{"type", "self_connect_closed"}}), 6);
+    EXPECT_EQ(of({{"type", "self_connect_closed"}, {"kill_error", "gone"}}), 4);
 }
 
 TEST(JournalStream, OnlyTheDescriptorSystemdNamedIsTheJournal)
@@ -201,6 +216,7 @@ TEST(JournalStream, OnlyTheDescriptorSystemdNamedIsTheJournal)
     EXPECT_FALSE(is_journal_stream(other.get(), named.c_str()));
     EXPECT_FALSE(is_journal_stream(writer.get(), nullptr));
     EXPECT_FALSE(is_journal_stream(writer.get(), "garbage"));
+    EXPECT_FALSE(is_journal_stream(writer.get(), (named + "x").c_str()));
 }
 
 TEST(JournalSocket, AnEntryReachesJournaldWholeInOneDatagram)
@@ -273,4 +289,31 @@ TEST(JournalSink, ARecordJournaldDoesNotTakeGoesToStdoutAsItsLine)
     out.resize(static_cast<size_t>(n));
     EXPECT_EQ(out, json_line(to_json(r)) + "\n" +
                        json_line(lost_json(LostEvents{r.time, LossPlace::Output, 2, 5})) + "\n");
+}
+
+TEST(JournalSink, ALineNeitherTakesIsCountedLostAndAnnouncedWhenJournaldIsBack)
+{
+    // journald stopped: its socket is away and the stream stdout was closed.
+    FakeJournald journald(false);
+    int fds[2];
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+    UniqueFd writer(fds[1]);
+    close(fds[0]);
+    std::signal(SIGPIPE, SIG_IGN);
+    LineWriter stdout_lines(writer.get(), OnWriteError::CountAndGoOn);
+    JournalSink sink(*JournalSocket::open(journald.path), OutputForm::Json, stdout_lines);
+    Record r = self_connect_of_nc();
+    EXPECT_NO_THROW(sink.write(r)) << "a closed stdout under the journal does not end the watcher";
+    EXPECT_EQ(stdout_lines.lost(), 1u);
+
+    journald.listen();
+    r.port = 44602;
+    sink.write(r);
+    const auto notice = parse_entry(journald.receive());
+    EXPECT_EQ(only(notice, "SELFCONNECT_TYPE"), "events_lost");
+    EXPECT_EQ(only(notice, "SELFCONNECT_WHERE"), "output");
+    EXPECT_EQ(only(notice, "SELFCONNECT_COUNT"), "1");
+    EXPECT_EQ(only(notice, "PRIORITY"), "3");
+    EXPECT_EQ(only(parse_entry(journald.receive()), "SELFCONNECT_PORT"), "44602");
+    EXPECT_FALSE(stdout_lines.pending_loss()) << "announced once";
 }

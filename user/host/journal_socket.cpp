@@ -11,11 +11,23 @@
 
 namespace selfconnect {
 
+namespace {
+
+#ifdef MFD_NOEXEC_SEAL
+constexpr unsigned kMfdNoexecSeal = MFD_NOEXEC_SEAL;
+#else
+constexpr unsigned kMfdNoexecSeal = 0x0008U;  // linux/memfd.h, Linux 6.3
+#endif
+
+}  // namespace
+
 bool is_journal_stream(int fd, const char* journal_stream)
 {
     unsigned long long dev = 0, ino = 0;
+    int used = 0;
     struct stat st {};
-    if (!journal_stream || std::sscanf(journal_stream, "%llu:%llu", &dev, &ino) != 2)
+    if (!journal_stream || std::sscanf(journal_stream, "%llu:%llu%n", &dev, &ino, &used) != 2 ||
+        journal_stream[used] != '\0')
         return false;
     return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
@@ -62,7 +74,11 @@ int JournalSocket::send(const std::string& entry) const
 // entry in that file; it takes only a memfd sealed against change.
 int JournalSocket::send_as_memfd(const std::string& entry) const
 {
-    UniqueFd file(memfd_create("selfconnect-journal-entry", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    // Not executable, said so (Linux 6.3+ warns, or refuses under
+    // vm.memfd_noexec=2, a memfd that does not); older kernels refuse the flag.
+    UniqueFd file(memfd_create("selfconnect-journal-entry", MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdNoexecSeal));
+    if (!file && errno == EINVAL)
+        file.reset(memfd_create("selfconnect-journal-entry", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (!file)
         return errno;
     for (size_t done = 0; done < entry.size();) {

@@ -22,8 +22,9 @@ class JournalSocket {
 public:
     static constexpr const char* kDefaultPath = "/run/systemd/journal/socket";
     // A datagram socket for `path`; nothing if none can be made or the path
-    // is too long. Each send names the path, so a journald restarted (its
-    // socket made anew) takes the next entry.
+    // is too long. Each send names the path, so a socket made anew (journald
+    // stopped with its socket units and started again) takes the next entry.
+    // A send blocks while journald is slow, as a write to its stream does.
     static std::optional<JournalSocket> open(const std::string& path = kDefaultPath);
     // 0, or the errno of the send that failed. An entry too large for one
     // datagram goes as a sealed memfd, as journald takes it.

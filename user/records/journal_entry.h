@@ -14,10 +14,12 @@
 namespace selfconnect {
 
 // syslog's levels: a self-connect is a warning, a server kept from its port
-// an error, a prevention or a reservation a notice, the rest information.
-int journal_priority(std::string_view record_type);
+// or records lost an error, a prevention or a reservation a notice, the rest
+// information; a reservation or kill that failed at least a warning.
+int journal_priority(const nlohmann::json& fields);
 
-// The journal field of a record's field at `path` ("holder_pid").
+// The journal field of a record's field at `path` ("holder_pid"). A value is
+// sent as the text form shows it (control bytes and invalid UTF-8 as \xNN).
 std::string journal_field_name(std::string_view path);
 
 // The datagram for one record (`fields`, its JSON form) printed as `message`.

@@ -1,7 +1,8 @@
 // Records for the journal, where systemd runs the watcher: each record goes
 // through journald's native protocol with its fields (records/journal_entry.h),
 // its MESSAGE the line stdout would have carried. A record journald does
-// not take goes to stdout as that line, so none is lost for want of fields.
+// not take goes to stdout as that line; one neither takes is counted lost
+// with stdout's, and announced in the journal once it takes records again.
 #pragma once
 
 #include <memory>
@@ -23,11 +24,16 @@ public:
 
 private:
     void send(const nlohmann::json& fields, const std::string& line);
+    // Through the native socket: false if journald did not take it.
+    bool deliver(const nlohmann::json& fields, const std::string& line);
+    // The events_lost (where "output") of lines lost since the last one.
+    void announce_losses();
+    std::string line_of(const LostEvents& l) const;
 
     JournalSocket journal_;
     OutputForm form_;
     LineWriter& stdout_lines_;
-    bool refused_ = false;  // the last entry went to stdout instead
+    bool refused_ = false;  // the last entry did not go through the socket
 };
 
 // The sink for stdout: the journal's, when stdout is the journal's stream

@@ -30,9 +30,7 @@ void LineWriter::write_line(const std::string& line)
             count_loss(err);
             return;
         }
-        std::fprintf(stderr, "selfconnect: writing output again; %llu records could not be written\n",
-                     static_cast<unsigned long long>(lost_pending_));
-        lost_pending_ = 0;
+        loss_announced();
     }
     if (int err = write_whole(line + '\n'))
         count_loss(err);
@@ -81,6 +79,22 @@ int LineWriter::write_whole(const std::string& buf)
         done += static_cast<size_t>(n);
     }
     return 0;
+}
+
+std::optional<LineWriter::PendingLoss> LineWriter::pending_loss() const
+{
+    if (!lost_pending_)
+        return std::nullopt;
+    return PendingLoss{lost_pending_, lost_total_};
+}
+
+void LineWriter::loss_announced()
+{
+    if (!lost_pending_)
+        return;
+    std::fprintf(stderr, "selfconnect: writing output again; %llu records could not be written\n",
+                 static_cast<unsigned long long>(lost_pending_));
+    lost_pending_ = 0;
 }
 
 void LineWriter::count_loss(int err)

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -36,11 +37,21 @@ public:
     using LossNotice = std::function<std::string(uint64_t count, uint64_t total)>;
     void set_loss_notice(LossNotice notice) { notice_ = std::move(notice); }
     uint64_t lost() const { return lost_total_; }
+    // A line that another way of writing (the journal's) could not write
+    // either: counted with this writer's, as the policy says.
+    void count_loss(int err);
+    // Lines lost since the last notice, and in all: for a notice written
+    // another way. Once it is written, loss_announced().
+    struct PendingLoss {
+        uint64_t count;
+        uint64_t total;
+    };
+    std::optional<PendingLoss> pending_loss() const;
+    void loss_announced();
 
 private:
     // 0, or the errno of a write that failed (the file is as it was before).
     int write_whole(const std::string& buf);
-    void count_loss(int err);
 
     int fd_ = -1;
     bool regular_ = false;  // a file, whose short writes can be cut back
