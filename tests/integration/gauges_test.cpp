@@ -7,8 +7,11 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <fstream>
 #include <optional>
 #include <regex>
+#include <sstream>
 
 #include "named_netns.h"
 #include "self_connect.h"
@@ -180,9 +183,10 @@ TEST(Gauges, AListenerTheRangeWasWidenedOverIsJudgedAgain)
     const uint16_t metrics = metrics_port_for(4);
     // In the listener's namespace, as a host's watcher is in the host's:
     // its own namespace's sysctls it reads with no capability at all.
+    // Scoped to it: a listener of the host's is none of this test's.
     std::vector<std::string> inside = ns.exec({});
-    WatchProcess watch({"watch", "--json", "--attach-mode", attach_mode_under_test(), "--metrics",
-                        "127.0.0.1:" + std::to_string(metrics)},
+    WatchProcess watch({"watch", "--json", "--netns", std::to_string(ns.inode()), "--attach-mode",
+                        attach_mode_under_test(), "--metrics", "127.0.0.1:" + std::to_string(metrics)},
                        {}, inside);
     ASSERT_TRUE(watch.wait_said_ready()) << watch.stderr_text();
     EXPECT_TRUE(wait_gauge_in(ns, metrics, 0));
@@ -221,4 +225,144 @@ TEST(Gauges, AListenerWhoseReservationWasTakenAwayIsProtectedAgain)
     ns.write_sysctl("net/ipv4/ip_local_reserved_ports", "");
     EXPECT_TRUE(record_on_port(watch, "port_reserved", 40010, 30s, seen)) << "not protected a second time";
     EXPECT_EQ(ns.read_sysctl("net/ipv4/ip_local_reserved_ports"), "40010");
+}
+
+namespace {
+
+// What a Prometheus server in `ns` answers to `query`: each series' labels.
+std::vector<json> prometheus_series(const NamedNetns& ns, uint16_t prometheus_port, const std::string& query)
+{
+    const RunResult r = run_command(ns.exec({"curl", "-s", "-G", "--data-urlencode", "query=" + query,
+                                             "http://127.0.0.1:" + std::to_string(prometheus_port) + "/api/v1/query"}));
+    const json j = json::parse(r.out, nullptr, false);
+    std::vector<json> series;
+    if (!j.is_discarded() && j.value("status", "") == "success")
+        for (const json& s : j["data"]["result"])
+            series.push_back(s["metric"]);
+    return series;
+}
+
+// Waits until Prometheus answers `query` with exactly one series, whose
+// labels include every one of `want`.
+::testing::AssertionResult wait_series(const NamedNetns& ns, uint16_t prometheus_port, const std::string& query,
+                                       const json& want)
+{
+    return wait_for("Prometheus to answer " + query + " with " + want.dump(), 30s, [&] {
+        const std::vector<json> series = prometheus_series(ns, prometheus_port, query);
+        bool matches = series.size() == 1;
+        for (const auto& [label, value] : want.items())
+            matches = matches && series[0].value(label, "") == value;
+        return Sighting{matches, json(series).dump()};
+    });
+}
+
+// The series of `family` the watcher serves now.
+std::vector<std::string> served_series(const NamedNetns& ns, uint16_t metrics_port, const std::string& family)
+{
+    const RunResult scrape =
+        run_command(ns.exec({"curl", "-s", "http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics"}));
+    std::vector<std::string> lines;
+    std::istringstream in(scrape.out);
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(family + "{", 0) == 0)
+            lines.push_back(line);
+    return lines;
+}
+
+}  // namespace
+
+// The risk map, as an operator asks it of Prometheus: a real server scrapes
+// a watcher while a server listens at risk, another on a reserved port, a
+// client holds a self-connect and another loops on a refused port; each is
+// answered with its namespace, port and process. Then the host changes:
+// the port at risk is reserved (fixed), the reservation is taken away (at
+// risk again), and all of them end: the series follow, and go.
+TEST(Gauges, TheRiskMapTellsPrometheusWhichServicesCanBeHitAndWhichAreFixed)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns("40000 40999");
+    const std::string netns = std::to_string(ns.inode());
+    ns.write_sysctl("net/ipv4/ip_local_reserved_ports", "40102");
+    std::optional<BackgroundProcess> at_risk, fixed, held;
+    at_risk.emplace(ns.exec({"nc", "-l", "127.0.0.1", "40100"}));
+    fixed.emplace(ns.exec({"nc", "-l", "127.0.0.1", "40102"}));
+    ASSERT_TRUE(ns.wait_listening(40100));
+    ASSERT_TRUE(ns.wait_listening(40102));
+    TempDir dir;
+    held.emplace(ns.held_nc(dir.path(), "127.0.0.1 40700", true));
+    ASSERT_TRUE(wait_for("the client to meet itself on 40700", 120s, [&] {
+        const RunResult ss =
+            run_command(ns.exec({"ss", "-Htn", "state", "established", "sport = :40700", "dport = :40700"}));
+        return Sighting{!ss.out.empty(), "ss: \"" + ss.out + ss.err + "\""};
+    }));
+
+    // The watcher and Prometheus in the namespace, as on a node: the
+    // watcher reads its own namespace's sysctls with no capability.
+    const uint16_t metrics = metrics_port_for(5);
+    const uint16_t prometheus = unique_port(88);
+    WatchProcess watch({"watch", "--json", "--netns", netns, "--attach-mode", attach_mode_under_test(), "--metrics",
+                        "127.0.0.1:" + std::to_string(metrics)},
+                       {}, ns.exec({}));
+    ASSERT_TRUE(watch.wait_said_ready()) << watch.stderr_text();
+    std::ofstream(dir.path() + "/prometheus.yml")
+        << "global:\n  scrape_interval: 1s\n"
+        << "scrape_configs:\n  - job_name: selfconnect\n    static_configs:\n"
+        << "      - targets: ['127.0.0.1:" << metrics << "']\n";
+    BackgroundProcess server(ns.exec({"prometheus", "--config.file=" + dir.path() + "/prometheus.yml",
+                                      "--storage.tsdb.path=" + dir.path() + "/data",
+                                      "--web.listen-address=127.0.0.1:" + std::to_string(prometheus)}));
+    // A bash loop on a refused port of the range (odd: connect() hands out
+    // even ports while there are, so it never meets itself), under way
+    // until it is stopped.
+    std::optional<BackgroundProcess> loop;
+    loop.emplace(ns.exec({"bash", "-c", "while :; do (exec 3<>/dev/tcp/127.0.0.1/40601) 2>/dev/null; sleep 0.2; done"}));
+
+    EXPECT_TRUE(wait_series(ns, prometheus, "selfconnect_listener_in_range_info{reserved=\"false\"}",
+                            {{"netns", netns}, {"address", "127.0.0.1"}, {"port", "40100"}, {"comm", "nc"},
+                             {"port_chosen_by", "program"}}));
+    EXPECT_TRUE(wait_series(ns, prometheus, "selfconnect_listener_in_range_info{reserved=\"true\"}",
+                            {{"netns", netns}, {"port", "40102"}, {"comm", "nc"}, {"port_chosen_by", "program"}}));
+    EXPECT_TRUE(wait_series(ns, prometheus, "selfconnect_self_connect_open_info",
+                            {{"netns", netns}, {"port", "40700"}, {"comm", "nc"}}));
+    EXPECT_TRUE(wait_series(ns, prometheus, "selfconnect_retry_loop_info",
+                            {{"netns", netns}, {"port", "40601"}, {"comm", "bash"}}));
+    // Which services on which nodes can be hit: one query, by process.
+    EXPECT_TRUE(wait_series(ns, prometheus,
+                            "count by (comm, port) (selfconnect_listener_in_range_info{reserved=\"false\"})",
+                            {{"comm", "nc"}, {"port", "40100"}}));
+
+    // The administrator reserves the port at risk: fixed. Then takes the
+    // reservation away: at risk again.
+    ns.write_sysctl("net/ipv4/ip_local_reserved_ports", "40100,40102");
+    EXPECT_TRUE(wait_for("40100 to show fixed", 15s, [&] {
+        const auto lines = served_series(ns, metrics, "selfconnect_listener_in_range_info");
+        const bool fixed_now = lines.size() == 2 && std::ranges::all_of(lines, [](const std::string& l) {
+                                   return l.find("reserved=\"true\"") != std::string::npos;
+                               });
+        return Sighting{fixed_now, testing::PrintToString(lines)};
+    }));
+    ns.write_sysctl("net/ipv4/ip_local_reserved_ports", "40102");
+    EXPECT_TRUE(wait_for("40100 to show at risk again", 15s, [&] {
+        const auto lines = served_series(ns, metrics, "selfconnect_listener_in_range_info");
+        const bool again = std::ranges::any_of(lines, [](const std::string& l) {
+            return l.find("port=\"40100\"") != std::string::npos && l.find("reserved=\"false\"") != std::string::npos;
+        });
+        return Sighting{again, testing::PrintToString(lines)};
+    }));
+
+    // All of them end; the loop is over once quiet for a window (10 s).
+    at_risk.reset();
+    fixed.reset();
+    held.reset();
+    loop.reset();
+    EXPECT_TRUE(wait_for("the risk map to empty", 20s, [&] {
+        std::vector<std::string> left;
+        for (const char* family : {"selfconnect_listener_in_range_info", "selfconnect_self_connect_open_info",
+                                   "selfconnect_retry_loop_info"})
+            for (std::string& line : served_series(ns, metrics, family))
+                left.push_back(std::move(line));
+        return Sighting{left.empty(), testing::PrintToString(left)};
+    }));
+    watch.signal(SIGINT);
+    EXPECT_EQ(watch.wait_exit(10s), 0);
 }

@@ -528,3 +528,82 @@ TEST_F(Dispatcher, EveryKernelKindIsHandledWithItsOwnFields)
     EXPECT_NO_THROW(d.write_folds(10'000'000'000ULL, true));
     EXPECT_FALSE(sink.records.empty());
 }
+
+namespace {
+
+// The risk map's series of one family, as served.
+std::vector<std::string> series_of(const Metrics& m, const std::string& family)
+{
+    std::vector<std::string> lines;
+    std::string text = render_prometheus(m);
+    for (size_t at = 0, end; (end = text.find('\n', at)) != std::string::npos; at = end + 1) {
+        const std::string line = text.substr(at, end - at);
+        if (line.rfind(family + "{", 0) == 0)
+            lines.push_back(line);
+    }
+    return lines;
+}
+
+}  // namespace
+
+TEST_F(Dispatcher, TheRiskMapNamesEachListenerSelfConnectAndRetryLoopAndFollowsThem)
+{
+    options.protect = true;
+    EventDispatcher& d = make();
+    const uint64_t s = 1'000'000'000ULL;
+    const std::string where = "netns=\"" + std::to_string(kNetns) + "\",address=\"127.0.0.1\",";
+    const std::string who = "pid=\"" + std::to_string(kPid) + "\",comm=\"nc\"";
+    d.handle(event(SC_EVENT_LISTEN, 40800, s));  // reserved by --protect: fixed
+    host.protect_error = "cannot write";
+    d.handle(event(SC_EVENT_LISTEN, 40802, s));  // still at risk
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500, s));
+    for (uint64_t i = 0; i < 5; ++i)  // five refusals in the window: a retry loop
+        d.handle(event(SC_EVENT_CONNECT_REFUSED, 40600, s + i * 1'000'000ULL, kNetns, "curl"));
+    d.publish_risk_map(2 * s);
+    EXPECT_EQ(series_of(metrics, "selfconnect_listener_in_range_info"),
+              (std::vector<std::string>{
+                  "selfconnect_listener_in_range_info{" + where + "port=\"40802\"," + who + ",port_chosen_by=\"program\",reserved=\"false\"} 1",
+                  "selfconnect_listener_in_range_info{" + where + "port=\"40800\"," + who + ",port_chosen_by=\"program\",reserved=\"true\"} 1"}))
+        << "those at risk first";
+    EXPECT_EQ(series_of(metrics, "selfconnect_self_connect_open_info"),
+              (std::vector<std::string>{"selfconnect_self_connect_open_info{" + where + "port=\"40500\"," + who + "} 1"}));
+    ASSERT_EQ(series_of(metrics, "selfconnect_retry_loop_info").size(), 1u);
+    EXPECT_NE(series_of(metrics, "selfconnect_retry_loop_info")[0].find("port=\"40600\",pid=\"" +
+                                                                          std::to_string(kPid) + "\",comm=\"curl\""),
+              std::string::npos);
+
+    // They go: the listener closes, the self-connect closes, the loop goes quiet.
+    d.handle(event(SC_EVENT_LISTENER_CLOSED, 40802, 3 * s));
+    d.handle(event(SC_EVENT_SELF_CONNECT_CLOSED, 40500, 3 * s));
+    d.publish_risk_map(2 * s + s / 2);
+    EXPECT_EQ(series_of(metrics, "selfconnect_self_connect_open_info").size(), 1u) << "at most once a second";
+    d.publish_risk_map(4 * s);
+    EXPECT_EQ(series_of(metrics, "selfconnect_listener_in_range_info").size(), 1u);
+    EXPECT_TRUE(series_of(metrics, "selfconnect_self_connect_open_info").empty());
+    EXPECT_EQ(series_of(metrics, "selfconnect_retry_loop_info").size(), 1u) << "refused 3 s ago: under way";
+    d.publish_risk_map(12 * s);
+    EXPECT_TRUE(series_of(metrics, "selfconnect_retry_loop_info").empty()) << "quiet for a window: over";
+}
+
+TEST_F(Dispatcher, AListenerWhosePortTheAdministratorReservedShowsFixedAndAtRiskAgainWhenTakenAway)
+{
+    EventDispatcher& d = make();
+    Record listener = event(SC_EVENT_LISTEN, 40800);
+    listener.socket_inode = 7;
+    d.handle(listener);
+    Record now_reserved = listener;
+    now_reserved.reserved = true;
+    d.policies_changed({}, {now_reserved}, {kNetns});  // the scan after the sysctl changed
+    EXPECT_EQ(metrics.listeners_at_risk, 0u);
+    d.publish_risk_map(1'000'000'000ULL);
+    ASSERT_EQ(series_of(metrics, "selfconnect_listener_in_range_info").size(), 1u);
+    EXPECT_NE(series_of(metrics, "selfconnect_listener_in_range_info")[0].find("reserved=\"true\""),
+              std::string::npos);
+    const size_t written = sink.records.size();
+    d.policies_changed({}, {listener}, {kNetns});  // the reservation taken away
+    EXPECT_EQ(metrics.listeners_at_risk, 1u);
+    EXPECT_EQ(sink.records.size(), written + 1) << "at risk again: written again";
+    d.publish_risk_map(2'000'000'000ULL);
+    EXPECT_NE(series_of(metrics, "selfconnect_listener_in_range_info")[0].find("reserved=\"false\""),
+              std::string::npos);
+}

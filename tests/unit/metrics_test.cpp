@@ -98,3 +98,26 @@ TEST(Metrics, EveryMetricTheAlertingRulesUseIsServed)
     }
     EXPECT_GE(used, 5);
 }
+
+TEST(RiskMap, AHostileNameCannotBreakTheScrapeAndTheBoundIsCounted)
+{
+    Metrics m;
+    RiskLabels hostile{{"netns", "1"}, {"comm", "a\"b\\c\nd\xff"}};
+    m.risk_map.replace(RiskKind::OpenSelfConnect, {hostile}, 0);
+    const std::string text = render_prometheus(m);
+    // One line, valid UTF-8, Prometheus' escapes: the bytes as the text form shows them.
+    EXPECT_NE(text.find("selfconnect_self_connect_open_info{netns=\"1\",comm=\"a\\\"b\\\\\\\\c\\\\nd\\\\xff\"} 1\n"),
+              std::string::npos)
+        << text;
+
+    RiskMap bounded(2);
+    bounded.replace(RiskKind::ListenerInRange, {hostile, hostile, hostile}, 4);
+    std::string out;
+    bounded.render(out);
+    size_t shown = 0;
+    for (size_t at = 0; (at = out.find("selfconnect_listener_in_range_info{", at)) != std::string::npos; ++at)
+        ++shown;
+    EXPECT_EQ(shown, 2u);
+    EXPECT_NE(out.find("selfconnect_risk_series_left_out{map=\"listeners\"} 5\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("selfconnect_risk_series_left_out{map=\"retry_loops\"} 0\n"), std::string::npos) << out;
+}

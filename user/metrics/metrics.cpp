@@ -87,6 +87,7 @@ std::string render_prometheus(const Metrics& m)
     sample(out, "selfconnect_attach_mode", "mode=\"" + m.attach_mode + "\"", 1);
     family(out, "selfconnect_build_info", "gauge", "The running build.");
     sample(out, "selfconnect_build_info", std::string("version=\"") + kVersion + "\"", 1);
+    m.risk_map.render(out);
     return out;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "events.h"
+#include "metrics/risk_map.h"
 
 namespace selfconnect {
 
@@ -48,6 +49,8 @@ struct Metrics {
     std::atomic<uint64_t> self_connects_open{0};           // of those written
     std::atomic<uint64_t> self_connects_open_unwritten{0};  // of those folded or over budget (kernel)
     std::string attach_mode;                  // set once, before serving
+    // Which listeners, self-connects and retry loops those are.
+    RiskMap risk_map;
 };
 
 std::string render_prometheus(const Metrics& m);

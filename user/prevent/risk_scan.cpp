@@ -67,7 +67,10 @@ PortPolicy read_port_policy(int netns_fd)
     return p;
 }
 
-RiskScanner::RiskScanner(PortOrigin origin) : origin_(std::move(origin)) {}
+RiskScanner::RiskScanner(PortOrigin origin, ReservedListeners reserved)
+    : origin_(std::move(origin)), reserved_(reserved)
+{
+}
 
 const std::unordered_map<uint32_t, uint32_t>& RiskScanner::owner_pids() const
 {
@@ -121,7 +124,7 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns, const Tc
     for (const TcpSocket& s : diag->list(states)) {
         const bool in_range = s.sport >= policy.lo && s.sport <= policy.hi;
         if (s.state == kTcpListen) {
-            if (!in_range || policy.reserved.test(s.sport))
+            if (!in_range || (policy.reserved.test(s.sport) && reserved_ == ReservedListeners::Skip))
                 continue;
             risks.findings.push_back({record_of(RecordType::ListenerAtRisk, s, netns, policy), s});
         } else if (is_self_connected(s)) {
@@ -139,25 +142,26 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns, const Tc
     // Asked only where there is a listener to ask about: the iterator walks
     // the kernel's whole socket table, as a dump does.
     const bool listeners_found = std::any_of(risks.findings.begin(), risks.findings.end(), [](const Finding& f) {
-        return f.record.type() == RecordType::ListenerAtRisk;
+        return f.record.type() == RecordType::ListenerAtRisk && !f.record.reserved;
     });
     const auto origins = origin_ && listeners_found ? origin_(ns.fd.get()) : std::nullopt;
     std::vector<Finding> still_there;
     for (Finding& f : risks.findings) {
         if (f.record.type() == RecordType::ListenerAtRisk && origins) {
             auto it = origins->find(f.socket.inode);
-            if (it == origins->end())
+            if (it == origins->end() && !f.record.reserved)
                 continue;
-            f.record.as<ListenerAtRiskFacts>().port_chosen_by_kernel = it->second;
+            if (it != origins->end())  // a reserved one, asked for no walk of its own
+                f.record.as<ListenerAtRiskFacts>().port_chosen_by_kernel = it->second;
         }
-        if (f.record.type() == RecordType::ListenerAtRisk && port_worth_reserving(f.record))
+        if (f.record.type() == RecordType::ListenerAtRisk && !f.record.reserved && port_worth_reserving(f.record))
             risks.reserve.set(f.record.port);
         still_there.push_back(std::move(f));
     }
     risks.findings = std::move(still_there);
     if (risks.needs_fix())
         for (Finding& f : risks.findings)
-            if (port_worth_reserving(f.record))
+            if (!f.record.reserved && port_worth_reserving(f.record))
                 if (auto* fix = fix_line(f.record))
                     *fix = fix_command(risks.reserve, netns, ns.path);
     return risks;
@@ -166,7 +170,7 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns, const Tc
 ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin, const CensusSource& census)
 {
     ScanResult found;
-    RiskScanner scanner(std::move(origin));
+    RiskScanner scanner(std::move(origin), RiskScanner::ReservedListeners::Include);
     // Entering another namespace needs CAP_SYS_ADMIN: without it (a
     // hardened unit) only the watcher's own is scanned.
     const bool may_enter = may_administer_system();

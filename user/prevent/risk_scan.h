@@ -68,7 +68,11 @@ public:
     // when the first finding needs it.
     // With `origin`, a listener whose port the kernel chose is marked so,
     // and left out of the fix: reserving it would protect nothing.
-    explicit RiskScanner(PortOrigin origin = nullptr);
+    // With ReservedListeners::Include, listeners in the range whose port is
+    // reserved are found too, marked reserved (watch's risk map shows them
+    // fixed); they get no fix and ask no origin.
+    enum class ReservedListeners { Skip, Include };
+    explicit RiskScanner(PortOrigin origin = nullptr, ReservedListeners reserved = ReservedListeners::Skip);
     // Every finding gets the namespace's fix command when it needs one.
     // Throws if the namespace cannot be read (it may have gone). Changes
     // nothing: several namespaces may be scanned at once, on threads of
@@ -88,17 +92,19 @@ private:
     mutable std::once_flag owners_read_;
     mutable std::unordered_map<uint32_t, uint32_t> owner_pids_;
     PortOrigin origin_;
+    ReservedListeners reserved_;
 };
 
 struct ScanResult {
-    std::vector<Record> records;       // listeners at risk, self-connected sockets
+    std::vector<Record> records;       // listeners in the range (at risk, or reserved), self-connected sockets
     std::vector<uint32_t> namespaces;  // those read (all their listeners and self-connects)
     // Those that could not be read, each with why.
     std::vector<std::pair<uint32_t, std::string>> unread;
 };
 
 // The listeners at risk and the self-connected sockets now, as audit
-// reports them, in every namespace or only in those listed. Without
+// reports them, and the listeners in the range whose port is reserved
+// (marked so), in every namespace or only in those listed. Without
 // CAP_SYS_ADMIN only our own namespace is read. For watch, at its start
 // and after it lost listener events. With `census`, a namespace where the
 // census rules out a self-connect is asked for its listeners alone.

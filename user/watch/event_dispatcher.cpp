@@ -60,7 +60,7 @@ void EventDispatcher::resync_listeners(const std::vector<Record>& found, const s
 {
     std::vector<Record> listeners;
     for (const Record& r : found)
-        if (r.type() == RecordType::ListenerAtRisk && !r.reserved && wanted(r))
+        if (r.type() == RecordType::ListenerAtRisk && wanted(r))
             listeners.push_back(r);
     for (Record& r : listeners_.resync(listeners, scanned)) {
         emit(r);
@@ -157,6 +157,42 @@ void EventDispatcher::update_gauges()
 {
     metrics_.listeners_at_risk = listeners_.at_risk();
     metrics_.self_connects_open = lifetimes_.open();
+    risk_map_changed_ = true;
+}
+
+void EventDispatcher::publish_risk_map(uint64_t now_ns)
+{
+    constexpr uint64_t kSecond = 1'000'000'000ULL;
+    if (risk_map_published_at_) {
+        const uint64_t since = now_ns - *risk_map_published_at_;
+        if (since < kSecond || (!risk_map_changed_ && !retry_loops_listed_ && since < 10 * kSecond))
+            return;
+    }
+    risk_map_published_at_ = now_ns;
+    risk_map_changed_ = false;
+    RiskMap& map = metrics_.risk_map;
+    // Enriched now (names come later than records), and only as many as are shown.
+    const auto publish = [&](RiskKind kind, const std::vector<std::pair<const Record*, bool>>& found) {
+        std::vector<RiskLabels> shown;
+        for (size_t i = 0; i < found.size() && i < map.bound(); ++i) {
+            Record r = *found[i].first;
+            enricher_.enrich(r);
+            shown.push_back(risk_labels(r, found[i].second));
+        }
+        map.replace(kind, std::move(shown), found.size() - shown.size());
+    };
+    // Those at risk first: past the bound, the fixed ones are left out.
+    std::vector<std::pair<const Record*, bool>> listeners, safe, open, loops;
+    listeners_.each([&](const Record& l, bool reserved) { (reserved ? safe : listeners).emplace_back(&l, reserved); });
+    listeners.insert(listeners.end(), safe.begin(), safe.end());
+    publish(RiskKind::ListenerInRange, listeners);
+    lifetimes_.each_open([&](const Record& r) { open.emplace_back(&r, false); });
+    publish(RiskKind::OpenSelfConnect, open);
+    const std::vector<Record> under_way = retry_loops_.under_way(now_ns);
+    for (const Record& r : under_way)
+        loops.emplace_back(&r, false);
+    publish(RiskKind::RetryLoop, loops);
+    retry_loops_listed_ = !under_way.empty();
 }
 
 void EventDispatcher::on_self_connect(Record& r)
@@ -200,16 +236,19 @@ void EventDispatcher::on_refused(const Record& r)
         return;
     ++retry_loop_warnings_;
     ++metrics_.retry_loop_warnings;
+    risk_map_changed_ = true;
     emit(*loop);
     protect(loop->netns, loop->port, loop->owner.pid, ReserveReason::RetryLoop);
 }
 
 void EventDispatcher::on_listener(Record& r)
 {
-    // A reserved port cannot be handed out: that listener is safe.
-    if (r.reserved || !listeners_.add(r))
-        return;
+    // A reserved port cannot be handed out: that listener is safe (known
+    // as such, for the risk map).
+    const bool new_at_risk = listeners_.add(r);
     update_gauges();
+    if (!new_at_risk)
+        return;
     if (!written_lately(r))
         emit(r);
     if (!port_worth_reserving(r))

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -57,6 +58,12 @@ public:
     // SelfConnectFolds). At the end (`final`) every fold is written.
     void write_folds(uint64_t now_ns, bool final = false);
 
+    // The risk map (metrics), from what the trackers know at `now_ns`
+    // (kernel monotonic ns): at most once a second, when something changed,
+    // while a retry loop is listed (it ends by going quiet), and every ten
+    // seconds (names of containers come later than their records).
+    void publish_risk_map(uint64_t now_ns);
+
     // --count reached.
     bool done() const { return options_.count && detections_ >= *options_.count; }
     uint64_t detections() const { return detections_; }
@@ -92,6 +99,9 @@ private:
     RecordWindow<std::tuple<uint32_t, uint32_t, std::string, uint16_t>> missed_written_;
     uint64_t detections_ = 0;
     uint64_t retry_loop_warnings_ = 0;
+    bool risk_map_changed_ = true;
+    bool retry_loops_listed_ = false;
+    std::optional<uint64_t> risk_map_published_at_;
 };
 
 }  // namespace selfconnect

@@ -1,12 +1,15 @@
-// The listeners at risk now, as watch learns of them: found at start,
-// added when a socket starts listening inside its namespace's ephemeral
-// range, removed when it closes or its port is reserved. A listener is a
-// (namespace, address, port), written once; the sockets listening there
-// (several with SO_REUSEPORT) are told apart by their inode, so one seen
-// by the start scan and again as it starts counts once.
+// The listeners on ports of their namespace's ephemeral range, as watch
+// learns of them: found at start, added when a socket starts listening
+// there, removed when it closes. Those whose port is not reserved are at
+// risk; a reservation makes one safe, and it stays known as such (the risk
+// map shows it fixed). A listener is a (namespace, address, port), written
+// once; the sockets listening there (several with SO_REUSEPORT) are told
+// apart by their inode, so one seen by the start scan and again as it
+// starts counts once.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -19,23 +22,32 @@ namespace selfconnect {
 
 class ListenerTracker {
 public:
-    // True if this listener was not known yet.
+    // True if this listener is at risk and was not known yet. A listener on
+    // a reserved port (r.reserved) is known as safe.
     bool add(const Record& listener);
     void closed(const Record& listener);
     // Its port was reserved: every listener on it in that namespace is safe.
     void reserved(uint32_t netns, uint16_t port);
-    // After events were lost: the listeners a scan of the namespaces
-    // `scanned` found now replace what was known of those namespaces.
-    // Returns those that were not known (their start was lost).
+    // After events were lost or a policy changed: the listeners a scan of
+    // the namespaces `scanned` found now replace what was known of those
+    // namespaces. Returns those at risk that were not known to be (their
+    // start was lost, or their reservation was taken away).
     std::vector<Record> resync(const std::vector<Record>& listening_now, const std::vector<uint32_t>& scanned);
-    size_t at_risk() const { return listeners_.size(); }
+    size_t at_risk() const;
+    // Each listener known, as first seen, and whether its port is reserved.
+    void each(const std::function<void(const Record&, bool reserved)>& visit) const;
 
 private:
     using Key = std::tuple<uint32_t, uint16_t, std::string>;  // netns, port, address
     static Key key_of(const Record& r) { return {r.netns, r.port, r.addr}; }
-    // The sockets of each listener by inode; 0 stands for each one whose
-    // inode the kernel could not read.
-    std::map<Key, std::multiset<uint32_t>> listeners_;
+    struct Listener {
+        Record first;  // the record it was first known by
+        bool reserved = false;
+        // Its sockets by inode; 0 stands for each one whose inode the
+        // kernel could not read.
+        std::multiset<uint32_t> sockets;
+    };
+    std::map<Key, Listener> listeners_;
 };
 
 }  // namespace selfconnect

@@ -29,7 +29,17 @@ std::optional<Record> RetryLoopDetector::on_refused(const Record& refused)
     facts.refusals = s.refusals;
     facts.window_seconds = window_seconds_;
     r.facts = facts;
+    s.warning = r;
     return r;
+}
+
+std::vector<Record> RetryLoopDetector::under_way(uint64_t now_ns) const
+{
+    std::vector<Record> loops;
+    for (const auto& [key, s] : streaks_)
+        if (s.warning && !s.recent.empty() && now_ns >= s.recent.back() && now_ns - s.recent.back() <= window_ns_)
+            loops.push_back(*s.warning);
+    return loops;
 }
 
 void RetryLoopDetector::forget_stale(uint64_t now)

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "records/record.h"
 
@@ -23,6 +24,9 @@ public:
     // when this refusal makes `threshold` within the window, at most once per
     // (netns, process, port) per window.
     std::optional<Record> on_refused(const Record& refused);
+    // The loops warned of that are still under way at `now_ns` (refused
+    // within the window), by their warning.
+    std::vector<Record> under_way(uint64_t now_ns) const;
 
 private:
     using Key = std::tuple<uint32_t, std::string, uint16_t>;
@@ -30,6 +34,7 @@ private:
         std::deque<uint64_t> recent;  // the last `threshold` refusal times
         uint64_t refusals = 0;        // since the streak began
         std::optional<uint64_t> reported_at;
+        std::optional<Record> warning;  // the retry_loop record, once written
     };
     void forget_stale(uint64_t now);
 

@@ -2,22 +2,20 @@
 
 namespace selfconnect {
 
-void SelfConnectLifetimes::on_established(const Record& r) { established_at_[key_of(r)] = r.mono_ns; }
+void SelfConnectLifetimes::on_established(const Record& r) { open_.insert_or_assign(key_of(r), Open{r.mono_ns, r}); }
 
-void SelfConnectLifetimes::on_existing(const Record& r) { established_at_.emplace(key_of(r), 0); }
+void SelfConnectLifetimes::on_existing(const Record& r) { open_.emplace(key_of(r), Open{0, r}); }
 
 std::optional<double> SelfConnectLifetimes::on_closed(const Record& r)
 {
-    auto it = established_at_.find(key_of(r));
-    if (it == established_at_.end())
+    auto it = open_.find(key_of(r));
+    if (it == open_.end())
         return std::nullopt;
-    if (it->second == 0) {
-        established_at_.erase(it);
+    const uint64_t at = it->second.established_at;
+    open_.erase(it);
+    if (at == 0)
         return std::nullopt;
-    }
-    const double seconds = r.mono_ns >= it->second ? static_cast<double>(r.mono_ns - it->second) / 1e9 : 0.0;
-    established_at_.erase(it);
-    return seconds;
+    return r.mono_ns >= at ? static_cast<double>(r.mono_ns - at) / 1e9 : 0.0;
 }
 
 }  // namespace selfconnect

@@ -350,6 +350,8 @@ int run_watch(const WatchOptions& o)
                 }
                 policies.after(dispatcher);
                 dispatcher.write_folds(monotonic_now_ns());
+                if (metrics_server)
+                    dispatcher.publish_risk_map(monotonic_now_ns());
             };
             loop.run(wait_ms, after_each_wake, [&] { return dispatcher.done(); });
             // Detach first so the drain below ends and the summary is final.
