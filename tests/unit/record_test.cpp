@@ -158,6 +158,18 @@ TEST(JsonEncoding, AHostileNameStillGivesOneValidJsonLine)
     EXPECT_EQ(back["comm_hex"], "0a221b5b324afffe7d");
 }
 
+TEST(JsonEncoding, DelAndC1ControlsAreEscapedYetTheSameString)
+{
+    // Valid JSON raw, but a terminal acts on them and journald keeps a
+    // MESSAGE holding one as bytes, not text.
+    sc_event e = sample_event();
+    std::memcpy(e.comm, "a\x7f" "b\xc2\x85" "c\xc2\x9f" "\xc2\xa0", 10);
+    const std::string line = json_line(to_json(*decode_event(e, {})));
+    EXPECT_NE(line.find("\"comm\":\"a\\u007fb\\u0085c\\u009f\xc2\xa0\""), std::string::npos) << line;
+    EXPECT_EQ(line.find('\x7f'), std::string::npos);
+    EXPECT_EQ(json::parse(line)["comm"], "a\x7f" "b\xc2\x85" "c\xc2\x9f" "\xc2\xa0") << "the same string";
+}
+
 TEST(TextEncoding, ALineSaysWhatHappenedAndEscapesTheName)
 {
     sc_event e = sample_event();

@@ -1,5 +1,7 @@
 #include "records/record_json.h"
 
+#include <cstdio>
+
 #include "records/event_decoding.h"
 #include "records/event_kinds.h"
 #include "records/text_format.h"
@@ -176,7 +178,27 @@ std::string json_line(const nlohmann::json& j)
 {
     // Process names may hold any bytes; replace what is not UTF-8 rather than
     // throw, so every line stays valid JSON (comm_hex keeps the raw bytes).
-    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string dumped = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    // DEL and the C1 controls (U+0080 to U+009F) are valid JSON as they are,
+    // but a terminal acts on them and journald keeps a MESSAGE holding one
+    // as a blob of bytes: written as \u escapes, the same string. They can
+    // only be inside strings: every key is ours.
+    std::string line;
+    line.reserve(dumped.size());
+    for (size_t i = 0; i < dumped.size(); ++i) {
+        const auto c = static_cast<unsigned char>(dumped[i]);
+        const bool c1 = c == 0xC2 && i + 1 < dumped.size() && static_cast<unsigned char>(dumped[i + 1]) <= 0x9F &&
+                        static_cast<unsigned char>(dumped[i + 1]) >= 0x80;
+        if (c != 0x7F && !c1) {
+            line += dumped[i];
+            continue;
+        }
+        const unsigned code = c == 0x7F ? 0x7Fu : static_cast<unsigned char>(dumped[++i]);
+        char escaped[8];
+        std::snprintf(escaped, sizeof(escaped), "\\u%04x", code);
+        line += escaped;
+    }
+    return line;
 }
 
 }  // namespace selfconnect
