@@ -168,16 +168,33 @@ void EventDispatcher::publish_risk_map(uint64_t now_ns)
         if (since < kSecond || (!risk_map_changed_ && !retry_loops_listed_ && since < 10 * kSecond))
             return;
     }
+    // Every ten seconds each series is enriched again (names come later
+    // than records); in between, what changed is, and the rest is kept.
+    const bool refresh = !risk_map_published_at_ || !risk_map_enriched_at_ ||
+                         now_ns - *risk_map_enriched_at_ >= 10 * kSecond;
+    if (refresh)
+        risk_map_enriched_at_ = now_ns;
     risk_map_published_at_ = now_ns;
     risk_map_changed_ = false;
     RiskMap& map = metrics_.risk_map;
-    // Enriched now (names come later than records), and only as many as are shown.
+    std::unordered_map<std::string, RiskLabels> labelled;
+    // Only as many as are shown are enriched.
     const auto publish = [&](RiskKind kind, const std::vector<std::pair<const Record*, bool>>& found) {
         std::vector<RiskLabels> shown;
         for (size_t i = 0; i < found.size() && i < map.bound(); ++i) {
-            Record r = *found[i].first;
-            enricher_.enrich(r);
-            shown.push_back(risk_labels(r, found[i].second));
+            const Record& r = *found[i].first;
+            const std::string key = std::to_string(static_cast<size_t>(kind)) + '/' + std::to_string(r.netns) + '/' +
+                                    r.addr + '/' + std::to_string(r.port) + '/' + std::to_string(r.owner.pid) + '/' +
+                                    (found[i].second ? "reserved" : "");
+            auto cached = refresh ? risk_labels_.end() : risk_labels_.find(key);
+            if (cached == risk_labels_.end()) {
+                Record enriched = r;
+                enricher_.enrich(enriched);
+                cached = labelled.emplace(key, risk_labels(enriched, found[i].second)).first;
+            } else {
+                cached = labelled.emplace(key, std::move(cached->second)).first;
+            }
+            shown.push_back(cached->second);
         }
         map.replace(kind, std::move(shown), found.size() - shown.size());
     };
@@ -193,6 +210,7 @@ void EventDispatcher::publish_risk_map(uint64_t now_ns)
         loops.emplace_back(&r, false);
     publish(RiskKind::RetryLoop, loops);
     retry_loops_listed_ = !under_way.empty();
+    risk_labels_ = std::move(labelled);  // those shown now: the cache stays bounded
 }
 
 void EventDispatcher::on_self_connect(Record& r)

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "metrics/metrics.h"
@@ -102,6 +103,8 @@ private:
     bool risk_map_changed_ = true;
     bool retry_loops_listed_ = false;
     std::optional<uint64_t> risk_map_published_at_;
+    std::optional<uint64_t> risk_map_enriched_at_;
+    std::unordered_map<std::string, RiskLabels> risk_labels_;  // each series shown, by what it is
 };
 
 }  // namespace selfconnect
