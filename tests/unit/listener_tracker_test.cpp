@@ -95,3 +95,60 @@ TEST(ListenerTracker, AResyncForgetsListenersWhoseCloseWasLostAndNamesThoseWhose
 }
 
 }  // namespace
+
+namespace {
+
+Record owned(uint16_t port, uint32_t inode, uint32_t pid, const char* comm, bool reserved = false)
+{
+    Record r = listener(1, port);
+    r.socket_inode = inode;
+    r.owner.known = true;
+    r.owner.pid = pid;
+    r.owner.comm = comm;
+    r.reserved = reserved;
+    return r;
+}
+
+std::vector<std::pair<uint32_t, bool>> owners_of(const ListenerTracker& t)
+{
+    std::vector<std::pair<uint32_t, bool>> seen;
+    t.each([&](const Record& r, bool reserved) { seen.emplace_back(r.owner.pid, reserved); });
+    return seen;
+}
+
+}  // namespace
+
+TEST(ListenerTracker, ASocketHandedOverWithReuseportNamesTheNewOwnerOnceTheOldCloses)
+{
+    // nginx's binary upgrade, envoy's hot restart: the new process listens
+    // beside the old one, which then closes.
+    ListenerTracker t;
+    EXPECT_TRUE(t.add(owned(40800, 10, 100, "nginx")));
+    EXPECT_FALSE(t.add(owned(40800, 11, 200, "nginx")));
+    t.closed(owned(40800, 10, 100, "nginx"));
+    EXPECT_EQ(owners_of(t), (std::vector<std::pair<uint32_t, bool>>{{200, false}}));
+    EXPECT_EQ(t.at_risk(), 1u);
+}
+
+TEST(ListenerTracker, EachSocketSaysWhetherThePortIsReservedNow)
+{
+    ListenerTracker t;
+    EXPECT_TRUE(t.add(owned(40800, 10, 100, "srv")));
+    EXPECT_FALSE(t.add(owned(40800, 11, 100, "srv", true)));  // reserved since
+    EXPECT_EQ(t.at_risk(), 0u);
+    EXPECT_EQ(owners_of(t), (std::vector<std::pair<uint32_t, bool>>{{100, true}}));
+    EXPECT_TRUE(t.add(owned(40800, 12, 100, "srv"))) << "the reservation taken away: at risk again, and new";
+    EXPECT_EQ(t.at_risk(), 1u);
+}
+
+TEST(ListenerTracker, ARescanThatCannotReadOwnersKeepsThoseKnown)
+{
+    ListenerTracker t;
+    t.add(owned(40800, 10, 100, "srv"));
+    Record unread = listener(1, 40800);  // capabilities dropped: no owner
+    unread.socket_inode = 10;
+    unread.reserved = true;
+    EXPECT_TRUE(t.resync({unread}, {1}).empty());
+    EXPECT_EQ(owners_of(t), (std::vector<std::pair<uint32_t, bool>>{{100, true}}));
+    EXPECT_EQ(t.at_risk(), 0u);
+}

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include <time.h>
 
 #include "host/netns.h"
@@ -160,6 +162,18 @@ void EventDispatcher::update_gauges()
     risk_map_changed_ = true;
 }
 
+namespace {
+
+bool awaits_name(const RiskLabels& labels)
+{
+    const auto has = [&](const char* name) {
+        return std::any_of(labels.begin(), labels.end(), [&](const auto& l) { return l.first == name; });
+    };
+    return has("container_id") && !has("container_name");
+}
+
+}  // namespace
+
 void EventDispatcher::publish_risk_map(uint64_t now_ns)
 {
     constexpr uint64_t kSecond = 1'000'000'000ULL;
@@ -168,8 +182,9 @@ void EventDispatcher::publish_risk_map(uint64_t now_ns)
         if (since < kSecond || (!risk_map_changed_ && !retry_loops_listed_ && since < 10 * kSecond))
             return;
     }
-    // Every ten seconds each series is enriched again (names come later
-    // than records); in between, what changed is, and the rest is kept.
+    // A series is enriched once (a scan's owner by /proc/PID/cgroup: read
+    // again, a pid reused would name another container), and every ten
+    // seconds again if its container has no name yet (names come later).
     const bool refresh = !risk_map_published_at_ || !risk_map_enriched_at_ ||
                          now_ns - *risk_map_enriched_at_ >= 10 * kSecond;
     if (refresh)
@@ -186,7 +201,9 @@ void EventDispatcher::publish_risk_map(uint64_t now_ns)
             const std::string key = std::to_string(static_cast<size_t>(kind)) + '/' + std::to_string(r.netns) + '/' +
                                     r.addr + '/' + std::to_string(r.port) + '/' + std::to_string(r.owner.pid) + '/' +
                                     (found[i].second ? "reserved" : "");
-            auto cached = refresh ? risk_labels_.end() : risk_labels_.find(key);
+            auto cached = risk_labels_.find(key);
+            if (cached != risk_labels_.end() && refresh && awaits_name(cached->second))
+                cached = risk_labels_.end();
             if (cached == risk_labels_.end()) {
                 Record enriched = r;
                 enricher_.enrich(enriched);

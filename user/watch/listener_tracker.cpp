@@ -4,17 +4,29 @@
 
 namespace selfconnect {
 
+Record ListenerTracker::kept(const Record& r)
+{
+    Record k = r;
+    if (auto* listener = k.if_is<ListenerAtRiskFacts>()) {
+        listener->fix.reset();
+        listener->pod_fix.reset();
+    }
+    return k;
+}
+
 bool ListenerTracker::add(const Record& l)
 {
-    Listener& listener = listeners_[key_of(l)];
-    if (listener.sockets.empty()) {
-        listener.first = l;
-        listener.reserved = l.reserved;
-    }
+    auto [it, is_new] = listeners_.try_emplace(key_of(l));
+    Listener& listener = it->second;
+    const bool was_at_risk = !is_new && !listener.reserved;
     if (l.socket_inode && listener.sockets.count(l.socket_inode))
         return false;  // the same socket, seen twice
-    listener.sockets.insert(l.socket_inode);
-    return listener.sockets.size() == 1 && !listener.reserved;
+    listener.sockets.emplace(l.socket_inode, kept(l));
+    // The kernel says, for each socket, whether the port is reserved now.
+    listener.reserved = l.reserved;
+    at_risk_ += !listener.reserved && !was_at_risk;
+    at_risk_ -= listener.reserved && was_at_risk;
+    return !listener.reserved && !was_at_risk;
 }
 
 void ListenerTracker::closed(const Record& l)
@@ -30,8 +42,10 @@ void ListenerTracker::closed(const Record& l)
         socket = sockets.begin();
     if (socket != sockets.end())
         sockets.erase(socket);
-    if (sockets.empty())
+    if (sockets.empty()) {
+        at_risk_ -= !it->second.reserved;
         listeners_.erase(it);
+    }
 }
 
 void ListenerTracker::reserved(uint32_t netns, uint16_t port)
@@ -39,43 +53,50 @@ void ListenerTracker::reserved(uint32_t netns, uint16_t port)
     for (auto& [key, listener] : listeners_)
         if (std::get<0>(key) == netns && std::get<1>(key) == port)
             listener.reserved = true;
+    count();
 }
 
 std::vector<Record> ListenerTracker::resync(const std::vector<Record>& now, const std::vector<uint32_t>& scanned)
 {
     std::map<Key, Listener> fresh;
-    for (const auto& [key, listener] : listeners_)
+    for (auto& [key, listener] : listeners_)
         if (std::find(scanned.begin(), scanned.end(), std::get<0>(key)) == scanned.end())
-            fresh.emplace(key, listener);  // not looked at: as it was
+            fresh.emplace(key, std::move(listener));  // not looked at: as it was
     std::vector<Record> unknown;
     for (const Record& l : now) {
         Listener& listener = fresh[key_of(l)];
+        const auto before = listeners_.find(key_of(l));
         if (listener.sockets.empty()) {
-            const auto before = listeners_.find(key_of(l));
-            // Known already: as first seen (a rescan after capabilities
-            // were dropped may not read its owner), its reservation as now.
-            listener.first = before != listeners_.end() ? before->second.first : l;
             listener.reserved = l.reserved;
             const bool was_at_risk = before != listeners_.end() && !before->second.reserved;
             if (!l.reserved && !was_at_risk)
                 unknown.push_back(l);
         }
-        listener.sockets.insert(l.socket_inode);
+        // A socket known already keeps the record it was seen by: a rescan
+        // after capabilities were dropped may not read its owner.
+        const Record* seen = nullptr;
+        if (before != listeners_.end() && l.socket_inode)
+            if (auto s = before->second.sockets.find(l.socket_inode); s != before->second.sockets.end())
+                seen = &s->second;
+        Record socket = seen ? *seen : kept(l);
+        socket.reserved = l.reserved;
+        listener.sockets.emplace(l.socket_inode, std::move(socket));
     }
     listeners_ = std::move(fresh);
+    count();
     return unknown;
 }
 
-size_t ListenerTracker::at_risk() const
+void ListenerTracker::count()
 {
-    return static_cast<size_t>(
+    at_risk_ = static_cast<size_t>(
         std::count_if(listeners_.begin(), listeners_.end(), [](const auto& kv) { return !kv.second.reserved; }));
 }
 
 void ListenerTracker::each(const std::function<void(const Record&, bool reserved)>& visit) const
 {
     for (const auto& [key, listener] : listeners_)
-        visit(listener.first, listener.reserved);
+        visit(listener.sockets.begin()->second, listener.reserved);
 }
 
 }  // namespace selfconnect

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -33,21 +32,26 @@ public:
     // namespaces. Returns those at risk that were not known to be (their
     // start was lost, or their reservation was taken away).
     std::vector<Record> resync(const std::vector<Record>& listening_now, const std::vector<uint32_t>& scanned);
-    size_t at_risk() const;
-    // Each listener known, as first seen, and whether its port is reserved.
+    size_t at_risk() const { return at_risk_; }
+    // Each listener known, by one of its sockets still listening, and
+    // whether its port is reserved.
     void each(const std::function<void(const Record&, bool reserved)>& visit) const;
 
 private:
     using Key = std::tuple<uint32_t, uint16_t, std::string>;  // netns, port, address
     static Key key_of(const Record& r) { return {r.netns, r.port, r.addr}; }
     struct Listener {
-        Record first;  // the record it was first known by
         bool reserved = false;
-        // Its sockets by inode; 0 stands for each one whose inode the
-        // kernel could not read.
-        std::multiset<uint32_t> sockets;
+        // Its sockets by inode, each with the record it was seen by (its
+        // owner: a socket handed over with SO_REUSEPORT has another); 0
+        // stands for each one whose inode the kernel could not read.
+        std::multimap<uint32_t, Record> sockets;
     };
+    // The record kept of a socket: what names it, not its fix lines.
+    static Record kept(const Record& r);
+    void count();  // at_risk_, after a change of many
     std::map<Key, Listener> listeners_;
+    size_t at_risk_ = 0;
 };
 
 }  // namespace selfconnect
