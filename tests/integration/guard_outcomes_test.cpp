@@ -16,6 +16,7 @@
 #include <memory>
 #include <regex>
 #include <string>
+#include <thread>
 
 #include "named_netns.h"
 #include "self_connect.h"
@@ -360,6 +361,11 @@ TEST(GuardOutcomes, APortBackFromTimeWaitIsRefusedToo)
     };
     const RunResult first = run_command(ns.exec({"bash", "-c", tries(300)}), 120s);
     ASSERT_EQ(first.out.rfind("met=0", 0), std::string::npos) << "no self-connect to leave a TIME_WAIT: " << first.out;
+    // connect() takes a port back from a TIME_WAIT of the same four ends
+    // only once its last timestamp is a second old (net.ipv4.tcp_tw_reuse,
+    // 2 by default: loopback): on a quiet machine both loops and the
+    // guard's start fit in that second, and the port never came back.
+    std::this_thread::sleep_for(1100ms);
     auto guard = guard_of(ns);
     const RunResult guarded = run_command(ns.exec({"bash", "-c", tries(1000)}), 120s);
     EXPECT_EQ(guarded.out, "met=0 refused=1000\n");
