@@ -50,24 +50,27 @@ JournalSocket::JournalSocket(UniqueFd fd, const sockaddr_un& addr, socklen_t len
 {
 }
 
+int JournalSocket::send_to_journald(msghdr& m) const
+{
+    m.msg_name = const_cast<sockaddr_un*>(&addr_);
+    m.msg_namelen = addr_len_;
+    while (sendmsg(fd_.get(), &m, MSG_NOSIGNAL) < 0)
+        if (errno != EINTR)
+            return errno;
+    return 0;
+}
+
 int JournalSocket::send(const std::string& entry) const
 {
     iovec iov{const_cast<char*>(entry.data()), entry.size()};
     msghdr m{};
-    m.msg_name = const_cast<sockaddr_un*>(&addr_);
-    m.msg_namelen = addr_len_;
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    for (;;) {
-        if (sendmsg(fd_.get(), &m, MSG_NOSIGNAL) >= 0)
-            return 0;
-        if (errno == EINTR)
-            continue;
-        // Larger than the socket's send buffer allows in one datagram.
-        if (errno == EMSGSIZE || errno == ENOBUFS)
-            return send_as_memfd(entry);
-        return errno;
-    }
+    const int err = send_to_journald(m);
+    // Larger than the socket's send buffer allows in one datagram.
+    if (err == EMSGSIZE || err == ENOBUFS)
+        return send_as_memfd(entry);
+    return err;
 }
 
 // journald reads an empty datagram that carries one descriptor as the
@@ -93,8 +96,6 @@ int JournalSocket::send_as_memfd(const std::string& entry) const
         return errno;
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
     msghdr m{};
-    m.msg_name = const_cast<sockaddr_un*>(&addr_);
-    m.msg_namelen = addr_len_;
     m.msg_control = control;
     m.msg_controllen = sizeof(control);
     cmsghdr* c = CMSG_FIRSTHDR(&m);
@@ -103,12 +104,7 @@ int JournalSocket::send_as_memfd(const std::string& entry) const
     c->cmsg_len = CMSG_LEN(sizeof(int));
     const int fd = file.get();
     std::memcpy(CMSG_DATA(c), &fd, sizeof(fd));
-    for (;;) {
-        if (sendmsg(fd_.get(), &m, MSG_NOSIGNAL) >= 0)
-            return 0;
-        if (errno != EINTR)
-            return errno;
-    }
+    return send_to_journald(m);
 }
 
 }  // namespace selfconnect

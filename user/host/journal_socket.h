@@ -33,6 +33,8 @@ public:
 private:
     JournalSocket(UniqueFd fd, const sockaddr_un& addr, socklen_t len);
     int send_as_memfd(const std::string& entry) const;
+    // sendmsg() to journald's socket, again if a signal cut it: 0 or the errno.
+    int send_to_journald(msghdr& m) const;
 
     UniqueFd fd_;
     sockaddr_un addr_{};

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "host/port_set.h"
+#include "metrics/exposition.h"
 #include "records/event_kinds.h"
 #include "version.h"
 
@@ -10,18 +11,8 @@ namespace selfconnect {
 
 namespace {
 
-void family(std::string& out, const char* name, const char* type, const char* help)
-{
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-}
-
-void sample(std::string& out, const char* name, const std::string& labels, uint64_t value)
-{
-    out += name;
-    if (!labels.empty())
-        out += "{" + labels + "}";
-    out += " " + std::to_string(value) + "\n";
-}
+using exposition::family;
+using exposition::sample;
 
 }  // namespace
 

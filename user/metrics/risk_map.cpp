@@ -1,5 +1,6 @@
 #include "metrics/risk_map.h"
 
+#include "metrics/exposition.h"
 #include "records/text_format.h"
 
 namespace selfconnect {
@@ -82,21 +83,19 @@ void RiskMap::render(std::string& out) const
 {
     std::lock_guard lock(mutex_);
     for (size_t k = 0; k < kRiskKinds; ++k) {
-        out += std::string("# HELP ") + kKinds[k].name + " " + kKinds[k].help + "\n# TYPE " + kKinds[k].name +
-               " gauge\n";
+        exposition::family(out, kKinds[k].name, "gauge", kKinds[k].help);
         for (const RiskLabels& labels : series_[k]) {
-            out += kKinds[k].name;
-            out += '{';
-            for (size_t i = 0; i < labels.size(); ++i)
-                out += (i ? ",": "") + labels[i].first + "=\"" + label_value(labels[i].second) + "\"";
-            out += "} 1\n";
+            std::string written;
+            for (const auto& [name, value] : labels)
+                written += (written.empty() ? "" : ",") + name + "=\"" + label_value(value) + "\"";
+            exposition::sample(out, kKinds[k].name, written, 1);
         }
     }
-    out += "# HELP selfconnect_risk_series_left_out Series of the risk map left out past its bound of " +
-           std::to_string(max_) + " a kind.\n# TYPE selfconnect_risk_series_left_out gauge\n";
+    exposition::family(out, "selfconnect_risk_series_left_out", "gauge",
+                       "Series of the risk map left out past its bound of " + std::to_string(max_) + " a kind.");
     for (size_t k = 0; k < kRiskKinds; ++k)
-        out += std::string("selfconnect_risk_series_left_out{map=\"") + kKinds[k].map + "\"} " +
-               std::to_string(left_out_[k]) + "\n";
+        exposition::sample(out, "selfconnect_risk_series_left_out", std::string("map=\"") + kKinds[k].map + "\"",
+                           left_out_[k]);
 }
 
 }  // namespace selfconnect

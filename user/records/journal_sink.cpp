@@ -26,12 +26,7 @@ void JournalSink::write(const Record& r)
     send(fields, form_ == OutputForm::Json ? json_line(fields) : to_text(r));
 }
 
-void JournalSink::write_lost(const LostEvents& l) { send(lost_json(l), line_of(l)); }
-
-std::string JournalSink::line_of(const LostEvents& l) const
-{
-    return form_ == OutputForm::Json ? json_line(lost_json(l)) : lost_text(l);
-}
+void JournalSink::write_lost(const LostEvents& l) { send(lost_json(l), lost_line(form_, l)); }
 
 void JournalSink::send(const nlohmann::json& fields, const std::string& line)
 {
@@ -69,7 +64,7 @@ void JournalSink::announce_losses()
     if (!pending)
         return;
     const LostEvents l{std::chrono::system_clock::now(), LossPlace::Output, pending->count, pending->total};
-    if (deliver(lost_json(l), line_of(l)))
+    if (deliver(lost_json(l), lost_line(form_, l)))
         stdout_lines_.loss_announced();
 }
 

@@ -28,7 +28,6 @@ private:
     bool deliver(const nlohmann::json& fields, const std::string& line);
     // The events_lost (where "output") of lines lost since the last one.
     void announce_losses();
-    std::string line_of(const LostEvents& l) const;
 
     JournalSocket journal_;
     OutputForm form_;

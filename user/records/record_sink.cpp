@@ -35,14 +35,17 @@ void JsonSink::write(const Record& r) { out_.write_line(json_line(to_json(r))); 
 
 void JsonSink::write_lost(const LostEvents& l) { out_.write_line(json_line(lost_json(l))); }
 
+std::string lost_line(OutputForm form, const LostEvents& l)
+{
+    return form == OutputForm::Json ? json_line(lost_json(l)) : lost_text(l);
+}
+
 std::unique_ptr<RecordSink> make_sink(OutputForm form, LineWriter& out)
 {
-    const bool json = form == OutputForm::Json;
-    out.set_loss_notice([json](uint64_t count, uint64_t total) {
-        const LostEvents l{std::chrono::system_clock::now(), LossPlace::Output, count, total};
-        return json ? json_line(lost_json(l)) : lost_text(l);
+    out.set_loss_notice([form](uint64_t count, uint64_t total) {
+        return lost_line(form, LostEvents{std::chrono::system_clock::now(), LossPlace::Output, count, total});
     });
-    if (json)
+    if (form == OutputForm::Json)
         return std::make_unique<JsonSink>(out);
     return std::make_unique<TextSink>(out);
 }

@@ -63,6 +63,9 @@ private:
     LineWriter& out_;
 };
 
+// The line that says `lost` in that form.
+std::string lost_line(OutputForm form, const LostEvents& lost);
+
 // The sink for the form asked for; it also teaches `out` to announce lines
 // it could not write in that form.
 std::unique_ptr<RecordSink> make_sink(OutputForm form, LineWriter& out);
