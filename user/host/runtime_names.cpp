@@ -1,11 +1,7 @@
 #include "host/runtime_names.h"
 
 #include <dirent.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -14,13 +10,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "host/unique_fd.h"
+#include "host/unix_http.h"
 
 namespace selfconnect {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxAnswer = 1 << 20;  // a container's inspect is a few KiB
 
 std::optional<std::string> label(const nlohmann::json& labels, const char* key)
@@ -28,13 +23,6 @@ std::optional<std::string> label(const nlohmann::json& labels, const char* key)
     if (!labels.is_object() || !labels.contains(key) || !labels[key].is_string())
         return std::nullopt;
     return labels[key].get<std::string>();
-}
-
-// Milliseconds left until `deadline`, at least 0.
-int ms_left(Clock::time_point deadline)
-{
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    return left > 0 ? static_cast<int>(left) : 0;
 }
 
 class DockerApiSource final : public NameSource {
@@ -58,46 +46,12 @@ public:
     std::string where() const override { return "the Docker API at " + path_; }
 
 private:
-    // One HTTP/1.0 request (the server closes after its answer), the whole
-    // exchange within the timeout.
     std::string get(const std::string& target)
     {
-        const auto deadline = Clock::now() + timeout_;
-        UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        if (!fd || path_.size() >= sizeof(addr.sun_path))
-            throw RuntimeUnreachable(where() + ": cannot make a socket");
-        std::memcpy(addr.sun_path, path_.c_str(), path_.size() + 1);
-        if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && errno != EINPROGRESS &&
-            errno != EAGAIN)
-            throw RuntimeUnreachable(where() + ": " + strerror(errno));
-        const std::string request = "GET " + target + " HTTP/1.0\r\nHost: docker\r\n\r\n";
-        size_t sent = 0;
-        while (sent < request.size()) {
-            pollfd p{fd.get(), POLLOUT, 0};
-            if (poll(&p, 1, ms_left(deadline)) <= 0)
-                throw RuntimeUnreachable(where() + " did not answer in time");
-            const ssize_t n = send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-            if (n < 0 && errno != EAGAIN)
-                throw RuntimeUnreachable(where() + ": " + strerror(errno));
-            sent += n > 0 ? static_cast<size_t>(n) : 0;
-        }
-        std::string answer;
-        char buf[16384];
-        for (;;) {
-            pollfd p{fd.get(), POLLIN, 0};
-            if (poll(&p, 1, ms_left(deadline)) <= 0)
-                throw RuntimeUnreachable(where() + " did not answer in time");
-            const ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
-            if (n == 0)
-                return answer;
-            if (n < 0 && errno != EAGAIN)
-                throw RuntimeUnreachable(where() + ": " + strerror(errno));
-            if (n > 0)
-                answer.append(buf, static_cast<size_t>(n));
-            if (answer.size() > kMaxAnswer)
-                throw RuntimeUnreachable(where() + " answered more than " + std::to_string(kMaxAnswer) + " bytes");
+        try {
+            return unix_http_get(path_, target, timeout_, kMaxAnswer);
+        } catch (const UnixHttpFailure& e) {
+            throw RuntimeUnreachable(where() + e.what());
         }
     }
 
