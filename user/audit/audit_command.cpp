@@ -108,6 +108,7 @@ int run_audit(const AuditOptions& o)
         // A one-shot report waits for names, a second at most each.
         ContainerNamer namer(name_sources(o.names));
         namer.start();
+        namer.wait_for_running(std::chrono::seconds(1));
         enricher.use_namer(&namer, std::chrono::seconds(1));
         const std::map<uint32_t, NetnsHandle> all = list_network_namespaces();
         // The census spares the walks of the namespaces where it rules a

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,35 @@ struct ContainerNames {
     std::optional<std::string> pod_namespace;
 };
 
+// A container a runtime runs, as its listing or its state says.
+struct KnownContainer {
+    std::string id;  // 64 hex digits, or the name `ctr run` was given
+    ContainerNames names;
+    // Where its runtime put it, when the runtime says (containerd's spec,
+    // cgroupfs form): a container whose id is not 64 hex digits is found
+    // by this path alone.
+    std::optional<std::string> cgroup_path;
+};
+
+// A change in a runtime's containers.
+struct RuntimeChange {
+    enum class Kind { Appeared, Gone } kind;
+    std::string id;
+    // What the runtime said of an appeared one; nothing: ask names_of().
+    std::optional<KnownContainer> known;
+};
+
+// A runtime's changes as they happen.
+class RuntimeEvents {
+public:
+    virtual ~RuntimeEvents() = default;
+    // Readable when changes wait.
+    virtual int fd() const = 0;
+    // The changes that wait, without blocking. Throws RuntimeUnreachable
+    // when the runtime's stream ended (it restarted, or went away).
+    virtual std::vector<RuntimeChange> read() = 0;
+};
+
 // One runtime's answer.
 class NameSource {
 public:
@@ -30,6 +60,10 @@ public:
     // runtime does not know it. Throws RuntimeUnreachable when the runtime
     // could not be asked (absent, refused, slow).
     virtual std::optional<ContainerNames> names_of(const std::string& id) = 0;
+    // Every container it runs now. Throws RuntimeUnreachable.
+    virtual std::vector<KnownContainer> list() = 0;
+    // Its changes from now on. Throws RuntimeUnreachable.
+    virtual std::unique_ptr<RuntimeEvents> follow() = 0;
     // "docker API at /run/docker.sock", for the one line said when it fails.
     virtual std::string where() const = 0;
 };
@@ -50,8 +84,21 @@ std::unique_ptr<NameSource> containerd_state_source(std::string state_dir);
 std::optional<ContainerNames> names_from_docker_json(const std::string& body);
 
 // The names in an OCI spec's annotations (config.json), with `id` as the
-// name where the CRI plugin gave none. Pure, for the tests.
+// name where the CRI plugin gave none and `id` is one a person chose (not
+// 64 hex digits). Pure, for the tests.
 std::optional<ContainerNames> names_from_oci_spec(const std::string& config_json, const std::string& id);
+
+// The running containers in a Docker API listing (GET /containers/json).
+// Pure, for the tests.
+std::vector<KnownContainer> containers_from_docker_list(const std::string& body);
+
+// The container an OCI spec describes, with its cgroup path where the
+// spec gives one in cgroupfs form ("/NAMESPACE/ID" under ctr). Pure.
+std::optional<KnownContainer> container_from_oci_spec(const std::string& config_json, const std::string& id);
+
+// The containers a Docker event line (GET /events) says appeared (create,
+// start, rename) or went (destroy); nothing for other lines. Pure.
+std::optional<RuntimeChange> change_from_docker_event(const std::string& line);
 
 // The sources on this host when none are named: the usual sockets and
 // state folders, where they exist.

@@ -22,12 +22,9 @@ int ms_left(Clock::time_point deadline)
     return left > 0 ? static_cast<int>(left) : 0;
 }
 
-}  // namespace
-
-std::string unix_http_get(const std::string& socket_path, const std::string& target,
-                          std::chrono::milliseconds timeout, size_t max_answer)
+// A connected socket with `GET target` sent, within `deadline`.
+UniqueFd send_get(const std::string& socket_path, const std::string& target, Clock::time_point deadline)
 {
-    const auto deadline = Clock::now() + timeout;
     UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -48,6 +45,16 @@ std::string unix_http_get(const std::string& socket_path, const std::string& tar
             throw UnixHttpFailure(std::string(": ") + strerror(errno));
         sent += n > 0 ? static_cast<size_t>(n) : 0;
     }
+    return fd;
+}
+
+}  // namespace
+
+std::string unix_http_get(const std::string& socket_path, const std::string& target,
+                          std::chrono::milliseconds timeout, size_t max_answer)
+{
+    const auto deadline = Clock::now() + timeout;
+    const UniqueFd fd = send_get(socket_path, target, deadline);
     std::string answer;
     char buf[16384];
     for (;;) {
@@ -63,6 +70,65 @@ std::string unix_http_get(const std::string& socket_path, const std::string& tar
             answer.append(buf, static_cast<size_t>(n));
         if (answer.size() > max_answer)
             throw UnixHttpFailure(" answered more than " + std::to_string(max_answer) + " bytes");
+    }
+}
+
+UnixHttpStream::UnixHttpStream(const std::string& socket_path, const std::string& target,
+                               std::chrono::milliseconds timeout, size_t max_line)
+    : max_line_(max_line)
+{
+    const auto deadline = Clock::now() + timeout;
+    fd_ = send_get(socket_path, target, deadline);
+    std::string head;
+    char c;
+    // Byte by byte up to the blank line: what follows is the stream's.
+    while (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0) {
+        pollfd p{fd_.get(), POLLIN, 0};
+        if (poll(&p, 1, ms_left(deadline)) <= 0)
+            throw UnixHttpFailure(" did not answer in time");
+        const ssize_t n = recv(fd_.get(), &c, 1, 0);
+        if (n == 0)
+            throw UnixHttpFailure(" closed before its answer's head ended");
+        if (n < 0 && errno != EAGAIN)
+            throw UnixHttpFailure(std::string(": ") + strerror(errno));
+        if (n > 0)
+            head.push_back(c);
+        if (head.size() > max_line_)
+            throw UnixHttpFailure(" answered a head longer than " + std::to_string(max_line_) + " bytes");
+    }
+    if (head.rfind("HTTP/1.", 0) != 0 || head.size() < 12)
+        throw UnixHttpFailure(" gave no HTTP answer");
+    status_ = head.substr(9, 3);
+}
+
+std::vector<std::string> UnixHttpStream::read_lines()
+{
+    if (ended_)
+        throw UnixHttpFailure(" ended its stream");
+    std::vector<std::string> lines;
+    char buf[16384];
+    for (;;) {
+        const ssize_t n = recv(fd_.get(), buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return lines;
+        if (n <= 0) {
+            ended_ = true;  // said at the next read, after these lines
+            if (lines.empty())
+                throw UnixHttpFailure(n == 0 ? " ended its stream" : std::string(": ") + strerror(errno));
+            return lines;
+        }
+        for (ssize_t i = 0; i < n; ++i) {
+            if (buf[i] != '\n') {
+                pending_.push_back(buf[i]);
+                if (pending_.size() > max_line_)
+                    throw UnixHttpFailure(" sent a line longer than " + std::to_string(max_line_) + " bytes");
+                continue;
+            }
+            lines.push_back(std::move(pending_));
+            pending_.clear();
+        }
     }
 }
 

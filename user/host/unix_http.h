@@ -7,6 +7,9 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "host/unique_fd.h"
 
 namespace selfconnect {
 
@@ -21,5 +24,28 @@ struct UnixHttpFailure : std::runtime_error {
 // `max_answer` bytes.
 std::string unix_http_get(const std::string& socket_path, const std::string& target,
                           std::chrono::milliseconds timeout, size_t max_answer);
+
+// A GET whose answer goes on (an event stream): the head is read within
+// `timeout`, then the body line by line as it comes, each at most
+// `max_line` bytes.
+class UnixHttpStream {
+public:
+    UnixHttpStream(const std::string& socket_path, const std::string& target, std::chrono::milliseconds timeout,
+                   size_t max_line);
+    // Readable when lines or the end wait.
+    int fd() const { return fd_.get(); }
+    // The answer's status ("200").
+    const std::string& status() const { return status_; }
+    // The whole lines that came, without blocking. Throws UnixHttpFailure
+    // once the stream ended.
+    std::vector<std::string> read_lines();
+
+private:
+    UniqueFd fd_;
+    std::string status_;
+    std::string pending_;  // a line begun
+    size_t max_line_;
+    bool ended_ = false;
+};
 
 }  // namespace selfconnect

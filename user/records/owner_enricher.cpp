@@ -17,8 +17,19 @@ void OwnerEnricher::enrich(Owner& o)
     const ContainerIdentity c = container_identity_of(o.cgroup_path);
     o.container_id = c.container_id;
     o.pod_uid = c.pod_uid;
-    if (!namer_ || !o.container_id)
+    if (!namer_)
         return;
+    if (!o.container_id) {
+        // Not a path any runtime numbers: one a runtime said it put a
+        // container at (`ctr run NAME`), or none.
+        if (auto c = namer_->container_at(o.cgroup_path)) {
+            o.container_id = c->id;
+            o.container_name = c->names.container_name;
+            o.pod_name = c->names.pod_name;
+            o.pod_namespace = c->names.pod_namespace;
+        }
+        return;
+    }
     if (auto names = namer_->names_of(*o.container_id, wait_)) {
         o.container_name = names->container_name;
         o.pod_name = names->pod_name;

@@ -221,9 +221,10 @@ int run_watch(const WatchOptions& o)
     auto sink = o.output ? make_sink(form, out) : make_stdout_sink(form, out);
     Metrics metrics;
     OwnerEnricher enricher;
-    // Asked from the start (the start scan's records queue their lookups);
-    // its thread starts once capabilities are dropped: it needs none.
+    // Reads the runtimes' containers while the program loads (its thread
+    // drops its own capabilities first: it needs none), then follows them.
     ContainerNamer namer(name_sources(o.names));
+    namer.start(ContainerNamer::Changes::Followed);
     enricher.use_namer(&namer);
     HostWatchActions actions(o);
     EventDispatcher dispatcher(o, *sink, metrics, enricher, actions);
@@ -275,6 +276,7 @@ int run_watch(const WatchOptions& o)
                                  "is noticed in this network namespace only (reading another's needs CAP_SYS_ADMIN, "
                                  "kept with --protect or --kill)\n");
         PolicyWatch policies(o.netns, origin, may_enter_others);  // what later reads are compared with
+        namer.wait_for_running(std::chrono::seconds(1));  // most often read already
         const ScanResult at_start = scan_now(o.netns, origin, census);
         say_unread(at_start);
         program.count_open_self_connects(dispatcher.start_with(at_start.records));
@@ -317,7 +319,6 @@ int run_watch(const WatchOptions& o)
             return fail(*err);
         if (metrics_server)
             metrics_server->start();
-        namer.start();
         if (lookups)
             lookups->start(capabilities_for_bpf_reads());
         say_ready(o, program);
