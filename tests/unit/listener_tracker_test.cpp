@@ -94,6 +94,22 @@ TEST(ListenerTracker, AResyncForgetsListenersWhoseCloseWasLostAndNamesThoseWhose
     EXPECT_EQ(t.at_risk(), 0u);
 }
 
+// A namespace that ended while its listeners' closes were lost: the scan
+// did not read it (it is gone), and it is forgotten; one the scan could not
+// read but that did not end stays as it was.
+TEST(ListenerTracker, AResyncForgetsTheListenersOfANamespaceThatEnded)
+{
+    ListenerTracker t;
+    t.add(socket_listening(1, 40800, 10));
+    t.add(socket_listening(2, 40900, 12));  // namespace 2 ends, its closes lost
+    t.add(socket_listening(3, 40950, 14));  // namespace 3 cannot be read, and lives
+    EXPECT_TRUE(t.resync({socket_listening(1, 40800, 10)}, {1}, [](uint32_t netns) { return netns == 2; }).empty());
+    EXPECT_EQ(t.at_risk(), 2u);
+    std::vector<uint32_t> left;
+    t.each([&](const Record& r, bool) { left.push_back(r.netns); });
+    EXPECT_EQ(left, (std::vector<uint32_t>{1, 3}));
+}
+
 }  // namespace
 
 namespace {

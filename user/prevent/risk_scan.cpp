@@ -167,7 +167,8 @@ NamespaceRisks RiskScanner::scan(uint32_t netns, const NetnsHandle& ns, const Tc
     return risks;
 }
 
-ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin, const CensusSource& census)
+ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin, const CensusSource& census,
+                    bool tell_empty)
 {
     ScanResult found;
     RiskScanner scanner(std::move(origin), RiskScanner::ReservedListeners::Include);
@@ -175,12 +176,39 @@ ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin, 
     // hardened unit) only the watcher's own is scanned.
     const bool may_enter = may_administer_system();
     std::map<uint32_t, NetnsHandle> namespaces = list_network_namespaces();
+    std::set<uint32_t> listed;
+    for (const auto& entry : namespaces)
+        listed.insert(entry.first);
     std::erase_if(namespaces, [&](const auto& entry) {
         return !netns_selected(only_netns, entry.first) || (!may_enter && entry.first != current_netns_inode());
     });
+    // Which namespaces may still hold listeners, for those known of
+    // before (ScanResult::holds_no_socket): the census walks every socket,
+    // so one absent from it holds none, whether it ended or its sockets
+    // closed. Without a census, with CAP_SYS_ADMIN, those listed (one no
+    // process is in and no mount names can still hold sockets, unlisted:
+    // a process that made them there and left).
+    found.selection = only_netns;
+    if (may_enter)
+        found.holding = listed;
+    bool census_noted = false;
+    const auto note_census = [&](const std::optional<TcpCensusByNetns>& taken) {
+        if (!taken || census_noted)
+            return;
+        census_noted = true;
+        found.holding.emplace();
+        for (const auto& [netns, counts] : *taken)
+            if (counts.held > 0)
+                found.holding->insert(netns);
+    };
+    const CensusSource noting_census = !census ? census : CensusSource([&]() {
+        auto taken = census();
+        note_census(taken);
+        return taken;
+    });
     // On as many threads as audit's: a host of 300 namespaces kept the
     // watcher from ready for a second on one.
-    for (NamespaceScan& scan : scan_namespaces(scanner, namespaces, {}, census)) {
+    for (NamespaceScan& scan : scan_namespaces(scanner, namespaces, {}, noting_census)) {
         if (!scan.risks) {
             // Its handle keeps the namespace: what failed is the reading
             // (no sock_diag for TCP, a refused setns()), and the caller says so.
@@ -191,6 +219,8 @@ ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin, 
             found.records.push_back(std::move(f.record));
         found.namespaces.push_back(scan.inode);
     }
+    if (tell_empty && census && !census_noted)
+        note_census(census());  // one namespace read: the scan took none
     return found;
 }
 

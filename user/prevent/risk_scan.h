@@ -8,6 +8,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <unordered_map>
@@ -100,6 +101,17 @@ struct ScanResult {
     std::vector<uint32_t> namespaces;  // those read (all their listeners and self-connects)
     // Those that could not be read, each with why.
     std::vector<std::pair<uint32_t, std::string>> unread;
+    // Is namespace `netns` known to hold no TCP socket now (it ended, or
+    // its sockets closed), so none of its listeners can be left? Known from
+    // a census of every socket, or, without one, when every namespace could
+    // be listed (CAP_SYS_ADMIN) and it is not among them. Nothing is said
+    // of namespaces the scan was not asked for.
+    bool holds_no_socket(uint32_t netns) const
+    {
+        return holding && netns_selected(selection, netns) && !holding->count(netns);
+    }
+    std::vector<uint32_t> selection;             // those asked for (every one when empty)
+    std::optional<std::set<uint32_t>> holding;  // those that may hold sockets, when that is known
 };
 
 // The listeners at risk and the self-connected sockets now, as audit
@@ -108,7 +120,9 @@ struct ScanResult {
 // CAP_SYS_ADMIN only our own namespace is read. For watch, at its start
 // and after it lost listener events. With `census`, a namespace where the
 // census rules out a self-connect is asked for its listeners alone.
+// With `tell_empty`, a census is taken even where the scan needed none, so
+// that ScanResult::holds_no_socket knows of every namespace.
 ScanResult scan_now(const std::vector<uint32_t>& only_netns, PortOrigin origin = nullptr,
-                    const CensusSource& census = nullptr);
+                    const CensusSource& census = nullptr, bool tell_empty = false);
 
 }  // namespace selfconnect

@@ -58,13 +58,14 @@ uint64_t EventDispatcher::start_with(std::vector<Record> found)
     return self_connects;
 }
 
-void EventDispatcher::resync_listeners(const std::vector<Record>& found, const std::vector<uint32_t>& scanned)
+void EventDispatcher::resync_listeners(const std::vector<Record>& found, const std::vector<uint32_t>& scanned,
+                                       const std::function<bool(uint32_t)>& holds_no_socket)
 {
     std::vector<Record> listeners;
     for (const Record& r : found)
         if (r.type() == RecordType::ListenerAtRisk && wanted(r))
             listeners.push_back(r);
-    for (Record& r : listeners_.resync(listeners, scanned)) {
+    for (Record& r : listeners_.resync(listeners, scanned, holds_no_socket)) {
         emit(r);
         if (port_worth_reserving(r))
             protect(r.netns, r.port, r.owner.pid, ReserveReason::ListenerAtRisk);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,7 +43,8 @@ public:
     // After listener events were lost: the listeners a scan found replace
     // what was known of the namespaces it read; those whose start was lost
     // are reported now, those whose close was lost are forgotten.
-    void resync_listeners(const std::vector<Record>& found, const std::vector<uint32_t>& scanned);
+    void resync_listeners(const std::vector<Record>& found, const std::vector<uint32_t>& scanned,
+                          const std::function<bool(uint32_t)>& holds_no_socket = nullptr);
 
     // Namespaces whose range or reserved ports changed (`reserved_now`: each
     // one's list as it now reads), read again: listeners the change put at

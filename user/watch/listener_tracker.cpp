@@ -56,12 +56,15 @@ void ListenerTracker::reserved(uint32_t netns, uint16_t port)
     count();
 }
 
-std::vector<Record> ListenerTracker::resync(const std::vector<Record>& now, const std::vector<uint32_t>& scanned)
+std::vector<Record> ListenerTracker::resync(const std::vector<Record>& now, const std::vector<uint32_t>& scanned,
+                                            const std::function<bool(uint32_t)>& holds_no_socket)
 {
     std::map<Key, Listener> fresh;
-    for (auto& [key, listener] : listeners_)
-        if (std::find(scanned.begin(), scanned.end(), std::get<0>(key)) == scanned.end())
+    for (auto& [key, listener] : listeners_) {
+        const uint32_t netns = std::get<0>(key);
+        if (std::find(scanned.begin(), scanned.end(), netns) == scanned.end() && !(holds_no_socket && holds_no_socket(netns)))
             fresh.emplace(key, std::move(listener));  // not looked at: as it was
+    }
     std::vector<Record> unknown;
     for (const Record& l : now) {
         Listener& listener = fresh[key_of(l)];

@@ -29,9 +29,12 @@ public:
     void reserved(uint32_t netns, uint16_t port);
     // After events were lost or a policy changed: the listeners a scan of
     // the namespaces `scanned` found now replace what was known of those
-    // namespaces. Returns those at risk that were not known to be (their
-    // start was lost, or their reservation was taken away).
-    std::vector<Record> resync(const std::vector<Record>& listening_now, const std::vector<uint32_t>& scanned);
+    // namespaces, and those of namespaces that hold no socket now (ended, or
+    // emptied: their closes may have been lost) are forgotten. Returns those at risk that were
+    // not known to be (their start was lost, or their reservation was taken
+    // away).
+    std::vector<Record> resync(const std::vector<Record>& listening_now, const std::vector<uint32_t>& scanned,
+                               const std::function<bool(uint32_t)>& holds_no_socket = nullptr);
     size_t at_risk() const { return at_risk_; }
     // Each listener known, by one of its sockets still listening, and
     // whether its port is reserved.

@@ -346,8 +346,9 @@ int run_watch(const WatchOptions& o)
                     update_guard_metrics(program, *guard, metrics);
                 }
                 if (listener_healing.due(losses.listener_events_lost())) {
-                    const ScanResult scan = scan_now(o.netns, origin, census);
-                    dispatcher.resync_listeners(scan.records, scan.namespaces);
+                    const ScanResult scan = scan_now(o.netns, origin, census, true);
+                    dispatcher.resync_listeners(scan.records, scan.namespaces,
+                                                [&](uint32_t netns) { return scan.holds_no_socket(netns); });
                 }
                 policies.after(dispatcher);
                 dispatcher.write_folds(monotonic_now_ns());
