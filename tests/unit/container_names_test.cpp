@@ -155,6 +155,11 @@ TEST(RuntimeNames, DockerEventsTellOfContainersMadeRenamedAndRemoved)
     auto gone = change_from_docker_event(R"({"Type":"container","Action":"destroy","Actor":{"ID":"a1"}})");
     ASSERT_TRUE(gone);
     EXPECT_EQ(gone->kind, RuntimeChange::Kind::Gone);
+    auto removed = change_from_docker_event(R"({"Type":"container","Action":"remove","Actor":{"ID":"a1"}})");
+    ASSERT_TRUE(removed);  // podman's compatible service
+    EXPECT_EQ(removed->kind, RuntimeChange::Kind::Gone);
+    // start follows create: asked about once, at create.
+    EXPECT_FALSE(change_from_docker_event(R"({"Type":"container","Action":"start","Actor":{"ID":"a1"}})"));
     EXPECT_FALSE(change_from_docker_event(R"({"Type":"container","Action":"exec_start: bash","Actor":{"ID":"a1"}})"));
     EXPECT_FALSE(change_from_docker_event(R"({"Type":"network","Action":"create","Actor":{"ID":"n1"}})"));
     EXPECT_FALSE(change_from_docker_event(""));
@@ -176,6 +181,9 @@ TEST(RuntimeNames, ContainerdsSpecSaysWhereTheContainersCgroupIs)
     auto system_slice = container_from_oci_spec(R"({"linux":{"cgroupsPath":"system.slice:docker:abc"}})", "abc");
     ASSERT_TRUE(system_slice);
     EXPECT_EQ(system_slice->cgroup_path, "/system.slice/docker-abc.scope");
+    auto default_slice = container_from_oci_spec(R"({"linux":{"cgroupsPath":":cri-containerd:abc"}})", "abc");
+    ASSERT_TRUE(default_slice);
+    EXPECT_EQ(default_slice->cgroup_path, "/system.slice/cri-containerd-abc.scope");
     auto none = container_from_oci_spec(R"({"linux":{}})", "x");
     ASSERT_TRUE(none);
     EXPECT_FALSE(none->cgroup_path);
@@ -245,7 +253,7 @@ private:
             char buf[64];
             const ssize_t n = ::read(read_end.get(), buf, sizeof(buf));
             if (n == 0)
-                throw RuntimeUnreachable("ended");
+                throw RuntimeStreamEnded("ended");
             std::lock_guard<std::mutex> lock(source->mutex);
             return std::exchange(source->waiting, {});
         }
@@ -256,9 +264,9 @@ private:
 };
 
 template <typename Probe>
-bool soon(Probe probe)
+bool soon(Probe probe, std::chrono::milliseconds within = 2s)
 {
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < within / 10ms; ++i) {
         if (probe())
             return true;
         std::this_thread::sleep_for(10ms);
@@ -327,10 +335,38 @@ TEST(ContainerNamer, ARuntimeThatRestartsIsFollowedAgainAndReadAgain)
     runtime->end();
     ASSERT_TRUE(soon([&] { return namer.container_at("/default/while-away").has_value(); }))
         << "not read again after its stream ended";
+    // Removed while it was away: forgotten when it is read again.
+    {
+        std::lock_guard<std::mutex> lock(runtime->mutex);
+        runtime->running.clear();
+    }
+    runtime->end();
+    // (followed again after 2 s: a stream that ends soon again waits longer)
+    ASSERT_TRUE(soon([&] { return !namer.container_at("/default/while-away"); }, 5s))
+        << "a container gone while its runtime was away was kept";
     std::lock_guard<std::mutex> lock(runtime->mutex);
-    EXPECT_EQ(runtime->followed, 2);
-    EXPECT_EQ(runtime->listed, 2);
+    EXPECT_EQ(runtime->followed, 3);
+    EXPECT_EQ(runtime->listed, 3);
     EXPECT_EQ(testing::internal::GetCapturedStderr(), "") << "a restart that was followed again is not a failure";
+}
+
+// A host that made more containers than are kept: the oldest are forgotten,
+// and a container made later is still named on its first record.
+TEST(ContainerNamer, AFullCacheMakesRoomForTheNextContainer)
+{
+    auto source = std::make_unique<ScriptedSource>("a scripted runtime");
+    ScriptedSource* runtime = source.get();
+    for (int i = 0; i < 20000; ++i)
+        runtime->running.push_back(KnownContainer{"c" + std::to_string(i), {"n", std::nullopt, std::nullopt}, std::nullopt});
+    std::vector<std::unique_ptr<NameSource>> sources;
+    sources.push_back(std::move(source));
+    ContainerNamer namer(std::move(sources));
+    namer.start(ContainerNamer::Changes::Followed);
+    namer.wait_for_running(10s);
+    runtime->tell(RuntimeChange{RuntimeChange::Kind::Appeared, "late",
+                                KnownContainer{"late", {"web", std::nullopt, std::nullopt}, std::nullopt}});
+    EXPECT_TRUE(soon([&] { return namer.names_of("late").has_value(); }));
+    EXPECT_TRUE(namer.names_of("c19999").has_value());
 }
 
 // Docker's containers are containerd's too (namespace moby), where their
@@ -422,6 +458,18 @@ TEST(ContainerdState, BundlesAreListedAndFollowedAsContainerdWritesThem)
     ASSERT_GE(changes.size(), 1u);
     EXPECT_EQ(changes.back().kind, RuntimeChange::Kind::Gone);
     EXPECT_EQ(changes.back().id, "made-later");
+
+    // A bundle being removed (renamed .ID first) is no container; a FIFO
+    // where a spec should be is not read (it would block for ever).
+    std::filesystem::create_directories(tasks + "/k8s.io/.removing");
+    write_file(tasks + "/k8s.io/.removing/config.json", R"({"linux":{"cgroupsPath":"/k8s.io/removing"}})");
+    std::filesystem::create_directories(tasks + "/k8s.io/fifo");
+    ASSERT_EQ(mkfifo((tasks + "/k8s.io/fifo/config.json").c_str(), 0600), 0);
+    std::this_thread::sleep_for(100ms);
+    for (const auto& c : events->read())
+        ADD_FAILURE() << "a change for " << c.id;
+    for (const auto& c : source->list())
+        EXPECT_TRUE(c.id == "running1" || c.id == "api-ctr") << c.id;
 
     // The folder itself gone: the stream ends.
     std::filesystem::remove_all(tasks);

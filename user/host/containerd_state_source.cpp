@@ -6,13 +6,17 @@
 #include "host/runtime_names.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <memory>
+
+#include <nlohmann/json.hpp>
 
 #include "host/unique_fd.h"
 
@@ -39,19 +43,34 @@ std::optional<std::vector<std::string>> folders_in(const std::string& path)
 }
 
 // The spec of the bundle at `bundle`, or nothing while it is not written.
+// Only a regular file is read (a FIFO there would block the reader for
+// ever), and at most kMaxSpec bytes of it.
 std::optional<std::string> spec_in(const std::string& bundle)
 {
-    std::ifstream in(bundle + "/config.json");
-    if (!in)
+    const UniqueFd fd(open((bundle + "/config.json").c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<size_t>(st.st_size) > kMaxSpec)
         return std::nullopt;
     std::string spec;
     char buf[8192];
-    while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
-        spec.append(buf, static_cast<size_t>(in.gcount()));
+    for (;;) {
+        const ssize_t n = read(fd.get(), buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return std::nullopt;
+        if (n == 0)
+            return spec;
+        spec.append(buf, static_cast<size_t>(n));
         if (spec.size() > kMaxSpec)
             return std::nullopt;
     }
-    return spec;
+}
+
+// containerd removes a bundle by renaming it to ".ID" first.
+bool is_bundle_name(const std::string& name)
+{
+    return !name.empty() && name[0] != '.';
 }
 
 // Follows the bundles of every namespace of the state folder: a namespace
@@ -66,7 +85,7 @@ public:
             fail("inotify");
         root_wd_ = inotify_add_watch(fd_.get(), tasks_.c_str(), IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
         if (root_wd_ < 0)
-            fail(tasks_);
+            fail("inotify_add_watch");
         for (const auto& ns : folders_in(tasks_).value_or(std::vector<std::string>{}))
             watch_namespace(ns, nullptr);
     }
@@ -109,7 +128,7 @@ private:
     void handle(const inotify_event& e, std::vector<RuntimeChange>& changes)
     {
         if (e.mask & IN_Q_OVERFLOW)
-            throw RuntimeUnreachable(where_ + ": changes came faster than they were read");
+            throw RuntimeStreamEnded(where_ + ": changes came faster than they were read");
         if (e.wd == root_wd_ && (e.mask & IN_IGNORED))
             throw RuntimeUnreachable(where_ + ": the folder went away");
         if (e.mask & IN_IGNORED) {
@@ -126,6 +145,8 @@ private:
         if (w == watched_.end())
             return;  // a bundle whose spec was read: its last events
         if (w->second.kind == Kind::Namespace) {
+            if (!is_bundle_name(name))
+                return;
             const std::string bundle = w->second.path + "/" + name;
             if ((e.mask & (IN_CREATE | IN_MOVED_TO)) && (e.mask & IN_ISDIR))
                 watch_bundle(bundle, name, changes);
@@ -155,7 +176,8 @@ private:
         if (!changes)
             return;  // at the start: the listing reads those there
         for (const auto& id : folders_in(path).value_or(std::vector<std::string>{}))
-            watch_bundle(path + "/" + id, id, *changes);
+            if (is_bundle_name(id))
+                watch_bundle(path + "/" + id, id, *changes);
     }
 
     void watch_bundle(const std::string& bundle, const std::string& id, std::vector<RuntimeChange>& changes)
@@ -169,15 +191,15 @@ private:
         }
     }
 
+    // True once its spec is read: the bundle's watch is done with, whether
+    // the spec named it or not (Docker's, in containerd's moby namespace).
     bool learn(const std::string& bundle, const std::string& id, std::vector<RuntimeChange>& changes)
     {
         const auto spec = spec_in(bundle);
-        if (!spec)
-            return false;
-        auto known = container_from_oci_spec(*spec, id);
-        if (!known)
-            return false;  // half written: its close comes next
-        changes.push_back(RuntimeChange{RuntimeChange::Kind::Appeared, id, std::move(known)});
+        if (!spec || !nlohmann::json::accept(*spec))
+            return false;  // not written yet, or half: its close comes next
+        if (auto known = container_from_oci_spec(*spec, id))
+            changes.push_back(RuntimeChange{RuntimeChange::Kind::Appeared, id, std::move(known)});
         return true;
     }
 
@@ -203,11 +225,15 @@ public:
     std::vector<KnownContainer> list() override
     {
         std::vector<KnownContainer> known;
-        for (const auto& ns : namespaces())
-            for (const auto& id : folders_in(tasks_ + "/" + ns).value_or(std::vector<std::string>{}))
+        for (const auto& ns : namespaces()) {
+            for (const auto& id : folders_in(tasks_ + "/" + ns).value_or(std::vector<std::string>{})) {
+                if (!is_bundle_name(id))
+                    continue;
                 if (auto spec = spec_in(tasks_ + "/" + ns + "/" + id))
                     if (auto c = container_from_oci_spec(*spec, id))
                         known.push_back(std::move(*c));
+            }
+        }
         return known;
     }
 

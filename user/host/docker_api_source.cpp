@@ -29,6 +29,8 @@ struct DockerEvents final : RuntimeEvents {
             for (const auto& line : stream.read_lines())
                 if (auto change = change_from_docker_event(line))
                     changes.push_back(std::move(*change));
+        } catch (const UnixHttpStreamEnded& e) {
+            throw RuntimeStreamEnded(where_ + e.what());
         } catch (const UnixHttpFailure& e) {
             throw RuntimeUnreachable(where_ + e.what());
         }
@@ -52,7 +54,7 @@ public:
 
     std::vector<KnownContainer> list() override
     {
-        return containers_from_docker_list(get("/containers/json", kMaxListing, timeout_ * 10).value_or(""));
+        return containers_from_docker_list(get("/containers/json", kMaxListing, timeout_ * 4).value_or(""));
     }
 
     std::unique_ptr<RuntimeEvents> follow() override

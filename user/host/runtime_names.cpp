@@ -33,6 +33,8 @@ ContainerNames docker_names(std::string name, const nlohmann::json& labels)
 // is in cgroupfs form ("/NAMESPACE/ID"); systemd's "SLICE:PREFIX:NAME"
 // is where runc puts it, SLICE's ancestors first
 // ("/a.slice/a-b.slice/PREFIX-NAME.scope"). Nothing when it gives none.
+// (A cgroupfs path not starting with '/' is relative to runc's own
+// cgroup, unknown here: nothing either.)
 std::optional<std::string> cgroup_path_in_spec(const nlohmann::json& spec)
 {
     if (!spec.contains("linux") || !spec["linux"].is_object() || !spec["linux"].contains("cgroupsPath") ||
@@ -47,9 +49,12 @@ std::optional<std::string> cgroup_path_in_spec(const nlohmann::json& spec)
     const auto second = first == std::string::npos ? std::string::npos : path.find(':', first + 1);
     if (second == std::string::npos)
         return std::nullopt;
-    const std::string slice = path.substr(0, first);
+    // As runc names them: no slice is system.slice; a NAME that is a slice
+    // is the unit itself, else PREFIX-NAME.scope.
+    const std::string slice = first == 0 ? "system.slice" : path.substr(0, first);
     const std::string prefix = path.substr(first + 1, second - first - 1);
     const std::string name = path.substr(second + 1);
+    const bool name_is_slice = name.size() > 6 && name.compare(name.size() - 6, 6, ".slice") == 0;
     std::string out;
     if (slice != "-.slice" && slice.size() > 6 && slice.compare(slice.size() - 6, 6, ".slice") == 0) {
         const std::string stem = slice.substr(0, slice.size() - 6);
@@ -57,7 +62,7 @@ std::optional<std::string> cgroup_path_in_spec(const nlohmann::json& spec)
             out += "/" + stem.substr(0, dash) + ".slice";
         out += "/" + slice;
     }
-    return out + "/" + (prefix.empty() ? name : prefix + "-" + name) + ".scope";
+    return out + "/" + (name_is_slice ? name : prefix + "-" + name + ".scope");
 }
 
 bool is_hex_id(const std::string& id)
@@ -133,9 +138,11 @@ std::optional<RuntimeChange> change_from_docker_event(const std::string& line)
     if (!actor.contains("ID") || !actor["ID"].is_string())
         return std::nullopt;
     const std::string action = j.contains("Action") && j["Action"].is_string() ? j["Action"].get<std::string>() : "";
-    if (action == "create" || action == "start" || action == "rename")
+    // create comes before the container's process runs; rename changes
+    // its name. (podman's compatible service says remove for destroy.)
+    if (action == "create" || action == "rename")
         return RuntimeChange{RuntimeChange::Kind::Appeared, actor["ID"].get<std::string>(), std::nullopt};
-    if (action == "destroy")
+    if (action == "destroy" || action == "remove")
         return RuntimeChange{RuntimeChange::Kind::Gone, actor["ID"].get<std::string>(), std::nullopt};
     return std::nullopt;
 }

@@ -72,6 +72,13 @@ struct RuntimeUnreachable : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// A change stream that ended as streams do (the runtime restarted, or
+// changes came faster than they were read): followed and read again, and
+// not said.
+struct RuntimeStreamEnded : RuntimeUnreachable {
+    using RuntimeUnreachable::RuntimeUnreachable;
+};
+
 // A Docker Engine API socket (Docker, podman's compatible service).
 std::unique_ptr<NameSource> docker_api_source(std::string socket_path,
                                               std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
@@ -93,11 +100,12 @@ std::optional<ContainerNames> names_from_oci_spec(const std::string& config_json
 std::vector<KnownContainer> containers_from_docker_list(const std::string& body);
 
 // The container an OCI spec describes, with its cgroup path where the
-// spec gives one in cgroupfs form ("/NAMESPACE/ID" under ctr). Pure.
+// spec gives one ("/NAMESPACE/ID" under ctr; runc's systemd form
+// "SLICE:PREFIX:NAME" as the path runc makes of it). Pure.
 std::optional<KnownContainer> container_from_oci_spec(const std::string& config_json, const std::string& id);
 
-// The containers a Docker event line (GET /events) says appeared (create,
-// start, rename) or went (destroy); nothing for other lines. Pure.
+// The container a Docker event line (GET /events) says appeared (create,
+// rename) or went (destroy; podman: remove); nothing for other lines. Pure.
 std::optional<RuntimeChange> change_from_docker_event(const std::string& line);
 
 // The sources on this host when none are named: the usual sockets and

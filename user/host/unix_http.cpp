@@ -104,10 +104,10 @@ UnixHttpStream::UnixHttpStream(const std::string& socket_path, const std::string
 std::vector<std::string> UnixHttpStream::read_lines()
 {
     if (ended_)
-        throw UnixHttpFailure(" ended its stream");
+        throw UnixHttpStreamEnded(" ended its stream");
     std::vector<std::string> lines;
-    char buf[16384];
-    for (;;) {
+    char buf[4096];
+    while (lines.size() < kLinesAtOnce) {
         const ssize_t n = recv(fd_.get(), buf, sizeof(buf), 0);
         if (n < 0 && errno == EINTR)
             continue;
@@ -115,8 +115,10 @@ std::vector<std::string> UnixHttpStream::read_lines()
             return lines;
         if (n <= 0) {
             ended_ = true;  // said at the next read, after these lines
+            if (lines.empty() && n == 0)
+                throw UnixHttpStreamEnded(" ended its stream");
             if (lines.empty())
-                throw UnixHttpFailure(n == 0 ? " ended its stream" : std::string(": ") + strerror(errno));
+                throw UnixHttpFailure(std::string(": ") + strerror(errno));
             return lines;
         }
         for (ssize_t i = 0; i < n; ++i) {
@@ -130,6 +132,7 @@ std::vector<std::string> UnixHttpStream::read_lines()
             pending_.clear();
         }
     }
+    return lines;
 }
 
 }  // namespace selfconnect

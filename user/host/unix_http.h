@@ -18,6 +18,10 @@ namespace selfconnect {
 struct UnixHttpFailure : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+// A stream that the server ended.
+struct UnixHttpStreamEnded : UnixHttpFailure {
+    using UnixHttpFailure::UnixHttpFailure;
+};
 
 // One GET (HTTP/1.0: the server closes after its answer), the whole
 // exchange within `timeout`; the answer as it came, head and body, at most
@@ -36,8 +40,10 @@ public:
     int fd() const { return fd_.get(); }
     // The answer's status ("200").
     const std::string& status() const { return status_; }
-    // The whole lines that came, without blocking. Throws UnixHttpFailure
-    // once the stream ended.
+    // The whole lines that came, without blocking, at most `kLinesAtOnce`
+    // (the descriptor stays readable for the rest). Throws
+    // UnixHttpStreamEnded once the stream ended.
+    static constexpr size_t kLinesAtOnce = 256;
     std::vector<std::string> read_lines();
 
 private:

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "host/capabilities.h"
 
@@ -13,8 +14,9 @@ namespace selfconnect {
 namespace {
 using Clock = std::chrono::steady_clock;
 constexpr size_t kQueueLimit = 64;
-// Running containers are few (a node runs a few hundred); containers
-// asked about that no runtime knew are forgotten first when this is met.
+// Running containers are few (a node runs a few hundred); when this is
+// met, containers no runtime knew are forgotten first, then the eighth
+// looked at longest ago.
 constexpr size_t kCacheLimit = 16384;
 // A container no runtime knew is asked about again after this long: its
 // runtime may not have written it down yet.
@@ -66,10 +68,7 @@ std::optional<ContainerNames> ContainerNamer::names_of(const std::string& id, st
     } else {
         if (queue_.size() >= kQueueLimit)
             return std::nullopt;  // asked again by the container's next record
-        if (cache_.size() >= kCacheLimit)
-            std::erase_if(cache_, [](const auto& e) { return !e.second.names && !e.second.pending; });
-        if (cache_.size() >= kCacheLimit)
-            return std::nullopt;
+        make_room();
         Entry& e = cache_[id];
         e.looked_at = now;
         e.pending = true;
@@ -87,9 +86,15 @@ std::optional<KnownContainer> ContainerNamer::container_at(const std::string& cg
     std::lock_guard<std::mutex> lock(mutex_);
     if (at_path_.empty())
         return std::nullopt;
+    // Read in a cgroup namespace of its own (a pod's), a path outside it
+    // begins with "/..": what follows is its path below the ancestor it
+    // shares with the pod's, which is the host's path when that is the root.
+    std::string_view from_root = cgroup_path;
+    while (from_root.rfind("/../", 0) == 0)
+        from_root.remove_prefix(3);
     // The path itself, then each ancestor: a container's own sub-cgroups
     // (init.scope under a systemd inside it) count as it.
-    for (std::string path = cgroup_path; path.size() > 1;) {
+    for (std::string path(from_root); path.size() > 1;) {
         if (auto at = at_path_.find(path); at != at_path_.end()) {
             const auto e = cache_.find(at->second);
             if (e != cache_.end() && e->second.names)
@@ -108,9 +113,16 @@ void ContainerNamer::say_unreachable(size_t source, const RuntimeUnreachable& e)
     if (said_unreachable_[source])
         return;
     said_unreachable_[source] = true;
+    // Most sources' errors begin with where they are: said once.
+    const std::string where = sources_[source]->where();
+    std::string why = e.what();
+    if (why.rfind(where, 0) == 0)
+        why = why.substr(why.find_first_not_of(" :", where.size()) == std::string::npos
+                             ? why.size()
+                             : why.find_first_not_of(" :", where.size()));
     std::fprintf(stderr, "selfconnect: cannot read container names from %s (%s); records keep the container id "
                          "alone\n",
-                 sources_[source]->where().c_str(), e.what());
+                 where.c_str(), why.c_str());
 }
 
 std::optional<ContainerNames> ContainerNamer::ask_sources(const std::string& id, size_t& from)
@@ -131,19 +143,18 @@ std::optional<ContainerNames> ContainerNamer::ask_sources(const std::string& id,
 void ContainerNamer::learn(size_t source, KnownContainer c)
 {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = cache_.find(c.id);
-    if (it == cache_.end() && cache_.size() >= kCacheLimit) {
-        std::erase_if(cache_, [](const auto& e) { return !e.second.names && !e.second.pending; });
-        if (cache_.size() >= kCacheLimit)
-            return;
-    }
+    if (!cache_.count(c.id))
+        make_room();
     Entry& e = cache_[c.id];
     // Docker's containers are containerd's too (namespace moby), where
     // their spec names them by id alone: the earlier source says.
     if (e.names && e.from < source)
         return;
-    if (e.cgroup_path && c.cgroup_path)
-        at_path_.erase(*e.cgroup_path);
+    if (e.cgroup_path && c.cgroup_path) {
+        const auto at = at_path_.find(*e.cgroup_path);
+        if (at != at_path_.end() && at->second == c.id)
+            at_path_.erase(at);
+    }
     e.names = std::move(c.names);
     e.from = source;
     e.looked_at = Clock::now();
@@ -157,15 +168,54 @@ void ContainerNamer::learn(size_t source, KnownContainer c)
     }
 }
 
+void ContainerNamer::make_room()
+{
+    if (cache_.size() < kCacheLimit)
+        return;
+    std::erase_if(cache_, [&](const auto& e) { return !e.second.names && !e.second.pending; });
+    if (cache_.size() < kCacheLimit)
+        return;
+    std::vector<std::pair<Clock::time_point, std::string>> by_age;
+    for (const auto& [id, e] : cache_)
+        if (!e.pending)
+            by_age.emplace_back(e.looked_at, id);
+    const size_t drop = std::min(by_age.size(), kCacheLimit / 8);
+    std::nth_element(by_age.begin(), by_age.begin() + static_cast<long>(drop), by_age.end());
+    for (size_t i = 0; i < drop; ++i)
+        erase_entry(by_age[i].second);
+}
+
+void ContainerNamer::erase_entry(const std::string& id)
+{
+    const auto it = cache_.find(id);
+    if (it == cache_.end())
+        return;
+    if (it->second.cgroup_path) {
+        const auto at = at_path_.find(*it->second.cgroup_path);
+        if (at != at_path_.end() && at->second == id)
+            at_path_.erase(at);
+    }
+    cache_.erase(it);
+}
+
 void ContainerNamer::forget(size_t source, const std::string& id)
 {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = cache_.find(id);
     if (it == cache_.end() || it->second.pending || (it->second.names && it->second.from != source))
         return;
-    if (it->second.cgroup_path)
-        at_path_.erase(*it->second.cgroup_path);
-    cache_.erase(it);
+    erase_entry(id);
+}
+
+void ContainerNamer::forget_all_but(size_t source, const std::set<std::string>& running)
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<std::string> gone;
+    for (const auto& [id, e] : cache_)
+        if (e.names && e.from == source && !e.pending && !running.count(id))
+            gone.push_back(id);
+    for (const auto& id : gone)
+        erase_entry(id);
 }
 
 // Follows `source` (when a follower is given) and then reads what it runs:
@@ -173,20 +223,36 @@ void ContainerNamer::forget(size_t source, const std::string& id)
 void ContainerNamer::catch_up(size_t source, Follower* follower)
 {
     try {
-        if (follower)
+        if (follower) {
             follower->events = sources_[source]->follow();
-        for (auto& c : sources_[source]->list())
+            follower->followed_at = Clock::now();
+        }
+        std::set<std::string> running;
+        for (auto& c : sources_[source]->list()) {
+            running.insert(c.id);
             learn(source, std::move(c));
-        if (follower)
-            follower->pause = std::chrono::seconds(1);
+        }
+        // Those it no longer runs went while it was not followed.
+        forget_all_but(source, running);
     } catch (const RuntimeUnreachable& e) {
         say_unreachable(source, e);
         if (follower) {
             follower->events.reset();
-            follower->retry_at = Clock::now() + follower->pause;
-            follower->pause = std::min<std::chrono::seconds>(follower->pause * 2, kLongestPause);
+            pause(*follower);
         }
     }
+}
+
+void ContainerNamer::pause(Follower& follower)
+{
+    follower.retry_at = Clock::now() + follower.pause;
+    follower.pause = std::min<std::chrono::seconds>(follower.pause * 2, kLongestPause);
+}
+
+bool ContainerNamer::stopping()
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stop_;
 }
 
 void ContainerNamer::read_changes(size_t source, Follower& follower)
@@ -194,14 +260,21 @@ void ContainerNamer::read_changes(size_t source, Follower& follower)
     std::vector<RuntimeChange> changes;
     try {
         changes = follower.events->read();
-    } catch (const RuntimeUnreachable&) {
-        // It restarted, or missed changes: followed and read again soon,
-        // and said if that fails.
+    } catch (const RuntimeUnreachable& e) {
+        // It restarted, or missed changes: followed and read again after a
+        // pause that grows while streams keep ending soon, and said if it
+        // was no plain end.
+        if (!dynamic_cast<const RuntimeStreamEnded*>(&e))
+            say_unreachable(source, e);
+        if (Clock::now() - follower.followed_at > kLongestPause * 2)
+            follower.pause = std::chrono::seconds(1);
         follower.events.reset();
-        follower.retry_at = Clock::now() + follower.pause;
+        pause(follower);
         return;
     }
     for (auto& change : changes) {
+        if (stopping())
+            return;
         if (change.kind == RuntimeChange::Kind::Gone) {
             forget(source, change.id);
         } else if (change.known) {
@@ -226,7 +299,9 @@ void ContainerNamer::wait_for_running(std::chrono::milliseconds bound)
 
 void ContainerNamer::run(Changes changes)
 {
-    if (auto err = drop_this_threads_capabilities()) {
+    // Every set of this thread's, the bounding set and no_new_privs too (each
+    // is per thread): it parses what runtimes say, and needs nothing.
+    if (auto err = drop_capabilities_except({})) {
         std::fprintf(stderr, "selfconnect: %s; container names are not read\n", err->c_str());
         std::lock_guard<std::mutex> lock(mutex_);
         running_read_ = true;
@@ -234,7 +309,7 @@ void ContainerNamer::run(Changes changes)
         return;
     }
     std::vector<Follower> followers(changes == Changes::Followed ? sources_.size() : 0);
-    for (size_t i = 0; i < sources_.size(); ++i)
+    for (size_t i = 0; i < sources_.size() && !stopping(); ++i)
         catch_up(i, followers.empty() ? nullptr : &followers[i]);
     {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -280,10 +355,10 @@ void ContainerNamer::run(Changes changes)
             e.pending = false;
             answered_.notify_all();
         }
-        for (size_t k = 0; k < of.size(); ++k)
+        for (size_t k = 0; k < of.size() && !stopping(); ++k)
             if (fds[k + 1].revents)
                 read_changes(of[k], followers[of[k]]);
-        for (size_t i = 0; i < followers.size(); ++i)
+        for (size_t i = 0; i < followers.size() && !stopping(); ++i)
             if (!followers[i].events && Clock::now() >= followers[i].retry_at)
                 catch_up(i, &followers[i]);
     }

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -65,12 +66,18 @@ private:
         std::unique_ptr<RuntimeEvents> events;
         std::chrono::steady_clock::time_point retry_at;
         std::chrono::seconds pause{1};
+        std::chrono::steady_clock::time_point followed_at;
     };
     void run(Changes changes);
     void catch_up(size_t source, Follower* follower);
     void read_changes(size_t source, Follower& follower);
     void learn(size_t source, KnownContainer c);
     void forget(size_t source, const std::string& id);
+    void forget_all_but(size_t source, const std::set<std::string>& running);
+    void make_room();                         // under mutex_
+    void erase_entry(const std::string& id);  // under mutex_
+    void pause(Follower& follower);
+    bool stopping();
     std::optional<ContainerNames> ask_sources(const std::string& id, size_t& from);
     void say_unreachable(size_t source, const RuntimeUnreachable& e);
     void wake();
