@@ -310,6 +310,14 @@ TEST(ContainerNamer, NamesContainersRunningAtTheStartAndMadeLaterOnTheirFirstRec
     runtime->tell(RuntimeChange{RuntimeChange::Kind::Appeared, "byid", std::nullopt});
     ASSERT_TRUE(soon([&] { return namer.names_of("byid").has_value(); }));
 
+    // A second container put at the same path (by hand) names it; once it
+    // is gone, the first does again.
+    runtime->tell(RuntimeChange{RuntimeChange::Kind::Appeared, "twin",
+                                KnownContainer{"twin", {"twin", std::nullopt, std::nullopt}, "/default/new"}});
+    ASSERT_TRUE(soon([&] { return namer.container_at("/default/new").value_or(KnownContainer{}).id == "twin"; }));
+    runtime->tell(RuntimeChange{RuntimeChange::Kind::Gone, "twin", std::nullopt});
+    ASSERT_TRUE(soon([&] { return namer.container_at("/default/new").value_or(KnownContainer{}).id == "new"; }));
+
     // Gone: forgotten, with its path.
     runtime->tell(RuntimeChange{RuntimeChange::Kind::Gone, "new", std::nullopt});
     ASSERT_TRUE(soon([&] { return !namer.container_at("/default/new"); }));

@@ -190,12 +190,21 @@ void ContainerNamer::erase_entry(const std::string& id)
     const auto it = cache_.find(id);
     if (it == cache_.end())
         return;
-    if (it->second.cgroup_path) {
-        const auto at = at_path_.find(*it->second.cgroup_path);
-        if (at != at_path_.end() && at->second == id)
-            at_path_.erase(at);
-    }
+    const std::optional<std::string> path = std::move(it->second.cgroup_path);
     cache_.erase(it);
+    if (!path)
+        return;
+    const auto at = at_path_.find(*path);
+    if (at == at_path_.end() || at->second != id)
+        return;
+    at_path_.erase(at);
+    // Another container said it was put there too (a path given twice by
+    // hand): it keeps the path.
+    for (const auto& [other, e] : cache_)
+        if (e.cgroup_path == path) {
+            at_path_[*path] = other;
+            break;
+        }
 }
 
 void ContainerNamer::forget(size_t source, const std::string& id)
