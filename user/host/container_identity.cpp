@@ -8,12 +8,6 @@ namespace selfconnect {
 
 namespace {
 
-bool is_hex_id(std::string_view s)
-{
-    return s.size() == 64 &&
-           std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
-}
-
 bool ends_with(std::string_view s, std::string_view tail)
 {
     return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
@@ -67,6 +61,12 @@ std::optional<std::string> pod_uid_in(std::string_view part)
 }
 
 }  // namespace
+
+bool is_hex_id(std::string_view s)
+{
+    return s.size() == 64 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
+}
 
 ContainerIdentity container_identity_of(std::string_view path)
 {

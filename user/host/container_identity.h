@@ -19,6 +19,9 @@ struct ContainerIdentity {
     std::optional<std::string> pod_uid;       // 8-4-4-4-12
 };
 
+// Is `s` a container id as the runtimes number them: 64 hex digits?
+bool is_hex_id(std::string_view s);
+
 // The deepest container in the path (the inner one when nested; a
 // container's own sub-cgroups, like init.scope under systemd, count as it).
 ContainerIdentity container_identity_of(std::string_view cgroup_path);

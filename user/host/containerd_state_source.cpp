@@ -28,8 +28,15 @@ constexpr size_t kMaxSpec = 1 << 20;  // a spec is a few KiB
 
 using Dir = std::unique_ptr<DIR, int (*)(DIR*)>;
 
-// The names of the entries of `path` that are folders, or nothing if it
-// cannot be read.
+// containerd removes a bundle by renaming it to ".ID" first; "." and ".."
+// are none either.
+bool is_bundle_name(const std::string& name)
+{
+    return !name.empty() && name[0] != '.';
+}
+
+// The names of the entries of `path` that are folders (namespaces or
+// bundles), or nothing if it cannot be read.
 std::optional<std::vector<std::string>> folders_in(const std::string& path)
 {
     Dir dir(opendir(path.c_str()), closedir);
@@ -37,7 +44,7 @@ std::optional<std::vector<std::string>> folders_in(const std::string& path)
         return std::nullopt;
     std::vector<std::string> names;
     while (const dirent* e = readdir(dir.get()))
-        if (e->d_name[0] != '.' && (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN))
+        if (is_bundle_name(e->d_name) && (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN))
             names.emplace_back(e->d_name);
     return names;
 }
@@ -65,12 +72,6 @@ std::optional<std::string> spec_in(const std::string& bundle)
         if (spec.size() > kMaxSpec)
             return std::nullopt;
     }
-}
-
-// containerd removes a bundle by renaming it to ".ID" first.
-bool is_bundle_name(const std::string& name)
-{
-    return !name.empty() && name[0] != '.';
 }
 
 // Follows the bundles of every namespace of the state folder: a namespace
@@ -155,11 +156,9 @@ private:
             return;
         }
         if (name == "config.json") {
-            const std::string bundle = w->second.path;
-            const std::string id = w->second.id;
-            learn(bundle, id, changes);
-            inotify_rm_watch(fd_.get(), e.wd);  // its spec is read: nothing more to wait for
-            watched_.erase(e.wd);
+            const Watched bundle = w->second;
+            learn(bundle.path, bundle.id, changes);
+            unwatch(e.wd);  // written and closed: nothing more to wait for
         }
     }
 
@@ -176,8 +175,7 @@ private:
         if (!changes)
             return;  // at the start: the listing reads those there
         for (const auto& id : folders_in(path).value_or(std::vector<std::string>{}))
-            if (is_bundle_name(id))
-                watch_bundle(path + "/" + id, id, *changes);
+            watch_bundle(path + "/" + id, id, *changes);
     }
 
     void watch_bundle(const std::string& bundle, const std::string& id, std::vector<RuntimeChange>& changes)
@@ -185,10 +183,14 @@ private:
         const int wd = inotify_add_watch(fd_.get(), bundle.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR);
         if (wd >= 0)
             watched_[wd] = Watched{Kind::Bundle, bundle, id};
-        if (learn(bundle, id, changes) && wd >= 0) {
-            inotify_rm_watch(fd_.get(), wd);
-            watched_.erase(wd);
-        }
+        if (learn(bundle, id, changes) && wd >= 0)
+            unwatch(wd);
+    }
+
+    void unwatch(int wd)
+    {
+        inotify_rm_watch(fd_.get(), wd);
+        watched_.erase(wd);
     }
 
     // True once its spec is read: the bundle's watch is done with, whether
@@ -227,8 +229,6 @@ public:
         std::vector<KnownContainer> known;
         for (const auto& ns : namespaces()) {
             for (const auto& id : folders_in(tasks_ + "/" + ns).value_or(std::vector<std::string>{})) {
-                if (!is_bundle_name(id))
-                    continue;
                 if (auto spec = spec_in(tasks_ + "/" + ns + "/" + id))
                     if (auto c = container_from_oci_spec(*spec, id))
                         known.push_back(std::move(*c));

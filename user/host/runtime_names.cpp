@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/container_identity.h"
+
 namespace selfconnect {
 
 namespace {
@@ -54,20 +56,14 @@ std::optional<std::string> cgroup_path_in_spec(const nlohmann::json& spec)
     const std::string slice = first == 0 ? "system.slice" : path.substr(0, first);
     const std::string prefix = path.substr(first + 1, second - first - 1);
     const std::string name = path.substr(second + 1);
-    const bool name_is_slice = name.size() > 6 && name.compare(name.size() - 6, 6, ".slice") == 0;
     std::string out;
-    if (slice != "-.slice" && slice.size() > 6 && slice.compare(slice.size() - 6, 6, ".slice") == 0) {
+    if (slice != "-.slice" && slice.size() > 6 && slice.ends_with(".slice")) {
         const std::string stem = slice.substr(0, slice.size() - 6);
         for (size_t dash = stem.find('-'); dash != std::string::npos; dash = stem.find('-', dash + 1))
             out += "/" + stem.substr(0, dash) + ".slice";
         out += "/" + slice;
     }
-    return out + "/" + (name_is_slice ? name : prefix + "-" + name + ".scope");
-}
-
-bool is_hex_id(const std::string& id)
-{
-    return id.size() == 64 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+    return out + "/" + (name.ends_with(".slice") ? name : prefix + "-" + name + ".scope");
 }
 
 // The names in an OCI spec's annotations, with `id` as the name where the

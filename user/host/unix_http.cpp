@@ -48,6 +48,22 @@ UniqueFd send_get(const std::string& socket_path, const std::string& target, Clo
     return fd;
 }
 
+// Some of the answer, at most `len` bytes (0: the server closed), waiting
+// until `deadline` at most.
+size_t receive(int fd, char* buf, size_t len, Clock::time_point deadline)
+{
+    for (;;) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, ms_left(deadline)) <= 0)
+            throw UnixHttpFailure(" did not answer in time");
+        const ssize_t n = recv(fd, buf, len, 0);
+        if (n >= 0)
+            return static_cast<size_t>(n);
+        if (errno != EAGAIN)
+            throw UnixHttpFailure(std::string(": ") + strerror(errno));
+    }
+}
+
 }  // namespace
 
 std::string unix_http_get(const std::string& socket_path, const std::string& target,
@@ -58,16 +74,10 @@ std::string unix_http_get(const std::string& socket_path, const std::string& tar
     std::string answer;
     char buf[16384];
     for (;;) {
-        pollfd p{fd.get(), POLLIN, 0};
-        if (poll(&p, 1, ms_left(deadline)) <= 0)
-            throw UnixHttpFailure(" did not answer in time");
-        const ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
+        const size_t n = receive(fd.get(), buf, sizeof(buf), deadline);
         if (n == 0)
             return answer;
-        if (n < 0 && errno != EAGAIN)
-            throw UnixHttpFailure(std::string(": ") + strerror(errno));
-        if (n > 0)
-            answer.append(buf, static_cast<size_t>(n));
+        answer.append(buf, n);
         if (answer.size() > max_answer)
             throw UnixHttpFailure(" answered more than " + std::to_string(max_answer) + " bytes");
     }
@@ -82,17 +92,10 @@ UnixHttpStream::UnixHttpStream(const std::string& socket_path, const std::string
     std::string head;
     char c;
     // Byte by byte up to the blank line: what follows is the stream's.
-    while (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0) {
-        pollfd p{fd_.get(), POLLIN, 0};
-        if (poll(&p, 1, ms_left(deadline)) <= 0)
-            throw UnixHttpFailure(" did not answer in time");
-        const ssize_t n = recv(fd_.get(), &c, 1, 0);
-        if (n == 0)
+    while (!head.ends_with("\r\n\r\n")) {
+        if (receive(fd_.get(), &c, 1, deadline) == 0)
             throw UnixHttpFailure(" closed before its answer's head ended");
-        if (n < 0 && errno != EAGAIN)
-            throw UnixHttpFailure(std::string(": ") + strerror(errno));
-        if (n > 0)
-            head.push_back(c);
+        head.push_back(c);
         if (head.size() > max_line_)
             throw UnixHttpFailure(" answered a head longer than " + std::to_string(max_line_) + " bytes");
     }

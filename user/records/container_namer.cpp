@@ -116,10 +116,8 @@ void ContainerNamer::say_unreachable(size_t source, const RuntimeUnreachable& e)
     // Most sources' errors begin with where they are: said once.
     const std::string where = sources_[source]->where();
     std::string why = e.what();
-    if (why.rfind(where, 0) == 0)
-        why = why.substr(why.find_first_not_of(" :", where.size()) == std::string::npos
-                             ? why.size()
-                             : why.find_first_not_of(" :", where.size()));
+    if (why.starts_with(where))
+        why.erase(0, std::min(why.size(), why.find_first_not_of(" :", where.size())));
     std::fprintf(stderr, "selfconnect: cannot read container names from %s (%s); records keep the container id "
                          "alone\n",
                  where.c_str(), why.c_str());
@@ -310,21 +308,20 @@ void ContainerNamer::run(Changes changes)
 {
     // Every set of this thread's, the bounding set and no_new_privs too (each
     // is per thread): it parses what runtimes say, and needs nothing.
-    if (auto err = drop_capabilities_except({})) {
-        std::fprintf(stderr, "selfconnect: %s; container names are not read\n", err->c_str());
+    const auto running_read = [&] {
         std::lock_guard<std::mutex> lock(mutex_);
         running_read_ = true;
         answered_.notify_all();
+    };
+    if (auto err = drop_capabilities_except({})) {
+        std::fprintf(stderr, "selfconnect: %s; container names are not read\n", err->c_str());
+        running_read();
         return;
     }
     std::vector<Follower> followers(changes == Changes::Followed ? sources_.size() : 0);
     for (size_t i = 0; i < sources_.size() && !stopping(); ++i)
         catch_up(i, followers.empty() ? nullptr : &followers[i]);
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        running_read_ = true;
-        answered_.notify_all();
-    }
+    running_read();
     for (;;) {
         std::vector<pollfd> fds{{wake_fd_.get(), POLLIN, 0}};
         std::vector<size_t> of;  // fds[k + 1] is source of[k]'s

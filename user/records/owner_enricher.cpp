@@ -19,22 +19,20 @@ void OwnerEnricher::enrich(Owner& o)
     o.pod_uid = c.pod_uid;
     if (!namer_)
         return;
-    if (!o.container_id) {
-        // Not a path any runtime numbers: one a runtime said it put a
-        // container at (`ctr run NAME`), or none.
-        if (auto c = namer_->container_at(o.cgroup_path)) {
-            o.container_id = c->id;
-            o.container_name = c->names.container_name;
-            o.pod_name = c->names.pod_name;
-            o.pod_namespace = c->names.pod_namespace;
-        }
+    std::optional<ContainerNames> names;
+    if (o.container_id) {
+        names = namer_->names_of(*o.container_id, wait_);
+    } else if (auto c = namer_->container_at(o.cgroup_path)) {
+        // Not a path any runtime numbers, but one a runtime said it put a
+        // container at (`ctr run NAME`).
+        o.container_id = c->id;
+        names = std::move(c->names);
+    }
+    if (!names)
         return;
-    }
-    if (auto names = namer_->names_of(*o.container_id, wait_)) {
-        o.container_name = names->container_name;
-        o.pod_name = names->pod_name;
-        o.pod_namespace = names->pod_namespace;
-    }
+    o.container_name = names->container_name;
+    o.pod_name = names->pod_name;
+    o.pod_namespace = names->pod_namespace;
 }
 
 void OwnerEnricher::enrich(Record& r)
