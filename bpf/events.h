@@ -85,11 +85,16 @@ struct sc_owner {
 	__u32 uid;       /* the caller's: whose budget its refusals spend */
 };
 
-/* sc_owner.state: its self-connect is in open_self_connects; its
+/* sc_owner.state: its self-connect is in open_self_connects_on; its
  * self-connect was not written (folded or past its user's budget, see
  * sc_fold), so its close is not written either. */
 #define SC_OWNER_COUNTED 1
 #define SC_OWNER_NOT_WRITTEN 2
+
+/* Open self-connects are counted per port, in this many buckets (the port
+ * modulo it): a self-connect held open makes dearer only the closes of
+ * sockets connected to a port of its bucket (see the state hook's entry). */
+#define SC_OPEN_PORT_BUCKETS 512
 
 struct sc_event {
 	__u64 mono_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */

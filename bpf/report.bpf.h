@@ -71,26 +71,29 @@ static __always_inline void fill_address(struct sc_event *e,
 		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_daddr);
 }
 
-/* Keeps open_self_connects: up when a self-connect is established, down
+/* Keeps open_self_connects_on: up when a self-connect is established, down
  * when the close of one that was counted is seen. The owner slot remembers
  * which were counted; one whose slot was reused is counted up and never
- * down, which only makes later closes dearer. Done before the ring buffer
- * is asked for room, so a full ring cannot make a close go unseen. */
-static __always_inline void track_open_self_connects(struct sc_owner *o, __u8 kind)
+ * down, which only makes later closes on its bucket's ports dearer. Done
+ * before the ring buffer is asked for room, so a full ring cannot make a
+ * close go unseen. */
+static __always_inline void track_open_self_connects(struct sc_owner *o, __u8 kind, __u16 port)
 {
+	__s32 *open = &open_self_connects_on[port % SC_OPEN_PORT_BUCKETS];
+
 	if (kind != SC_EVENT_SELF_CONNECT && kind != SC_EVENT_SELF_CONNECT_CLOSED)
 		return;
 	if (!o) {
 		if (kind == SC_EVENT_SELF_CONNECT)
-			__sync_fetch_and_add(&open_self_connects, 1);
+			__sync_fetch_and_add(open, 1);
 		return;
 	}
 	if (kind == SC_EVENT_SELF_CONNECT && !(o->state & SC_OWNER_COUNTED)) {
 		o->state |= SC_OWNER_COUNTED;
-		__sync_fetch_and_add(&open_self_connects, 1);
+		__sync_fetch_and_add(open, 1);
 	} else if (kind == SC_EVENT_SELF_CONNECT_CLOSED && (o->state & SC_OWNER_COUNTED)) {
 		o->state &= ~SC_OWNER_COUNTED;
-		__sync_fetch_and_add(&open_self_connects, -1);
+		__sync_fetch_and_add(open, -1);
 	}
 }
 
@@ -326,7 +329,7 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 		    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, now, o ? o->uid : UNKNOWN_UID))
 			return 0;
 	}
-	track_open_self_connects(o, kind);
+	track_open_self_connects(o, kind, t->dport);
 	if (o)
 		key.uid = o->uid;
 	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, &key, &keyed, &fold))

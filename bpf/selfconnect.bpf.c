@@ -38,15 +38,16 @@
  * 1024 slots of 32 bytes stay in cache; 4096 measured ~15 ns a hit dearer. */
 #define OWNER_SLOTS 1024
 
-/* Self-connected sockets seen established and not yet seen closed. While it
- * is 0, a closing socket whose port was given back (see the entry) cannot be
- * one, and one load decides it; while it is not, one connected to another
- * address than its own leaves on its addresses, so a self-connect that any
- * user holds open makes dearer only the closes of clients of their own
- * address. A close that is missed (a skipped run, a
- * reused owner slot) leaves it high: later closes then cost more, but none
- * is missed. Self-connects made before the watcher started are not in it. */
-__s64 open_self_connects = 0;
+/* Self-connected sockets seen established and not yet seen closed, per
+ * bucket of their port (SC_OPEN_PORT_BUCKETS). While a closing socket's
+ * bucket holds none, a socket whose port was given back (see the entry)
+ * cannot be one, and one load decides it; a self-connect that any user
+ * holds open makes dearer only the closes of sockets connected to their own
+ * address on a port of its bucket, not every client close of the host. A
+ * close that is missed (a skipped run, a reused owner slot) leaves a bucket
+ * high: later closes on its ports then cost more, but none is missed. The
+ * loader adds the self-connects its start scan finds. */
+__s32 open_self_connects_on[SC_OPEN_PORT_BUCKETS] = {};
 
 /* Of those, the ones whose record was not written (folded, or past their
  * user's budget): their closes are not written either, so userspace's

@@ -196,11 +196,13 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 			 * on_rare_transition_btf) goes on only if it was
 			 * connected to its own address (told from the socket,
 			 * for nothing), and then only while a self-connect is
-			 * open (one load of a global, out of the cache by the
-			 * next hit: measured dearer than the addresses). */
+			 * open on a port of its remote port's bucket (one load
+			 * of a global, out of the cache by the next hit: measured
+			 * dearer than the addresses, and cheaper than reading
+			 * the port it had, which the rare path does). */
 			if ((ports >> 16) ? oldstate != TCP_LISTEN || newstate != TCP_CLOSE
 					  : newstate != TCP_CLOSE || to_another_address(sk) ||
-					    open_self_connects <= 0)
+					    open_self_connects_on[bpf_ntohs((__u16)ports) % SC_OPEN_PORT_BUCKETS] <= 0)
 				return 0;
 		}
 	} else if (newstate == TCP_SYN_SENT) {

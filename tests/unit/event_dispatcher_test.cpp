@@ -283,7 +283,7 @@ TEST_F(Dispatcher, AListenerAtRiskIsWrittenOnceWithItsFixAndCountedUntilItCloses
     found.as<ListenerAtRiskFacts>().fix = "from the scan";
     found.socket_inode = 555;
     Record self_connected = event(SC_EVENT_SELF_CONNECT, 40500);
-    EXPECT_EQ(d.start_with({found, self_connected}), 1u);
+    EXPECT_EQ(d.start_with({found, self_connected}), std::vector<uint16_t>{40500});
     EXPECT_EQ(metrics.listeners_at_risk, 1u);
     EXPECT_EQ(metrics.self_connects_open, 1u);
     ASSERT_EQ(sink.records.size(), 1u);  // the listener; the self-connect is only counted

@@ -278,9 +278,10 @@ void KernelProgram::ask_holders_of(uint32_t netns, uint16_t port)
     skel_->bss->want_port = port;
 }
 
-void KernelProgram::count_open_self_connects(uint64_t n)
+void KernelProgram::count_open_self_connects(const std::vector<uint16_t>& ports)
 {
-    __atomic_fetch_add(&skel_->bss->open_self_connects, static_cast<int64_t>(n), __ATOMIC_SEQ_CST);
+    for (const uint16_t port : ports)
+        __atomic_fetch_add(&skel_->bss->open_self_connects_on[port % SC_OPEN_PORT_BUCKETS], 1, __ATOMIC_SEQ_CST);
 }
 
 void KernelProgram::detach()

@@ -41,9 +41,9 @@ EventDispatcher::EventDispatcher(const WatchOptions& o, RecordSink& sink, Metric
 {
 }
 
-uint64_t EventDispatcher::start_with(std::vector<Record> found)
+std::vector<uint16_t> EventDispatcher::start_with(std::vector<Record> found)
 {
-    uint64_t self_connects = 0;
+    std::vector<uint16_t> self_connects;
     for (Record& r : found) {
         if (r.type() == RecordType::ListenerAtRisk) {
             // The filters, as the kernel applies them to live events.
@@ -51,7 +51,7 @@ uint64_t EventDispatcher::start_with(std::vector<Record> found)
                 on_listener(r);
         } else if (r.type() == RecordType::SelfConnect) {
             lifetimes_.on_existing(r);
-            ++self_connects;
+            self_connects.push_back(r.port);
         }
     }
     update_gauges();

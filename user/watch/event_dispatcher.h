@@ -34,8 +34,8 @@ public:
 
     // What was there when watching began, from the start scan: the
     // listeners at risk are reported, the self-connects counted as open.
-    // Returns how many self-connects there were.
-    uint64_t start_with(std::vector<Record> found);
+    // Returns the ports of the self-connects there were, one each.
+    std::vector<uint16_t> start_with(std::vector<Record> found);
 
     // One decoded event.
     void handle(Record r);
