@@ -79,7 +79,7 @@ static __always_inline void fill_address(struct sc_event *e,
  * close go unseen. */
 static __always_inline void track_open_self_connects(struct sc_owner *o, __u8 kind, __u16 port)
 {
-	__s32 *open = &open_self_connects_on[port % SC_OPEN_PORT_BUCKETS];
+	__s32 *open = open_self_connects_at(port);
 
 	if (kind != SC_EVENT_SELF_CONNECT && kind != SC_EVENT_SELF_CONNECT_CLOSED)
 		return;

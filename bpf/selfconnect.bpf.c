@@ -49,6 +49,17 @@
  * loader adds the self-connects its start scan finds. */
 __s32 open_self_connects_on[SC_OPEN_PORT_BUCKETS] = {};
 
+/* The count of `port`'s bucket. Masked again past a barrier: clang folds the
+ * modulo of a byte-swapped port into a swap and a shift, whose result the
+ * verifiers of 5.10 to 6.12 do not bound (refused there, taken on 6.18). */
+static __always_inline __s32 *open_self_connects_at(__u16 port)
+{
+	__u32 bucket = port % SC_OPEN_PORT_BUCKETS;
+
+	barrier_var(bucket);
+	return &open_self_connects_on[bucket & (SC_OPEN_PORT_BUCKETS - 1)];
+}
+
 /* Of those, the ones whose record was not written (folded, or past their
  * user's budget): their closes are not written either, so userspace's
  * gauge of open self-connects adds this to the ones it was told of. */

@@ -202,7 +202,7 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 			 * the port it had, which the rare path does). */
 			if ((ports >> 16) ? oldstate != TCP_LISTEN || newstate != TCP_CLOSE
 					  : newstate != TCP_CLOSE || to_another_address(sk) ||
-					    open_self_connects_on[bpf_ntohs((__u16)ports) % SC_OPEN_PORT_BUCKETS] <= 0)
+					    *open_self_connects_at(bpf_ntohs((__u16)ports)) <= 0)
 				return 0;
 		}
 	} else if (newstate == TCP_SYN_SENT) {
