@@ -26,6 +26,7 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -90,11 +91,22 @@ double churn(uint16_t port)
     sockaddr_in addr{AF_INET, htons(port), {htonl(g_server_address)}, {}};
     if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) || listen(listener, 1024))
         return 0;
+    // Accepts until the clients are done and every connect that succeeded
+    // was taken: a connect that failed (rare, under load) must not leave
+    // the acceptor waiting for ever, as it once did.
+    std::atomic<int> connected{0};
+    std::atomic<bool> clients_done{false};
     std::thread acceptor([&] {
-        for (int i = 0; i < g_connections; ++i) {
+        int accepted = 0;
+        while (!clients_done || accepted < connected) {
+            pollfd ready{listener, POLLIN, 0};
+            if (poll(&ready, 1, 100) <= 0)
+                continue;
             const int c = accept(listener, nullptr, nullptr);
-            if (c >= 0)
+            if (c >= 0) {
                 close(c);
+                ++accepted;
+            }
         }
     });
     const auto start = Clock::now();
@@ -102,9 +114,11 @@ double churn(uint16_t port)
         const int c = socket(AF_INET, SOCK_STREAM, 0);
         const linger hard{1, 0};  // no TIME_WAIT pile-up across runs
         setsockopt(c, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
-        connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+        if (connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0)
+            ++connected;
         close(c);
     }
+    clients_done = true;
     acceptor.join();
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     close(listener);
