@@ -81,14 +81,12 @@ struct sc_owner {
 	__u64 task;      /* the caller's task_struct address */
 	__u32 tgid;      /* process id */
 	__u32 tid;       /* thread id */
-	__u32 state;     /* SC_OWNER_* bits: what its self-connect counted */
+	__u32 state;     /* SC_OWNER_* bits: what became of its self-connect */
 	__u32 uid;       /* the caller's: whose budget its refusals spend */
 };
 
-/* sc_owner.state: its self-connect is in open_self_connects_on; its
- * self-connect was not written (folded or past its user's budget, see
- * sc_fold), so its close is not written either. */
-#define SC_OWNER_COUNTED 1
+/* sc_owner.state: its self-connect was not written (folded or past its
+ * user's budget, see sc_fold), so its close is not written either. */
 #define SC_OWNER_NOT_WRITTEN 2
 
 /* Open self-connects are counted per port, in this many buckets (the port

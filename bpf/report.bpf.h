@@ -71,30 +71,45 @@ static __always_inline void fill_address(struct sc_event *e,
 		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_daddr);
 }
 
-/* Keeps open_self_connects_on: up when a self-connect is established, down
- * when the close of one that was counted is seen. The owner slot remembers
- * which were counted; one whose slot was reused is counted up and never
- * down, which only makes later closes on its bucket's ports dearer. Done
- * before the ring buffer is asked for room, so a full ring cannot make a
- * close go unseen. */
-static __always_inline void track_open_self_connects(struct sc_owner *o, __u8 kind, __u16 port)
+/* Takes the count of the socket at `key` out of the bucket it was made in,
+ * if it was counted and no other run took it out first. */
+static __always_inline void uncount_self_connect(__u64 key)
 {
-	__s32 *open = open_self_connects_at(port);
+	__u32 *counted = bpf_map_lookup_elem(&counted_self_connects, &key);
+	__u32 port;
 
-	if (kind != SC_EVENT_SELF_CONNECT && kind != SC_EVENT_SELF_CONNECT_CLOSED)
+	if (!counted)
 		return;
-	if (!o) {
-		if (kind == SC_EVENT_SELF_CONNECT)
-			__sync_fetch_and_add(open, 1);
+	port = *counted;
+	if (bpf_map_delete_elem(&counted_self_connects, &key) == 0)
+		__sync_fetch_and_add(open_self_connects_at(port), -1);
+}
+
+/* Keeps open_self_connects_on: up when a self-connect is established, down
+ * when the close of one that was counted is seen (counted_self_connects).
+ * Done before the ring buffer is asked for room, so a full ring cannot make
+ * a close go unseen. */
+static __always_inline void track_open_self_connects(const struct transition *t, __u8 kind)
+{
+	__u64 key = sock_key(t);
+	__u32 port = t->dport, *counted;
+
+	if (kind == SC_EVENT_SELF_CONNECT_CLOSED) {
+		uncount_self_connect(key);
 		return;
 	}
-	if (kind == SC_EVENT_SELF_CONNECT && !(o->state & SC_OWNER_COUNTED)) {
-		o->state |= SC_OWNER_COUNTED;
-		__sync_fetch_and_add(open, 1);
-	} else if (kind == SC_EVENT_SELF_CONNECT_CLOSED && (o->state & SC_OWNER_COUNTED)) {
-		o->state &= ~SC_OWNER_COUNTED;
-		__sync_fetch_and_add(open, -1);
-	}
+	if (kind != SC_EVENT_SELF_CONNECT)
+		return;
+	/* Still there: a socket at this address whose close was not seen (a
+	 * skipped run). On this port its count serves this one; on another,
+	 * it moves over, so that this one's close is looked at. */
+	counted = bpf_map_lookup_elem(&counted_self_connects, &key);
+	if (counted && *counted == port)
+		return;
+	if (counted)
+		uncount_self_connect(key);
+	bpf_map_update_elem(&counted_self_connects, &key, &port, BPF_NOEXIST);
+	__sync_fetch_and_add(open_self_connects_at(port), 1);
 }
 
 /* Does the loader's --port or --netns filter leave this event out? */
@@ -329,7 +344,7 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 		    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, now, o ? o->uid : UNKNOWN_UID))
 			return 0;
 	}
-	track_open_self_connects(o, kind, t->dport);
+	track_open_self_connects(t, kind);
 	if (o)
 		key.uid = o->uid;
 	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, &key, &keyed, &fold))

@@ -44,10 +44,13 @@
  * cannot be one, and one load decides it; a self-connect that any user
  * holds open makes dearer only the closes of sockets connected to their own
  * address on a port of its bucket, not every client close of the host. A
- * close that is missed (a skipped run, a reused owner slot) leaves a bucket
+ * count that never comes down (see counted_self_connects) leaves a bucket
  * high: later closes on its ports then cost more, but none is missed. The
- * loader adds the self-connects its start scan finds. */
+ * loader sets every bucket to 1 before the program is loaded and takes it
+ * back once its start scan's self-connects are added, so that none that
+ * closes in between is missed. */
 __s32 open_self_connects_on[SC_OPEN_PORT_BUCKETS] = {};
+_Static_assert((SC_OPEN_PORT_BUCKETS & (SC_OPEN_PORT_BUCKETS - 1)) == 0, "the bucket mask needs a power of two");
 
 /* The count of `port`'s bucket. Masked again past a barrier: clang folds the
  * modulo of a byte-swapped port into a swap and a shift, whose result the
@@ -59,6 +62,21 @@ static __always_inline __s32 *open_self_connects_at(__u16 port)
 	barrier_var(bucket);
 	return &open_self_connects_on[bucket & (SC_OPEN_PORT_BUCKETS - 1)];
 }
+
+/* The self-connects counted in open_self_connects_on, by socket (sock_key),
+ * with the port each was counted under: a count leaves the bucket it was
+ * made in, once, decided by the delete that takes its entry out (between
+ * CPUs too). Keyed by the socket, not by its owner slot, which another
+ * connect may take over while it is open. Filled only by self-connects, on
+ * the rare path; when full, a self-connect is counted all the same and its
+ * count never comes down (its bucket stays dear, none is missed). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, 1); /* BPF_F_NO_PREALLOC (uapi; not in vmlinux.h): entries made on demand */
+	__type(key, __u64);
+	__type(value, __u32);
+} counted_self_connects SEC(".maps");
 
 /* Of those, the ones whose record was not written (folded, or past their
  * user's budget): their closes are not written either, so userspace's

@@ -178,6 +178,14 @@ static __always_inline bool to_another_address(const struct sock *sk)
 	return !same_address(&t);
 }
 
+/* The socket's remote port, loaded again rather than kept from the entry's
+ * first load: kept, it would hold a callee-saved register through the
+ * address test, which the JIT would then save on every hit. */
+static __always_inline __u16 remote_port(const struct sock *sk)
+{
+	return bpf_ntohs(*(volatile __u16 *)&sk->__sk_common.skc_dport);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 	     int newstate)
@@ -202,7 +210,7 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 			 * the port it had, which the rare path does). */
 			if ((ports >> 16) ? oldstate != TCP_LISTEN || newstate != TCP_CLOSE
 					  : newstate != TCP_CLOSE || to_another_address(sk) ||
-					    *open_self_connects_at(bpf_ntohs((__u16)ports)) <= 0)
+					    *open_self_connects_at(remote_port(sk)) <= 0)
 				return 0;
 		}
 	} else if (newstate == TCP_SYN_SENT) {

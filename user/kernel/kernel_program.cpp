@@ -122,6 +122,10 @@ void KernelProgram::load_and_attach_with(const KernelProgramConfig& config, Port
     bpf_program__set_autoload(skel_->progs.on_state_change_btf, mode_ == AttachMode::TpBtf);
     bpf_program__set_autoload(skel_->progs.on_state_change_tp, mode_ == AttachMode::Tracepoint);
     skel_->rodata->port_call_hooks = hooks != PortCallHooks::None;
+    // Until the start scan's self-connects are counted, every bucket says
+    // one is open: one that existed before and closes in between is looked
+    // at (settle_open_self_connects takes this back).
+    std::fill(std::begin(skel_->bss->open_self_connects_on), std::end(skel_->bss->open_self_connects_on), 1);
     skel_->rodata->guard_on = config.guard;
     skel_->rodata->guard_scoped = config.guard && !config.guard_netns.empty();
     if (int err = bpf_map__set_max_entries(skel_->maps.guard_namespaces,
@@ -278,10 +282,12 @@ void KernelProgram::ask_holders_of(uint32_t netns, uint16_t port)
     skel_->bss->want_port = port;
 }
 
-void KernelProgram::count_open_self_connects(const std::vector<uint16_t>& ports)
+void KernelProgram::settle_open_self_connects(const std::vector<uint16_t>& ports)
 {
     for (const uint16_t port : ports)
         __atomic_fetch_add(&skel_->bss->open_self_connects_on[port % SC_OPEN_PORT_BUCKETS], 1, __ATOMIC_SEQ_CST);
+    for (int32_t& bucket : skel_->bss->open_self_connects_on)
+        __atomic_fetch_add(&bucket, -1, __ATOMIC_SEQ_CST);
 }
 
 void KernelProgram::detach()

@@ -91,8 +91,9 @@ public:
     int listener_origins_link_fd() const;
     // Self-connected sockets that existed before the program was attached,
     // by their port: counted as open, so that their close is looked at (see
-    // open_self_connects_on in the BPF program).
-    void count_open_self_connects(const std::vector<uint16_t>& ports);
+    // open_self_connects_on in the BPF program); then the one every bucket
+    // was given until now is taken back. Called once.
+    void settle_open_self_connects(const std::vector<uint16_t>& ports);
     // What the holder iterator answers on its next run.
     void ask_holders_of(uint32_t netns, uint16_t port);
     // The maps the guard shares (see bpf/guard_shared.bpf.h).

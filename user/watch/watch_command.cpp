@@ -279,7 +279,7 @@ int run_watch(const WatchOptions& o)
         namer.wait_for_running(std::chrono::seconds(1));  // most often read already
         const ScanResult at_start = scan_now(o.netns, origin, census);
         say_unread(at_start);
-        program.count_open_self_connects(dispatcher.start_with(at_start.records));
+        program.settle_open_self_connects(dispatcher.start_with(at_start.records));
         LossReporter losses(program, *sink, metrics);
         RingBufferReader reader(program.events_map_fd(), [&](const sc_event& e) {
             if (auto record = decode_event(e, wall_time_of(e.mono_ns)))
