@@ -71,16 +71,12 @@ static __always_inline void fill_address(struct sc_event *e,
 		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_daddr);
 }
 
-/* Takes the count of the socket at `key` out of the bucket it was made in,
- * if it was counted and no other run took it out first. */
-static __always_inline void uncount_self_connect(__u64 key)
+/* Takes the count of the socket at `key` (its entry `counted`) out of the
+ * bucket it was made in, unless another run took it out first. */
+static __always_inline void uncount_self_connect(__u64 key, const __u32 *counted)
 {
-	__u32 *counted = bpf_map_lookup_elem(&counted_self_connects, &key);
-	__u32 port;
+	__u32 port = *counted;
 
-	if (!counted)
-		return;
-	port = *counted;
 	if (bpf_map_delete_elem(&counted_self_connects, &key) == 0)
 		__sync_fetch_and_add(open_self_connects_at(port), -1);
 }
@@ -91,23 +87,25 @@ static __always_inline void uncount_self_connect(__u64 key)
  * a close go unseen. */
 static __always_inline void track_open_self_connects(const struct transition *t, __u8 kind)
 {
-	__u64 key = sock_key(t);
 	__u32 port = t->dport, *counted;
+	__u64 key;
 
+	if (kind != SC_EVENT_SELF_CONNECT && kind != SC_EVENT_SELF_CONNECT_CLOSED)
+		return;
+	key = sock_key(t);
+	counted = bpf_map_lookup_elem(&counted_self_connects, &key);
 	if (kind == SC_EVENT_SELF_CONNECT_CLOSED) {
-		uncount_self_connect(key);
+		if (counted)
+			uncount_self_connect(key, counted);
 		return;
 	}
-	if (kind != SC_EVENT_SELF_CONNECT)
-		return;
 	/* Still there: a socket at this address whose close was not seen (a
 	 * skipped run). On this port its count serves this one; on another,
 	 * it moves over, so that this one's close is looked at. */
-	counted = bpf_map_lookup_elem(&counted_self_connects, &key);
 	if (counted && *counted == port)
 		return;
 	if (counted)
-		uncount_self_connect(key);
+		uncount_self_connect(key, counted);
 	bpf_map_update_elem(&counted_self_connects, &key, &port, BPF_NOEXIST);
 	__sync_fetch_and_add(open_self_connects_at(port), 1);
 }
