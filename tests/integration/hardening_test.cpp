@@ -259,10 +259,14 @@ TEST(Hardening, AnUnprivilegedFloodOfBindsAndListensCannotBusyOrBlindTheWatcher)
     for (int i = 0; i < 10; ++i) {
         const int port = 40200 + 2 * i;
         ASSERT_EQ(run_command(ns.exec({"python3", "-c", make_one, std::to_string(port)})).status, 0);
+        const auto made = std::chrono::steady_clock::now();
         std::vector<json> seen;
         const auto self = wait_for_record(watch, "self_connect", 1s, seen);
-        ASSERT_TRUE(self) << "self-connect " << i << " on " << port << " not reported within a second";
+        ASSERT_TRUE(self) << "self-connect " << i << " on " << port << " not reported within a second\n"
+                          << seen.size() << " other records meanwhile\n" << watch.stderr_text();
         EXPECT_EQ((*self)["port"], port);
+        std::printf("self-connect %d reported %.0f ms after its maker ended\n", i,
+                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - made).count());
         // Deliberately a time, not a wait: the ten self-connects are spread
         // over seconds of the flood, over which the watcher's cost is measured.
         std::this_thread::sleep_for(300ms);
