@@ -81,18 +81,26 @@ struct sc_owner {
 	__u64 task;      /* the caller's task_struct address */
 	__u32 tgid;      /* process id */
 	__u32 tid;       /* thread id */
-	__u32 state;     /* SC_OWNER_* bits: what became of its self-connect */
 	__u32 uid;       /* the caller's: whose budget its refusals spend */
+	__u32 spare;     /* keeps a slot 32 bytes: two to a cache line */
 };
-
-/* sc_owner.state: its self-connect was not written (folded or past its
- * user's budget, see sc_fold), so its close is not written either. */
-#define SC_OWNER_NOT_WRITTEN 2
 
 /* Open self-connects are counted per port, in this many buckets (the port
  * modulo it): a self-connect held open makes dearer only the closes of
  * sockets connected to a port of its bucket (see the state hook's entry). */
 #define SC_OPEN_PORT_BUCKETS 512
+
+/* A self-connect's close that was not written (the ring was full, or it
+ * was past its user's budget), as userspace keys an open self-connect: it
+ * takes these out of its count of open ones (the map unwritten_closes). */
+struct sc_unwritten_close {
+	__u32 netns;
+	__u16 family;
+	__u16 port;      /* host byte order */
+	__u8 addr[16];   /* as sc_event's */
+	__u32 bound_dev_if;  /* as sc_event's */
+};
+#define SC_UNWRITTEN_CLOSES 4096
 
 struct sc_event {
 	__u64 mono_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
@@ -109,7 +117,13 @@ struct sc_event {
 	__u8 owner;      /* enum sc_owner_source */
 	__u8 reserved;   /* port is in ip_local_reserved_ports */
 	__u8 flags;      /* SC_FLAG_* */
-	__u32 sock_ino;  /* listeners: the socket's inode, as sock_diag reports it; else 0 */
+	/* What tells the socket apart beyond its address and port. */
+	union {
+		__u32 sock_ino;      /* listeners and their closes: the socket's inode, as sock_diag reports it */
+		__u32 bound_dev_if;  /* the other kinds: the device it is bound to (SO_BINDTODEVICE), or 0:
+				      * two self-connects on one address and port can be open at
+				      * once when each is bound to a device of its own */
+	};
 	__u8 addr[16];   /* AF_INET: first 4 bytes; AF_INET6: all 16 */
 	char comm[SC_COMM_LEN];
 };
@@ -190,6 +204,7 @@ struct sc_fold {
 #define SC_CENSUS_SOCKET_SIZE 16
 #define SC_COMMAND_PORT_SIZE 28
 #define SC_FOLD_SIZE 40
+#define SC_UNWRITTEN_CLOSE_SIZE 28
 
 #ifdef __cplusplus
 static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
@@ -199,6 +214,7 @@ static_assert(sizeof(struct sc_listener_origin) == SC_LISTENER_ORIGIN_SIZE, "sc_
 static_assert(sizeof(struct sc_census_socket) == SC_CENSUS_SOCKET_SIZE, "sc_census_socket layout");
 static_assert(sizeof(struct sc_command_port) == SC_COMMAND_PORT_SIZE, "sc_command_port layout");
 static_assert(sizeof(struct sc_fold) == SC_FOLD_SIZE, "sc_fold layout");
+static_assert(sizeof(struct sc_unwritten_close) == SC_UNWRITTEN_CLOSE_SIZE, "sc_unwritten_close layout");
 #else
 _Static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
 _Static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
@@ -207,6 +223,7 @@ _Static_assert(sizeof(struct sc_listener_origin) == SC_LISTENER_ORIGIN_SIZE, "sc
 _Static_assert(sizeof(struct sc_census_socket) == SC_CENSUS_SOCKET_SIZE, "sc_census_socket layout");
 _Static_assert(sizeof(struct sc_command_port) == SC_COMMAND_PORT_SIZE, "sc_command_port layout");
 _Static_assert(sizeof(struct sc_fold) == SC_FOLD_SIZE, "sc_fold layout");
+_Static_assert(sizeof(struct sc_unwritten_close) == SC_UNWRITTEN_CLOSE_SIZE, "sc_unwritten_close layout");
 #endif
 
 #endif /* SELFCONNECT_EVENTS_H */

@@ -60,54 +60,97 @@ static __always_inline void fill_owner(struct sc_event *e, const struct sc_owner
 	BPF_CORE_READ_INTO(&e->comm, task, comm);
 }
 
-static __always_inline void fill_address(struct sc_event *e,
-					 const struct transition *t)
+/* The socket's remote address (its own, for a self-connect) as records
+ * carry it: 4 bytes of AF_INET, or 16 of AF_INET6. */
+static __always_inline void read_remote_address(const struct transition *t, __u16 family, __u8 (*addr)[16])
 {
 	const struct sock *sk = t->sk;
 
-	if (e->family == AF_INET6)
-		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_v6_daddr);
+	if (family == AF_INET6)
+		BPF_CORE_READ_INTO(addr, sk, __sk_common.skc_v6_daddr);
 	else
-		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_daddr);
+		BPF_CORE_READ_INTO(addr, sk, __sk_common.skc_daddr);
 }
 
-/* Takes the count of the socket at `key` (its entry `counted`) out of the
- * bucket it was made in, unless another run took it out first. */
-static __always_inline void uncount_self_connect(__u64 key, const __u32 *counted)
+/* Where the socket is, as userspace keys an open self-connect: its address
+ * and the device it is bound to. */
+static __always_inline void fill_address(struct sc_event *e,
+					 const struct transition *t)
 {
-	__u32 port = *counted;
-
-	if (bpf_map_delete_elem(&counted_self_connects, &key) == 0)
-		__sync_fetch_and_add(open_self_connects_at(port), -1);
+	read_remote_address(t, e->family, &e->addr);
+	e->bound_dev_if = SK_READ(t, __sk_common.skc_bound_dev_if);
 }
 
-/* Keeps open_self_connects_on: up when a self-connect is established, down
- * when the close of one that was counted is seen (counted_self_connects).
- * Done before the ring buffer is asked for room, so a full ring cannot make
- * a close go unseen. */
-static __always_inline void track_open_self_connects(const struct transition *t, __u8 kind)
+/* A self-connect's close that is not written: kept for userspace, which
+ * counted its self-connect open (or counted nothing: then it is a no-op). */
+static __always_inline void keep_unwritten_close(const struct transition *t, __u32 netns)
+{
+	struct sc_unwritten_close close = { .netns = netns, .family = family_of(t), .port = t->dport };
+	__u64 now = bpf_ktime_get_ns();
+
+	read_remote_address(t, close.family, &close.addr);
+	close.bound_dev_if = SK_READ(t, __sk_common.skc_bound_dev_if);
+	if (bpf_map_update_elem(&unwritten_closes, &close, &now, BPF_ANY) != 0)
+		__sync_fetch_and_add(&unwritten_closes_unkept, 1);
+}
+
+/* What the open counts knew of a closing self-connect. */
+enum counted_close {
+	CLOSE_UNCOUNTED,	/* no entry: made before the watcher, or the map was full */
+	CLOSE_OF_WRITTEN,	/* its self-connect's record was written */
+	CLOSE_OF_UNWRITTEN,	/* it was not: folded, past its budget, or the ring full */
+};
+
+/* Takes the socket at `key` (its entry `counted`) out of the counts it is
+ * in, unless another run took it out first. */
+static __always_inline enum counted_close uncount_self_connect(__u64 key, const __u32 *counted)
+{
+	__u32 value = *counted;
+
+	if (bpf_map_delete_elem(&counted_self_connects, &key) != 0)
+		return CLOSE_UNCOUNTED;
+	__sync_fetch_and_add(open_self_connects_at(value & COUNTED_PORT), -1);
+	if (!(value & COUNTED_NOT_WRITTEN))
+		return CLOSE_OF_WRITTEN;
+	__sync_fetch_and_add(&unwritten_open_self_connects, -1);
+	return CLOSE_OF_UNWRITTEN;
+}
+
+/* A self-connect established: counted open (open_self_connects_on), and
+ * its entry in counted_self_connects, to be marked if its record is not
+ * written; NULL if the map is full. Done before the ring buffer is asked
+ * for room, so a full ring cannot make it go uncounted. */
+static __always_inline __u32 *count_open_self_connect(const struct transition *t)
 {
 	__u32 port = t->dport, *counted;
-	__u64 key;
+	__u64 key = sock_key(t);
 
-	if (kind != SC_EVENT_SELF_CONNECT && kind != SC_EVENT_SELF_CONNECT_CLOSED)
-		return;
-	key = sock_key(t);
 	counted = bpf_map_lookup_elem(&counted_self_connects, &key);
-	if (kind == SC_EVENT_SELF_CONNECT_CLOSED) {
-		if (counted)
-			uncount_self_connect(key, counted);
-		return;
-	}
 	/* Still there: a socket at this address whose close was not seen (a
-	 * skipped run). On this port its count serves this one; on another,
-	 * it moves over, so that this one's close is looked at. */
-	if (counted && *counted == port)
-		return;
+	 * skipped run), surely gone. On this port its count serves this one,
+	 * which starts written; on another, it moves over, so that this one's
+	 * close is looked at. */
+	if (counted && (*counted & COUNTED_PORT) == port) {
+		if (*counted & COUNTED_NOT_WRITTEN)
+			__sync_fetch_and_add(&unwritten_open_self_connects, -1);
+		*counted = port;
+		return counted;
+	}
 	if (counted)
 		uncount_self_connect(key, counted);
 	bpf_map_update_elem(&counted_self_connects, &key, &port, BPF_NOEXIST);
 	__sync_fetch_and_add(open_self_connects_at(port), 1);
+	return bpf_map_lookup_elem(&counted_self_connects, &key);
+}
+
+/* A self-connect's close: out of the open counts. Done before the ring
+ * buffer is asked for room, so a full ring cannot make it go unseen. */
+static __always_inline enum counted_close uncount_closed_self_connect(const struct transition *t)
+{
+	__u64 key = sock_key(t);
+	__u32 *counted = bpf_map_lookup_elem(&counted_self_connects, &key);
+
+	return counted ? uncount_self_connect(key, counted) : CLOSE_UNCOUNTED;
 }
 
 /* Does the loader's --port or --netns filter leave this event out? */
@@ -229,11 +272,18 @@ static __always_inline bool owner_command(const struct sc_owner *o, struct sc_co
 	return true;
 }
 
-/* A self-connect that is not written: its close will not be either. */
-static __always_inline void not_written(struct sc_owner *o)
+/* A self-connect that is not written (`counted`, its entry): its close
+ * will not be either. Its close runs under the same socket's lock as this,
+ * so no delete of the entry comes in between. One with no entry (the map
+ * was full) is in no count: counted as untracked. */
+static __always_inline void not_written(__u32 *counted)
 {
-	if (o && !(o->state & SC_OWNER_NOT_WRITTEN)) {
-		o->state |= SC_OWNER_NOT_WRITTEN;
+	if (!counted) {
+		__sync_fetch_and_add(&self_connects_untracked, 1);
+		return;
+	}
+	if (!(*counted & COUNTED_NOT_WRITTEN)) {
+		*counted |= COUNTED_NOT_WRITTEN;
 		__sync_fetch_and_add(&unwritten_open_self_connects, 1);
 	}
 }
@@ -251,8 +301,8 @@ static __always_inline void not_written(struct sc_owner *o)
  * (written_under), so that a key is folded only once userspace has a record
  * of it to read its fold by, and no user can make entries faster than its
  * budget writes records. */
-static __always_inline bool self_connect_goes_on(struct sc_owner *o, struct sc_command_port *key, bool *keyed,
-						 struct sc_fold **fold_out)
+static __always_inline bool self_connect_goes_on(const struct sc_owner *o, __u32 *counted,
+						 struct sc_command_port *key, bool *keyed, struct sc_fold **fold_out)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct sc_fold *fold = NULL;
@@ -269,11 +319,11 @@ static __always_inline bool self_connect_goes_on(struct sc_owner *o, struct sc_c
 		__sync_fetch_and_add(&fold->folded, 1);
 		if (folded)
 			*folded += 1;
-		not_written(o);
+		not_written(counted);
 		return false;
 	}
 	if (!within_budget(BUDGET_SELF_CONNECTS, SELF_CONNECTS_PER_SECOND, SC_EVENT_SELF_CONNECT, now, key->uid)) {
-		not_written(o);
+		not_written(counted);
 		return false;
 	}
 	*fold_out = fold;
@@ -297,19 +347,21 @@ static __always_inline void written_under(const struct sc_command_port *key, str
 	}
 }
 
-/* A self-connect's close is written if its self-connect was. One whose
- * owner slot another connect took cannot tell: it is written within the
- * budget of the socket's user (else a user could hold thousands of folded
- * self-connects open and have each close written). */
-static __always_inline bool close_goes_on(const struct transition *t, struct sc_owner *o)
+/* A self-connect's close is written if its self-connect was. One the
+ * counts did not know cannot tell: it is written within the budget of the
+ * socket's user (else a user could hold thousands of folded self-connects
+ * open and have each close written); past it, it is kept for userspace's
+ * count. */
+static __always_inline bool close_goes_on(const struct transition *t, enum counted_close closed, __u32 netns)
 {
-	if (!o)
-		return within_budget(BUDGET_CLOSES, SELF_CONNECTS_PER_SECOND, SC_EVENT_SELF_CONNECT_CLOSED,
-				     bpf_ktime_get_ns(), SK_READ(t, sk_uid.val));
-	if (!(o->state & SC_OWNER_NOT_WRITTEN))
+	if (closed == CLOSE_OF_WRITTEN)
 		return true;
-	o->state &= ~SC_OWNER_NOT_WRITTEN;
-	__sync_fetch_and_add(&unwritten_open_self_connects, -1);
+	if (closed == CLOSE_OF_UNWRITTEN)
+		return false;
+	if (within_budget(BUDGET_CLOSES, SELF_CONNECTS_PER_SECOND, SC_EVENT_SELF_CONNECT_CLOSED, bpf_ktime_get_ns(),
+			  SK_READ(t, sk_uid.val)))
+		return true;
+	keep_unwritten_close(t, netns);
 	return false;
 }
 
@@ -320,6 +372,8 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
 	struct sc_command_port key = { .netns = netns, .uid = UNKNOWN_UID, .port = t->dport, .family = family_of(t) };
 	struct sc_fold *fold = NULL;
+	enum counted_close closed = CLOSE_UNCOUNTED;
+	__u32 *counted = NULL;
 	bool keyed = false;
 	struct sc_owner *o;
 	struct sc_event *e;
@@ -342,18 +396,28 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 		    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, now, o ? o->uid : UNKNOWN_UID))
 			return 0;
 	}
-	track_open_self_connects(t, kind);
+	if (kind == SC_EVENT_SELF_CONNECT)
+		counted = count_open_self_connect(t);
+	else if (kind == SC_EVENT_SELF_CONNECT_CLOSED)
+		closed = uncount_closed_self_connect(t);
 	if (o)
 		key.uid = o->uid;
-	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, &key, &keyed, &fold))
+	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, counted, &key, &keyed, &fold))
 		return 0;
-	if (kind == SC_EVENT_SELF_CONNECT_CLOSED && !close_goes_on(t, o))
+	if (kind == SC_EVENT_SELF_CONNECT_CLOSED && !close_goes_on(t, closed, netns))
 		return 0;
 
 	ephemeral_range(t, net, &lo, &hi);
 	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);
-	if (!e)
+	if (!e) {
+		/* Lost to a full ring: a self-connect is then counted as one not
+		 * written (its close is not written either), a close is kept. */
+		if (kind == SC_EVENT_SELF_CONNECT)
+			not_written(counted);
+		else if (kind == SC_EVENT_SELF_CONNECT_CLOSED)
+			keep_unwritten_close(t, netns);
 		return 0;
+	}
 	fill_owner(e, o);
 	if (keyed) {
 		written_under(&key, fold);
@@ -507,8 +571,13 @@ static __always_inline int report_port_event(__u64 sk_addr, __u8 kind)
 	else
 		BPF_CORE_READ_INTO(&e->addr, sk, __sk_common.skc_rcv_saddr);
 	/* Names the listener however it is seen: at listen(), at its close
-	 * (its file is still there), and by the start scan. */
-	e->sock_ino = socket_inode(sk);
+	 * (its file is still there), and by the start scan. A listen() that
+	 * failed names no listener: its slot holds the device, as a port's
+	 * records do. */
+	if (kind == SC_EVENT_PORT_IN_USE)
+		e->bound_dev_if = BPF_CORE_READ(sk, __sk_common.skc_bound_dev_if);
+	else
+		e->sock_ino = socket_inode(sk);
 	e->flags = port_chosen_by_kernel(sk) ? SC_FLAG_PORT_CHOSEN_BY_KERNEL : 0;
 	if (kind == SC_EVENT_LISTENER_CLOSED) {
 		e->tgid = 0;

@@ -64,12 +64,17 @@ static __always_inline __s32 *open_self_connects_at(__u16 port)
 }
 
 /* The self-connects counted in open_self_connects_on, by socket (sock_key),
- * with the port each was counted under: a count leaves the bucket it was
- * made in, once, decided by the delete that takes its entry out (between
- * CPUs too). Keyed by the socket, not by its owner slot, which another
- * connect may take over while it is open. Filled only by self-connects, on
- * the rare path; when full, a self-connect is counted all the same and its
- * count never comes down (its bucket stays dear, none is missed). */
+ * with the port each was counted under and whether its record was written
+ * (COUNTED_NOT_WRITTEN): a count leaves the bucket it was made in, once,
+ * decided by the delete that takes its entry out (between CPUs too), and
+ * the delete tells whether its close is written. Keyed by the socket, not
+ * by its owner slot, which another connect may take over while it is open.
+ * Filled only by self-connects, on the rare path; when full, a self-connect
+ * is counted all the same and its count never comes down (its bucket stays
+ * dear, none is missed); one of them not written is in no count
+ * (self_connects_untracked). */
+#define COUNTED_PORT 0xffffu
+#define COUNTED_NOT_WRITTEN (1u << 31)
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -78,10 +83,29 @@ struct {
 	__type(value, __u32);
 } counted_self_connects SEC(".maps");
 
-/* Of those, the ones whose record was not written (folded, or past their
- * user's budget): their closes are not written either, so userspace's
- * gauge of open self-connects adds this to the ones it was told of. */
+/* Of those, the ones whose record was not written (folded, past their
+ * user's budget, or the ring full): their closes are not written either,
+ * so userspace's gauge of open self-connects adds this to the ones it was
+ * told of. */
 __s64 unwritten_open_self_connects = 0;
+/* Self-connects not written that found counted_self_connects full: in no
+ * count, the gauge reads that much low until they close. */
+__u64 self_connects_untracked = 0;
+
+/* Closes of self-connects that were not written, for userspace to take
+ * out of its count of open ones (read and emptied every quarter second),
+ * each with when it closed (bpf_ktime_get_ns): a self-connect at the same
+ * address established after it is another socket. Made on demand, on the
+ * rare path; one that finds it full is counted in unwritten_closes_unkept,
+ * and userspace reads the sockets again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SC_UNWRITTEN_CLOSES);
+	__uint(map_flags, 1); /* BPF_F_NO_PREALLOC */
+	__type(key, struct sc_unwritten_close);
+	__type(value, __u64);
+} unwritten_closes SEC(".maps");
+__u64 unwritten_closes_unkept = 0;
 
 /* Set by the loader between open and load; 0 means no filter. They are
  * checked only after a self-connect is found, never on the hot path. */
@@ -260,9 +284,11 @@ struct {
  * guard prevented, REFUSALS_PER_SECOND refused connects to a port of
  * the range, and SELF_CONNECTS_PER_SECOND self-connects written (of any
  * number of commands and ports; a command's repeats on a port are folded
- * first, see self_connect_folds), and as many closes of self-connects whose
- * owner slot was taken by another connect (so whether their self-connect
- * was written is not known; budgeted by the socket's own uid). A user past a budget spends only its own: another user's
+ * first, see self_connect_folds), and as many closes of self-connects the
+ * open counts did not know (made before the watcher started, or when
+ * counted_self_connects was full: whether their self-connect was written
+ * is not known; budgeted by the socket's own uid). A user past a budget
+ * spends only its own: another user's
  * events go on. Above them, a ceiling for all users together, per CPU, of
  * USERS_AT_FULL_BUDGET times each budget, so that no number of users can
  * make the watcher busy. The rest are counted lost (never silently). */

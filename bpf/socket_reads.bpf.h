@@ -162,12 +162,6 @@ static __always_inline void remember_owner(const struct transition *t)
 	if (!o)
 		return;
 	id = bpf_get_current_pid_tgid();
-	/* A slot taken over from a self-connect still open whose record was
-	 * not written: its close will find no slot and be written as any
-	 * close, so it leaves the unwritten ones now (the gauge comes back). */
-	if (o->state & SC_OWNER_NOT_WRITTEN)
-		__sync_fetch_and_add(&unwritten_open_self_connects, -1);
-	o->state = 0;
 	o->sock_key = key;
 	o->task = bpf_get_current_task();
 	o->tgid = id >> 32;

@@ -203,6 +203,7 @@ struct sock_common {
 	__u32 skc_portpair; /* union of the two above */
 	unsigned short skc_family;
 	volatile unsigned char skc_state;
+	int skc_bound_dev_if; /* SO_BINDTODEVICE's ifindex, 0 for none */
 	possible_net_t skc_net;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;

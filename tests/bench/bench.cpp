@@ -36,6 +36,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "noop.skel.h"
@@ -244,6 +245,7 @@ struct External {
     pid_t pid = -1;
     std::optional<double> ready_ms;
     std::set<uint32_t> programs;
+    int output = -1;  // the read end of its stdout, kept open while it runs (bpftrace)
 };
 
 // `mode` empty: the default invocation, what the unit and the image run;
@@ -325,6 +327,7 @@ External start_bpftrace()
         _exit(127);
     }
     close(out[1]);
+    e.output = out[0];
     pollfd p{out[0], POLLIN, 0};
     if (poll(&p, 1, 30000) > 0) {  // "Attaching 1 probe..." once attached
         char buf[256];
@@ -345,14 +348,27 @@ External start_bpftrace()
     return e;
 }
 
+// Asked to end as a user would (SIGINT: selfconnect prints its summary,
+// bpftrace detaches); one that has not ended 10 s later is killed, so that
+// a contender stuck in its start cannot hang the bench (bpftrace once did).
 void stop(External& e)
 {
     if (e.pid <= 0)
         return;
     kill(e.pid, SIGINT);
     int st;
-    waitpid(e.pid, &st, 0);
+    for (int waited_ms = 0; waitpid(e.pid, &st, WNOHANG) == 0; waited_ms += 50) {
+        if (waited_ms >= 10000) {
+            std::fprintf(stderr, "selfconnect-bench: pid %d did not end 10 s after SIGINT: killed\n", e.pid);
+            kill(e.pid, SIGKILL);
+            waitpid(e.pid, &st, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     e.pid = -1;
+    if (e.output >= 0)
+        close(std::exchange(e.output, -1));
 }
 
 // One measurement of contender `k` (in the order main() lists them). The

@@ -11,9 +11,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <future>
 #include <thread>
 
+#include "named_netns.h"
 #include "self_connect.h"
+#include "wait_for.h"
 #include "watch_process.h"
 
 using nlohmann::json;
@@ -50,6 +53,42 @@ TEST(WatchIncident, KillDestroysTheSelfConnectAndItsOwnersReceiveFails)
     EXPECT_EQ(wait_recv_error(child), ECONNABORTED);
     watch.signal(SIGINT);
     EXPECT_EQ(watch.wait_exit(), 0);
+}
+
+// A self-connect through a socket bound to a device (SO_BINDTODEVICE) is
+// found by the kernel only when asked with that device: watch --kill (as
+// it happens) and audit --kill (one held) destroy it, and its owner's
+// recv() fails. The build before asked without it: "No such file or
+// directory", and the socket stayed.
+TEST(WatchIncident, KillDestroysASelfConnectBoundToADevice)
+{
+    REQUIRE_ROOT();
+    NamedNetns ns;
+    ASSERT_TRUE(ns.add_twin_devices("sc-k1", "sc-k2", "10.77.0.2"));
+    std::vector<std::string> client{"timeout", "30"};
+    for (const std::string& arg : ns.bound_self_connect("sc-k1", "10.77.0.2", 40820))
+        client.push_back(arg);
+    {
+        WatchProcess watch({"watch", "--json", "--kill", "--netns", std::to_string(ns.inode())});
+        ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
+        EXPECT_EQ(run_command(client).status, 0) << "the client's recv() did not fail with ECONNABORTED (124: not killed)";
+        const auto rec = next_record(watch, "self_connect");
+        ASSERT_TRUE(rec);
+        EXPECT_EQ((*rec)["killed"], true) << rec->dump();
+        EXPECT_GT((*rec).value("bound_ifindex", 0u), 0u) << rec->dump();
+        watch.signal(SIGINT);
+        EXPECT_EQ(watch.wait_exit(), 0);
+    }
+    client[client.size() - 1] = "40822";  // a port of its own: the first one's may still be closing
+    auto held = std::async(std::launch::async, [&] { return run_command(client).status; });
+    ASSERT_TRUE(wait_for("the client to meet itself on 40822", 10s, [&] {
+        const RunResult ss = run_command(ns.exec({"ss", "-Htn", "state", "established", "sport = :40822"}));
+        return Sighting{!ss.out.empty(), "ss: \"" + ss.out + ss.err + "\""};
+    }));
+    const RunResult audit =
+        run_command({selfconnect_binary(), "audit", "--json", "--kill", "--netns", std::to_string(ns.inode())});
+    EXPECT_NE(audit.out.find("\"killed\":true"), std::string::npos) << audit.out << audit.err;
+    EXPECT_EQ(held.get(), 0) << "the held client's recv() did not fail with ECONNABORTED (124: not killed)";
 }
 
 // --kill keeps a sock_diag socket for the namespaces it killed in lately,

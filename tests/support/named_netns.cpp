@@ -88,4 +88,36 @@ void NamedNetns::write_sysctl(const std::string& path, const std::string& value)
     });
 }
 
+::testing::AssertionResult NamedNetns::add_twin_devices(const std::string& first, const std::string& second,
+                                                        const std::string& addr) const
+{
+    std::vector<std::vector<std::string>> steps{{"ip", "link", "add", first, "type", "veth", "peer", "name", second}};
+    for (const std::string& dev : {first, second}) {
+        steps.push_back({"ip", "link", "set", dev, "up"});
+        steps.push_back({"ip", "addr", "add", addr + "/32", "dev", dev});
+    }
+    for (const auto& step : steps) {
+        const RunResult r = run_command(exec(step));
+        if (r.status != 0)
+            return ::testing::AssertionFailure() << step[2] << " " << step[3] << " failed: " << r.err;
+    }
+    return ::testing::AssertionSuccess();
+}
+
+std::vector<std::string> NamedNetns::bound_self_connect(const std::string& device, const std::string& addr,
+                                                        uint16_t port) const
+{
+    return exec({"python3", "-c",
+                 "import errno, socket, sys\n"
+                 "s = socket.socket()\n"
+                 "s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, sys.argv[1].encode())\n"
+                 "s.bind((sys.argv[2], int(sys.argv[3])))\n"
+                 // connect() too: a watcher may destroy the socket before
+                 // connect() has seen it established.
+                 "try: s.connect((sys.argv[2], int(sys.argv[3]))); s.recv(1)\n"
+                 "except OSError as e: sys.exit(0 if e.errno == errno.ECONNABORTED else 1)\n"
+                 "sys.exit(1)\n",
+                 device, addr, std::to_string(port)});
+}
+
 }  // namespace selfconnect::testing

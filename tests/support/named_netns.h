@@ -38,6 +38,17 @@ public:
     std::vector<std::string> held_nc(const std::string& fifo_dir, const std::string& nc_args,
                                      bool until_connected) const;
 
+    // The ends of a veth pair here, named `first` and `second`, up, each
+    // with the address `addr`/32: sockets bound to each (SO_BINDTODEVICE)
+    // may share that address and a port.
+    [[nodiscard]] ::testing::AssertionResult add_twin_devices(const std::string& first, const std::string& second,
+                                                              const std::string& addr) const;
+    // A python client here that binds to `device` and to addr:port, meets
+    // itself there and blocks in recv(): it exits 0 if the socket was
+    // destroyed under it (ECONNABORTED), 1 if recv() ended otherwise.
+    std::vector<std::string> bound_self_connect(const std::string& device, const std::string& addr,
+                                                uint16_t port) const;
+
 private:
     std::string name_;
     uint32_t inode_ = 0;

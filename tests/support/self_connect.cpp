@@ -7,16 +7,19 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <new>
 #include <sstream>
 #include <stdexcept>
 
@@ -85,9 +88,10 @@ int one_self_connect(const SelfConnectPlan& p, bool keep)
     return met_itself ? 0 : 4;
 }
 
-}  // namespace
-
-SelfConnectChild start_self_connects(const SelfConnectPlan& plan)
+// Forks a child set up as the plan says (name, namespace, uid) that exits
+// with what `connects` returns; returns once the child is about to connect.
+template <typename Connects>
+SelfConnectChild fork_planned_child(const SelfConnectPlan& plan, Connects connects)
 {
     int ready[2];
     if (pipe(ready) != 0)
@@ -110,13 +114,7 @@ SelfConnectChild start_self_connects(const SelfConnectPlan& plan)
         if (write(ready[1], &netns, sizeof(netns)) != sizeof(netns))
             _exit(12);
         close(ready[1]);
-        for (int i = 0; i < plan.repeat; ++i) {
-            if (plan.comms > 1)
-                prctl(PR_SET_NAME, (plan.comm + "-" + std::to_string(i % plan.comms)).c_str());
-            if (int err = one_self_connect(plan, plan.hold && i + 1 == plan.repeat))
-                _exit(err);
-        }
-        _exit(0);
+        _exit(connects());
     }
     close(ready[1]);
     SelfConnectChild child{pid, 0};
@@ -124,6 +122,68 @@ SelfConnectChild start_self_connects(const SelfConnectPlan& plan)
         child.netns = 0;
     close(ready[0]);
     return child;
+}
+
+}  // namespace
+
+SelfConnectChild start_self_connects(const SelfConnectPlan& plan)
+{
+    return fork_planned_child(plan, [&plan] {
+        for (int i = 0; i < plan.repeat; ++i) {
+            if (plan.comms > 1)
+                prctl(PR_SET_NAME, (plan.comm + "-" + std::to_string(i % plan.comms)).c_str());
+            if (int err = one_self_connect(plan, plan.hold && i + 1 == plan.repeat))
+                return err;
+        }
+        return 0;
+    });
+}
+
+// Shared with the child through an anonymous shared mapping: the child
+// counts, the parent asks it to stop. Lock-free atomics work across
+// processes on one mapping.
+struct SelfConnectFlood::Shared {
+    std::atomic<bool> stop{false};
+    std::atomic<long> made{0};
+};
+
+SelfConnectFlood::SelfConnectFlood(const SelfConnectPlan& plan)
+{
+    void* page = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED)
+        throw std::runtime_error("mmap");
+    shared_ = new (page) Shared;
+    Shared* shared = shared_;
+    pid_ = fork_planned_child(plan, [&plan, shared] {
+               while (!shared->stop.load()) {
+                   if (int err = one_self_connect(plan, false))
+                       return err;
+                   shared->made.fetch_add(1);
+               }
+               return 0;
+           }).pid;
+}
+
+SelfConnectFlood::~SelfConnectFlood()
+{
+    stop();
+    shared_->~Shared();
+    munmap(shared_, sizeof(Shared));
+}
+
+long SelfConnectFlood::made() const
+{
+    return shared_->made.load();
+}
+
+int SelfConnectFlood::stop()
+{
+    if (pid_ > 0) {
+        shared_->stop.store(true);
+        status_ = wait_child(pid_);
+        pid_ = -1;
+    }
+    return status_;
 }
 
 int wait_child(pid_t pid)

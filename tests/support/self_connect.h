@@ -38,6 +38,31 @@ SelfConnectChild start_self_connects(const SelfConnectPlan& plan);
 // Exit status of the child: 0 when every connect met itself.
 int wait_child(pid_t pid);
 
+// Self-connects made one after another (as the plan says, but for its
+// repeat) until stopped: a flood that must still run while something else
+// happens, however fast the machine makes a fixed number of them.
+class SelfConnectFlood {
+public:
+    // Forks the child and waits until it is about to connect.
+    explicit SelfConnectFlood(const SelfConnectPlan& plan);
+    ~SelfConnectFlood();
+    SelfConnectFlood(const SelfConnectFlood&) = delete;
+    SelfConnectFlood& operator=(const SelfConnectFlood&) = delete;
+
+    // Self-connects made so far, each one met itself.
+    long made() const;
+    // Ends the flood after the self-connect in progress and reaps the child:
+    // 0 if every connect met itself, else why the first that did not failed
+    // (as wait_child says). made() is then final.
+    int stop();
+
+private:
+    struct Shared;
+    Shared* shared_ = nullptr;  // a page the child writes and the parent reads
+    pid_t pid_ = -1;
+    int status_ = -1;
+};
+
 // A client stuck on itself: it self-connects on 127.0.0.1:port, then blocks
 // in recv() until something destroys the socket.
 struct StuckClient {

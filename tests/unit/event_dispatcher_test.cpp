@@ -330,6 +330,140 @@ TEST_F(Dispatcher, AfterLostListenerEventsAScanSetsTheGaugeRightAndReportsWhatWa
     EXPECT_EQ(sink.records.size(), 2u) << "a listener already known is not written again";
 }
 
+TEST_F(Dispatcher, ClosesTheKernelDidNotWriteTakeTheirSelfConnectsOutOfTheOpenCount)
+{
+    EventDispatcher& d = make();
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500));
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40502, 1'000'000'000ULL, kNetns, "curl", AF_INET6));
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40504));
+    EXPECT_EQ(metrics.self_connects_open, 3u);
+    const size_t written = sink.records.size();
+    sc_unwritten_close v4{kNetns, AF_INET, 40500, {127, 0, 0, 1}};
+    sc_unwritten_close v6{kNetns, AF_INET6, 40502, {}};
+    v6.addr[15] = 1;  // ::1, as event() makes it
+    sc_unwritten_close elsewhere{kNetns + 1, AF_INET, 40504, {127, 0, 0, 1}};
+    const uint64_t closed_at = 2'000'000'000ULL;
+    d.closes_not_written({decode_unwritten_close(v4, closed_at), decode_unwritten_close(v6, closed_at),
+                          decode_unwritten_close(elsewhere, closed_at)},
+                         closed_at);
+    EXPECT_EQ(metrics.self_connects_open, 1u) << "40504 is open in another namespace";
+    EXPECT_EQ(sink.records.size(), written) << "no record of its own";
+}
+
+// Two self-connects on one address and port, each bound to a device of
+// its own, are two open ones: the close of one, written or kept, leaves
+// the other.
+TEST_F(Dispatcher, SelfConnectsOnOneAddressBoundToTwoDevicesAreTwoOpen)
+{
+    EventDispatcher& d = make();
+    const auto on_device = [&](uint8_t kind, uint32_t ifindex) {
+        Record r = event(kind, 40500);
+        r.bound_ifindex = ifindex;
+        return r;
+    };
+    d.handle(on_device(SC_EVENT_SELF_CONNECT, 2));
+    d.handle(on_device(SC_EVENT_SELF_CONNECT, 3));
+    d.handle(on_device(SC_EVENT_SELF_CONNECT, 4));
+    EXPECT_EQ(metrics.self_connects_open, 3u);
+    d.handle(on_device(SC_EVENT_SELF_CONNECT_CLOSED, 2));
+    EXPECT_EQ(metrics.self_connects_open, 2u);
+    sc_unwritten_close kept{kNetns, AF_INET, 40500, {127, 0, 0, 1}, 3};
+    d.closes_not_written({decode_unwritten_close(kept, 2'000'000'000ULL)}, 2'000'000'000ULL);
+    EXPECT_EQ(metrics.self_connects_open, 1u) << "the one on device 4 is open";
+
+    // Bound to another device since it was recorded (SO_BINDTODEVICE works
+    // on a connected socket): its close takes it out, the one open at its
+    // address and port.
+    d.handle(on_device(SC_EVENT_SELF_CONNECT_CLOSED, 9));
+    EXPECT_EQ(metrics.self_connects_open, 0u);
+    // With two open there, a close under a third device takes out one of
+    // them, and the other's close, whichever device it carries, the other:
+    // the gauge never keeps one whose socket is gone.
+    d.handle(on_device(SC_EVENT_SELF_CONNECT, 2));
+    d.handle(on_device(SC_EVENT_SELF_CONNECT, 3));
+    d.handle(on_device(SC_EVENT_SELF_CONNECT_CLOSED, 9));
+    EXPECT_EQ(metrics.self_connects_open, 1u);
+    d.handle(on_device(SC_EVENT_SELF_CONNECT_CLOSED, 2));
+    EXPECT_EQ(metrics.self_connects_open, 0u);
+}
+
+TEST_F(Dispatcher, AKeptCloseLeavesASelfConnectMadeAtItsAddressAfterIt)
+{
+    EventDispatcher& d = make();
+    // Closed at 2 s (kept, not written), made again at 3 s and held: the
+    // record of the new one is read before the kept close is taken.
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500, 1'000'000'000ULL));
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500, 3'000'000'000ULL));
+    sc_unwritten_close first{kNetns, AF_INET, 40500, {127, 0, 0, 1}};
+    d.closes_not_written({decode_unwritten_close(first, 2'000'000'000ULL)}, 2'000'000'000ULL);
+    EXPECT_EQ(metrics.self_connects_open, 1u);
+    d.closes_not_written({decode_unwritten_close(first, 4'000'000'000ULL)}, 4'000'000'000ULL);
+    EXPECT_EQ(metrics.self_connects_open, 0u);
+}
+
+TEST_F(Dispatcher, AKeptCloseTakenBeforeItsSelfConnectsRecordIsReadStillTakesItOut)
+{
+    EventDispatcher& d = make();
+    // Established at 1 s and closed at 2 s (kept): its record sat in the
+    // ring behind one another CPU had not finished, and is read after the
+    // close was taken.
+    sc_unwritten_close early{kNetns, AF_INET, 40500, {127, 0, 0, 1}};
+    d.closes_not_written({decode_unwritten_close(early, 2'000'000'000ULL)}, 2'000'000'000ULL);
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500, 1'000'000'000ULL));
+    EXPECT_EQ(metrics.self_connects_open, 0u);
+    EXPECT_EQ(sink.of(RecordType::SelfConnect).size(), 1u) << "still reported";
+    // Made again after it: counted.
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500, 3'000'000'000ULL));
+    EXPECT_EQ(metrics.self_connects_open, 1u);
+
+    // A kept close whose self-connect never comes (its record was not
+    // written) is forgotten a second on: a later one at its address stays.
+    sc_unwritten_close never{kNetns, AF_INET, 40502, {127, 0, 0, 1}};
+    d.closes_not_written({decode_unwritten_close(never, 4'000'000'000ULL)}, 4'000'000'000ULL);
+    d.closes_not_written({}, 5'500'000'000ULL);
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40502, 3'500'000'000ULL));  // a record late by 2 s: no longer waited for
+    EXPECT_EQ(metrics.self_connects_open, 2u);
+}
+
+TEST_F(Dispatcher, AfterLostClosesAScanTakesTheSelfConnectsItKnowsGoneOutOfTheOpenCount)
+{
+    EventDispatcher& d = make();
+    constexpr uint32_t kOther = kNetns + 1;
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40500, 1'000'000'000ULL));  // its close was lost
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40502, 1'000'000'000ULL));  // still open
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40504, 1'000'000'000ULL, kOther));  // in a namespace not known
+    EXPECT_EQ(metrics.self_connects_open, 3u);
+    const Record still = event(SC_EVENT_SELF_CONNECT, 40502);
+    const Record unwritten = event(SC_EVENT_SELF_CONNECT, 40506);  // the kernel's to count, not ours
+    d.resync_self_connects({still, unwritten}, {kNetns});
+    EXPECT_EQ(metrics.self_connects_open, 2u);
+    const size_t written = sink.records.size();
+
+    // A close on its way during the scan is written with its lifetime.
+    d.handle(event(SC_EVENT_SELF_CONNECT_CLOSED, 40500, 4'000'000'000ULL));
+    auto closed = sink.of(RecordType::SelfConnectClosed);
+    ASSERT_EQ(closed.size(), 1u);
+    ASSERT_TRUE(closed[0].as<SelfConnectClosedFacts>().lifetime_seconds);
+    EXPECT_DOUBLE_EQ(*closed[0].as<SelfConnectClosedFacts>().lifetime_seconds, 3.0);
+    EXPECT_EQ(metrics.self_connects_open, 2u);
+    EXPECT_EQ(sink.records.size(), written + 1) << "a scan writes no record of its own";
+
+    // Closed unseen, it is kept for its close until the next scan only.
+    d.handle(event(SC_EVENT_SELF_CONNECT, 40508, 5'000'000'000ULL));
+    d.resync_self_connects({still}, {kNetns});
+    d.resync_self_connects({still}, {kNetns});
+    d.handle(event(SC_EVENT_SELF_CONNECT_CLOSED, 40508, 9'000'000'000ULL));
+    closed = sink.of(RecordType::SelfConnectClosed);
+    ASSERT_EQ(closed.size(), 2u);
+    EXPECT_FALSE(closed[1].as<SelfConnectClosedFacts>().lifetime_seconds);
+    EXPECT_EQ(metrics.self_connects_open, 2u);
+
+    // The ones left close as ever.
+    d.handle(event(SC_EVENT_SELF_CONNECT_CLOSED, 40502, 9'000'000'000ULL));
+    d.handle(event(SC_EVENT_SELF_CONNECT_CLOSED, 40504, 9'000'000'000ULL, kOther));
+    EXPECT_EQ(metrics.self_connects_open, 0u);
+}
+
 TEST_F(Dispatcher, AListenerThatStartsAgainWithinTenSecondsIsCountedNotWrittenAgain)
 {
     EventDispatcher& d = make();

@@ -44,6 +44,15 @@ TEST(BpfAfterTheDrop, KernelsBefore519NeedCapBpfForEveryBpfCommand)
     EXPECT_TRUE(bpf_commands_need_capability("garbage")) << "unknown: keep what reading needs";
 }
 
+TEST(BpfAfterTheDrop, ClassicTracepointsBefore61TakeOnlyPreallocatedMapsWithoutAWarning)
+{
+    EXPECT_TRUE(tracepoints_need_preallocated_maps("5.10.0-32-cloud-amd64"));  // Debian 11
+    EXPECT_TRUE(tracepoints_need_preallocated_maps("6.0.19"));
+    EXPECT_FALSE(tracepoints_need_preallocated_maps("6.1.0-50-amd64"));  // Debian 12
+    EXPECT_FALSE(tracepoints_need_preallocated_maps("6.12.95+deb12-cloud-amd64"));
+    EXPECT_TRUE(tracepoints_need_preallocated_maps("")) << "unknown: what is safe on any kernel";
+}
+
 // The fexit probe loads a tracing program with no target: a kernel that
 // would take fexit refuses it for that (EINVAL, naming btf_id); one that
 // refuses fexit outright says no first, with another errno and no word of

@@ -15,6 +15,7 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples)
     m.lost_kernel_by_kind[SC_EVENT_SELF_CONNECT_CLOSED] = 7;
     m.skipped_kernel_runs = 2;
     m.lost_unknown_kinds = 5;
+    m.lost_open_count_closes = 4;
     m.attach_mode = "tracepoint";
     const std::string text = render_prometheus(m);
     EXPECT_NE(text.find("# TYPE selfconnect_self_connects_total counter\n"), std::string::npos);
@@ -24,6 +25,10 @@ TEST(Metrics, EveryFamilyHasHelpTypeAndSamples)
     EXPECT_NE(text.find("selfconnect_events_lost_total{where=\"kernel_skipped\",kind=\"unknown\"} 2\n"),
               std::string::npos);
     EXPECT_NE(text.find("selfconnect_events_lost_total{where=\"unknown_kind\",kind=\"unknown\"} 5\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("selfconnect_events_lost_total{where=\"open_count\",kind=\"self_connect_closed\"} 4\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("selfconnect_events_lost_total{where=\"open_count\",kind=\"self_connect\"} 0\n"),
               std::string::npos);
     EXPECT_NE(text.find("selfconnect_attach_mode{mode=\"tracepoint\"} 1\n"), std::string::npos);
     EXPECT_EQ(text.back(), '\n');

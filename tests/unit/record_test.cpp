@@ -103,6 +103,37 @@ TEST(EventDecoding, AV4MappedAddressIsIpv6AndSaysSo)
     EXPECT_EQ(j["v4_mapped"], true);
 }
 
+// A socket bound to a device (SO_BINDTODEVICE) says which: another bound
+// to another device may have the same address and port. A listener's slot
+// holds its inode instead, never read as a device.
+TEST(EventDecoding, ASelfConnectBoundToADeviceSaysWhichAndAListenerNever)
+{
+    sc_event e = sample_event();
+    e.bound_dev_if = 7;
+    const Record r = *decode_event(e, {});
+    EXPECT_EQ(r.bound_ifindex, 7u);
+    EXPECT_EQ(to_json(r)["bound_ifindex"], 7);
+    EXPECT_NE(to_text(r).find("127.0.0.1:44600 (bound to interface 7)"), std::string::npos) << to_text(r);
+    EXPECT_FALSE(to_json(*decode_event(sample_event(), {})).contains("bound_ifindex")) << "bound to none";
+
+    sc_event listener = sample_event();
+    listener.kind = SC_EVENT_LISTEN;
+    listener.sock_ino = 9001;
+    const Record l = *decode_event(listener, {});
+    EXPECT_EQ(l.socket_inode, 9001u);
+    EXPECT_EQ(l.bound_ifindex, 0u);
+    EXPECT_FALSE(to_json(l).contains("bound_ifindex"));
+
+    // A listen() refused names no listener: its slot holds the device.
+    sc_event refused = sample_event();
+    refused.kind = SC_EVENT_PORT_IN_USE;
+    refused.bound_dev_if = 7;
+    EXPECT_EQ(decode_event(refused, {})->bound_ifindex, 7u);
+
+    sc_unwritten_close close{4026531840u, AF_INET, 44600, {127, 0, 0, 1}, 7};
+    EXPECT_EQ(decode_unwritten_close(close, 1).bound_ifindex, 7u);
+}
+
 // Every kind the BPF program writes is a record of its own type; a kind
 // this loader does not know is no record at all (it is counted as lost),
 // never a self-connect.
@@ -285,4 +316,25 @@ TEST(EventDecoding, AListenerAtRiskSaysWhichParityConnectTriesFirstAndItsFix)
     const std::string odd = to_text(r);
     EXPECT_NE(odd.find("; connect() reaches this parity only after the other"), std::string::npos) << odd;
     EXPECT_EQ(odd.find("fix:"), std::string::npos) << odd;
+}
+
+TEST(EventDecoding, WhatTheOpenCountCouldNotFollowIsReportedLostByKind)
+{
+    LostEvents l;
+    l.where = LossPlace::OpenCount;
+    l.count = 5;
+    l.total = 7;
+    l.by_kind[SC_EVENT_SELF_CONNECT] = 2;
+    l.by_kind[SC_EVENT_SELF_CONNECT_CLOSED] = 5;
+    const json j = lost_json(l);
+    EXPECT_EQ(j["type"], "events_lost");
+    EXPECT_EQ(j["where"], "open_count");
+    EXPECT_EQ(j["count"], 5);
+    EXPECT_EQ(j["total"], 7);
+    EXPECT_EQ(j["self_connects"], 2);
+    EXPECT_EQ(j["self_connect_closes"], 5);
+    const std::string text = lost_text(l);
+    EXPECT_NE(text.find("LOST 5 self-connects or closes to the open count"), std::string::npos) << text;
+    EXPECT_NE(text.find("low until those self-connects close, or high until"), std::string::npos) << text;
+    EXPECT_NE(text.find("(in all: 2 self-connects, 5 closes)"), std::string::npos) << text;
 }

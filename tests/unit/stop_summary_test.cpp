@@ -49,3 +49,20 @@ TEST(StopSummary, EventsOfAnUnknownKindAreSaidOnlyWhenThereWereSome)
     EXPECT_TRUE(some.starts_with(none)) << some;
     EXPECT_EQ(some.substr(none.size()), "selfconnect: 3 events of a kind this build does not know were lost (events_lost, unknown_kind)\n");
 }
+
+// What the count of open self-connects could not follow is said at stop,
+// by kind, and nothing when there was none.
+TEST(StopSummary, WhatTheOpenCountCouldNotFollowIsSaidOnlyWhenThereWasSome)
+{
+    WatchTotals t;
+    const std::string none = stop_summary(t);
+    EXPECT_EQ(none.find("open_count"), std::string::npos) << none;
+    t.open_count.total = 7;
+    t.open_count.by_kind[SC_EVENT_SELF_CONNECT] = 2;
+    t.open_count.by_kind[SC_EVENT_SELF_CONNECT_CLOSED] = 5;
+    const std::string some = stop_summary(t);
+    EXPECT_TRUE(some.starts_with(none)) << some;
+    EXPECT_EQ(some.substr(none.size()),
+              "selfconnect: the count of open self-connects could not follow 2 self-connects and 5 closes "
+              "(events_lost, open_count)\n");
+}

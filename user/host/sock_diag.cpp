@@ -148,6 +148,7 @@ std::vector<TcpSocket> SockDiag::dump(uint16_t family, uint32_t state_mask)
             s.dport = ntohs(m->id.idiag_dport);
             s.uid = m->idiag_uid;
             s.inode = m->idiag_inode;
+            s.bound_ifindex = m->id.idiag_if;
             s.cookie = static_cast<uint64_t>(m->id.idiag_cookie[0]) |
                        (static_cast<uint64_t>(m->id.idiag_cookie[1]) << 32);
             out.push_back(s);
@@ -162,6 +163,8 @@ int SockDiag::destroy(const TcpSocket& s)
     r.body.id.idiag_dport = htons(s.dport);
     std::memcpy(r.body.id.idiag_src, s.src.data(), 16);
     std::memcpy(r.body.id.idiag_dst, s.dst.data(), 16);
+    // The kernel finds a socket bound to a device only when asked with it.
+    r.body.id.idiag_if = s.bound_ifindex;
     r.body.id.idiag_cookie[0] = s.cookie ? static_cast<uint32_t>(s.cookie) : INET_DIAG_NOCOOKIE;
     r.body.id.idiag_cookie[1] = s.cookie ? static_cast<uint32_t>(s.cookie >> 32) : INET_DIAG_NOCOOKIE;
     send_request(fd_.get(), r);

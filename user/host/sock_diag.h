@@ -27,6 +27,7 @@ struct TcpSocket {
     uint32_t uid = 0;
     uint32_t inode = 0;
     uint64_t cookie = 0;
+    uint32_t bound_ifindex = 0;  // SO_BINDTODEVICE, 0 for none: part of the socket's identity
 };
 
 class SockDiag {

@@ -221,19 +221,34 @@ std::string probe_ring_buffer()
     return explain_ring_buffer_probe(err, seccomp_mode());
 }
 
-bool bpf_commands_need_capability(const std::string& release)
+namespace {
+// Is the kernel `release` (uname -r) older than major.minor? An unknown
+// release is taken as older: what older kernels need is safe on any.
+bool release_before(const std::string& release, unsigned major, unsigned minor)
 {
-    unsigned major = 0, minor = 0;
-    if (std::sscanf(release.c_str(), "%u.%u", &major, &minor) != 2)
-        return true;  // unknown: keep what reading the counters needs
-    return major < 5 || (major == 5 && minor < 19);
+    unsigned its_major = 0, its_minor = 0;
+    if (std::sscanf(release.c_str(), "%u.%u", &its_major, &its_minor) != 2)
+        return true;
+    return its_major < major || (its_major == major && its_minor < minor);
 }
 
-bool bpf_commands_need_capability()
+std::string running_release()
 {
     utsname u{};
-    return uname(&u) != 0 || bpf_commands_need_capability(u.release);
+    return uname(&u) == 0 ? u.release : "";
 }
+}  // namespace
+
+bool bpf_commands_need_capability(const std::string& release)
+{
+    return release_before(release, 5, 19);  // unknown: keep what reading the counters needs
+}
+
+bool bpf_commands_need_capability() { return bpf_commands_need_capability(running_release()); }
+
+bool tracepoints_need_preallocated_maps(const std::string& release) { return release_before(release, 6, 1); }
+
+bool tracepoints_need_preallocated_maps() { return tracepoints_need_preallocated_maps(running_release()); }
 
 std::string check_kernel_support()
 {

@@ -73,6 +73,13 @@ std::string probe_ring_buffer();
 bool bpf_commands_need_capability(const std::string& release);
 bool bpf_commands_need_capability();
 
+// Before Linux 6.1 a classic tracepoint program that uses a hash map whose
+// entries are allocated at run time makes the verifier WARN (the kernel is
+// tainted; a host with panic_on_warn panics); 6.1 made such maps safe there
+// (bpf_mem_alloc). Pure, for the tests: `release` as uname -r gives it.
+bool tracepoints_need_preallocated_maps(const std::string& release);
+bool tracepoints_need_preallocated_maps();
+
 // Checks that must pass before loading: BTF present, ring buffers supported.
 // Returns an error sentence or an empty string.
 std::string check_kernel_support();

@@ -144,6 +144,15 @@ void KernelProgram::load_and_attach_with(const KernelProgramConfig& config, Port
         bpf_program__set_autoload(p, hooks == PortCallHooks::SyscallTracepoints);
     for (bpf_program* p : fexit_programs())
         bpf_program__set_autoload(p, hooks == PortCallHooks::Fexit);
+    // Maps made on demand keep kernel memory to what is in them, but before
+    // 6.1 a classic tracepoint program that uses one makes the kernel WARN
+    // (tainted; a panic with panic_on_warn): there they are made whole
+    // (about 1.3 MiB of kernel memory).
+    if ((mode_ == AttachMode::Tracepoint || hooks == PortCallHooks::SyscallTracepoints) &&
+        tracepoints_need_preallocated_maps())
+        for (bpf_map* m : {skel_->maps.counted_self_connects, skel_->maps.unwritten_closes})
+            if (int err = bpf_map__set_map_flags(m, bpf_map__map_flags(m) & ~BPF_F_NO_PREALLOC))
+                throw KernelProgramError("cannot preallocate a map: " + errno_text(err));
 
     // 3. load
     if (int err = selfconnect_bpf__load(skel_.get()))
@@ -228,6 +237,44 @@ uint64_t KernelProgram::unwritten_open_self_connects() const
 {
     const int64_t n = __atomic_load_n(&skel_->bss->unwritten_open_self_connects, __ATOMIC_RELAXED);
     return n > 0 ? static_cast<uint64_t>(n) : 0;
+}
+
+std::vector<KernelProgram::UnwrittenClose> KernelProgram::take_unwritten_closes()
+{
+    // Looked up and deleted in one step, a bucket at a time under its lock:
+    // a close the kernel keeps at the same address in between (a later
+    // time) is neither lost nor taken with the earlier time. Hash maps
+    // have this since 5.6.
+    const int fd = bpf_map__fd(skel_->maps.unwritten_closes);
+    std::vector<sc_unwritten_close>& keys = close_keys_;
+    std::vector<uint64_t>& times = close_times_;
+    size_t got = 0;
+    __u32 cursor = 0;
+    for (bool first = true; got < keys.size(); first = false) {
+        __u32 count = static_cast<__u32>(keys.size() - got);
+        __u32 next = 0;
+        const int err = bpf_map_lookup_and_delete_batch(fd, first ? nullptr : &cursor, &next, &keys[got],
+                                                        &times[got], &count, nullptr);
+        got += count;  // also on the last batch (ENOENT)
+        if (err != 0)
+            break;  // ENOENT: the end; anything else: the rest at the next call
+        cursor = next;
+    }
+    std::vector<UnwrittenClose> taken;
+    taken.reserve(got);
+    for (size_t i = 0; i < got; ++i)
+        taken.push_back({keys[i], times[i]});
+    return taken;
+}
+
+uint64_t KernelProgram::unwritten_closes_unkept() const
+{
+    return __atomic_load_n(&skel_->bss->unwritten_closes_unkept, __ATOMIC_RELAXED);
+}
+
+uint64_t KernelProgram::self_connects_untracked() const
+{
+    return __atomic_load_n(&skel_->bss->self_connects_untracked, __ATOMIC_RELAXED);
 }
 
 int KernelProgram::guard_pending_fd() const { return bpf_map__fd(skel_->maps.guard_pending); }

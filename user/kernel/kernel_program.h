@@ -75,6 +75,19 @@ public:
     std::array<uint64_t, 2> folded_self_connects() const;
     int self_connect_folds_fd() const;
     uint64_t unwritten_open_self_connects() const;
+    // Closes of self-connects the kernel did not write (ring full, or past
+    // the closes' budget), taken out of its map: each is returned once,
+    // with when it closed (kernel CLOCK_MONOTONIC ns).
+    struct UnwrittenClose {
+        sc_unwritten_close socket;
+        uint64_t mono_ns;
+    };
+    std::vector<UnwrittenClose> take_unwritten_closes();
+    // Those that found that map full, in all: userspace cannot know which.
+    uint64_t unwritten_closes_unkept() const;
+    // Self-connects not written that found the kernel's map of open ones
+    // full, in all: they are in no count.
+    uint64_t self_connects_untracked() const;
     // Runs of the program that the kernel skipped because a BPF program was
     // already running on that CPU (the hook fired in an interrupt that came
     // during one). Counted by kernels since 5.12; 0 on older ones.
@@ -123,6 +136,10 @@ private:
     PortCallHooks port_call_hooks_ = PortCallHooks::None;
     std::string fexit_refused_;
     std::string iterators_refused_;
+    // take_unwritten_closes' batch buffers, sized to the map once: it runs
+    // four times a second.
+    std::vector<sc_unwritten_close> close_keys_ = std::vector<sc_unwritten_close>(SC_UNWRITTEN_CLOSES);
+    std::vector<uint64_t> close_times_ = std::vector<uint64_t>(SC_UNWRITTEN_CLOSES);
 };
 
 }  // namespace selfconnect

@@ -47,6 +47,10 @@ std::string render_prometheus(const Metrics& m)
     sample(out, "selfconnect_events_lost_total", "where=\"kernel_skipped\",kind=\"unknown\"", m.skipped_kernel_runs);
     sample(out, "selfconnect_events_lost_total", "where=\"output\",kind=\"any\"", m.lost_output);
     sample(out, "selfconnect_events_lost_total", "where=\"unknown_kind\",kind=\"unknown\"", m.lost_unknown_kinds);
+    sample(out, "selfconnect_events_lost_total", "where=\"open_count\",kind=\"self_connect\"",
+           m.lost_open_count_self_connects);
+    sample(out, "selfconnect_events_lost_total", "where=\"open_count\",kind=\"self_connect_closed\"",
+           m.lost_open_count_closes);
     family(out, "selfconnect_ports_reserved_total", "counter",
            "Ports reserved by --protect in ip_local_reserved_ports, by reason; failed: not reserved.");
     sample(out, "selfconnect_ports_reserved_total", "reason=\"listener_at_risk\"", m.ports_reserved_listener);

@@ -29,6 +29,9 @@ struct Metrics {
     std::atomic<uint64_t> lost_userspace{0};       // ring samples that could not be decoded
     std::atomic<uint64_t> skipped_kernel_runs{0};  // runs the kernel skipped (nested BPF)
     std::atomic<uint64_t> lost_output{0};          // records that could not be written
+    // More at once than the kernel's tables for the open count hold.
+    std::atomic<uint64_t> lost_open_count_self_connects{0};
+    std::atomic<uint64_t> lost_open_count_closes{0};
     std::atomic<uint64_t> ports_reserved_listener{0};    // --protect, for a listener at risk
     std::atomic<uint64_t> ports_reserved_retry_loop{0};  // --protect, for a retry loop
     std::atomic<uint64_t> ports_reserve_failed{0};       // --protect could not (or the cap)

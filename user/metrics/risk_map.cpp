@@ -51,6 +51,11 @@ RiskLabels risk_labels(const Record& r, bool reserved)
     add(labels, "netns", std::to_string(r.netns));
     add(labels, "address", r.addr);
     add(labels, "port", std::to_string(r.port));
+    // Two self-connects on one address and port, bound to two devices, are
+    // two series, even of one process. (A retry loop is a command's on a
+    // port, whichever device each refusal was bound to.)
+    if (r.bound_ifindex && r.type() == RecordType::SelfConnect)
+        add(labels, "bound_ifindex", std::to_string(r.bound_ifindex));
     if (r.owner.known) {
         add(labels, "pid", std::to_string(r.owner.pid));
         add(labels, "comm", r.owner.comm);

@@ -95,6 +95,8 @@ Record RiskScanner::record_of(RecordType type, const TcpSocket& s, uint32_t netn
     r.range_hi = policy.hi;
     r.reserved = policy.reserved.test(s.sport);
     r.socket_inode = s.inode;
+    if (type == RecordType::SelfConnect)
+        r.bound_ifindex = s.bound_ifindex;
     if (auto it = owner_pids().find(s.inode); s.inode && it != owner_pids().end()) {
         r.owner.known = true;
         r.owner.pid = it->second;

@@ -17,6 +17,7 @@ TcpSocket self_connected_socket(const Record& r)
     s.dst = s.src;
     s.sport = r.port;
     s.dport = r.port;
+    s.bound_ifindex = r.bound_ifindex;
     return s;
 }
 

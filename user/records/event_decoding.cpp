@@ -72,9 +72,26 @@ std::optional<Record> decode_event(const sc_event& e, std::chrono::system_clock:
     r.range_lo = e.range_lo;
     r.range_hi = e.range_hi;
     r.reserved = e.reserved != 0;
-    r.socket_inode = e.sock_ino;
+    if (r.type() == RecordType::ListenerAtRisk || r.type() == RecordType::ListenerClosed)
+        r.socket_inode = e.sock_ino;
+    else
+        r.bound_ifindex = e.bound_dev_if;
     if (auto* listener = r.if_is<ListenerAtRiskFacts>())
         listener->port_chosen_by_kernel = (e.flags & SC_FLAG_PORT_CHOSEN_BY_KERNEL) != 0;
+    return r;
+}
+
+Record decode_unwritten_close(const sc_unwritten_close& c, uint64_t mono_ns)
+{
+    Record r;
+    r.facts = facts_of(RecordType::SelfConnectClosed);
+    r.mono_ns = mono_ns;
+    r.netns = c.netns;
+    r.family = c.family;
+    r.addr = address_of(c.family, c.addr);
+    r.v4_mapped = is_v4_mapped(c.family, c.addr);
+    r.port = c.port;
+    r.bound_ifindex = c.bound_dev_if;
     return r;
 }
 

@@ -184,6 +184,10 @@ struct Record {
     uint16_t range_hi = 0;
     bool reserved = false;
     uint32_t socket_inode = 0;  // listeners: which socket (0: unknown); not printed
+    // The device the socket is bound to (SO_BINDTODEVICE), 0 for none; not
+    // read for listeners. Sockets bound to different devices may share an
+    // address and port, so two self-connects on one can be open at once.
+    uint32_t bound_ifindex = 0;
     RecordFacts facts;          // the kind, and its own fields
 
     RecordType type() const { return static_cast<RecordType>(facts.index()); }

@@ -139,6 +139,8 @@ nlohmann::json to_json(const Record& r)
     j["addr"] = r.addr;
     j["v4_mapped"] = r.v4_mapped;
     j["port"] = r.port;
+    if (r.bound_ifindex)
+        j["bound_ifindex"] = r.bound_ifindex;
     j["in_ephemeral_range"] = r.in_ephemeral_range();
     j["reserved"] = r.reserved;
     j["ephemeral_range"] = {r.range_lo, r.range_hi};
@@ -164,6 +166,11 @@ nlohmann::json lost_json(const LostEvents& l)
         break;
     case LossPlace::UnknownKind:
         j["where"] = "unknown_kind";
+        break;
+    case LossPlace::OpenCount:
+        j["where"] = "open_count";
+        j["self_connects"] = l.of(SC_EVENT_SELF_CONNECT);
+        j["self_connect_closes"] = l.of(SC_EVENT_SELF_CONNECT_CLOSED);
         break;
     case LossPlace::KernelRing:
         j["where"] = "kernel";

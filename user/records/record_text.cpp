@@ -14,8 +14,11 @@ namespace {
 
 std::string endpoint_text(const Record& r)
 {
-    return r.family == AF_INET6 ? "[" + r.addr + "]:" + std::to_string(r.port)
-                                : r.addr + ":" + std::to_string(r.port);
+    std::string s = r.family == AF_INET6 ? "[" + r.addr + "]:" + std::to_string(r.port)
+                                         : r.addr + ":" + std::to_string(r.port);
+    if (r.bound_ifindex)
+        s += " (bound to interface " + std::to_string(r.bound_ifindex) + ")";
+    return s;
 }
 
 std::string owner_text(const Owner& o)
@@ -216,6 +219,12 @@ std::string lost_text(const LostEvents& l)
     case LossPlace::UnknownKind:
         return head + " events of a kind this build of selfconnect does not know (a defect: please report it)" +
                in_all;
+    case LossPlace::OpenCount:
+        return head + " self-connects or closes to the open count: more at once than the kernel's tables hold; " +
+               "selfconnect_self_connects_open may read up to as many low until those self-connects close, or " +
+               "high until those closes' sockets are read again (in all: " +
+               std::to_string(l.of(SC_EVENT_SELF_CONNECT)) + " self-connects, " +
+               std::to_string(l.of(SC_EVENT_SELF_CONNECT_CLOSED)) + " closes)";
     case LossPlace::KernelRing:
         break;
     }

@@ -73,6 +73,29 @@ void EventDispatcher::resync_listeners(const std::vector<Record>& found, const s
     update_gauges();
 }
 
+void EventDispatcher::closes_not_written(const std::vector<Record>& closes, uint64_t now_ns)
+{
+    constexpr uint64_t kRecordWaitNs = 1'000'000'000;
+    lifetimes_.forget_kept_closes_before(now_ns > kRecordWaitNs ? now_ns - kRecordWaitNs : 0);
+    if (closes.empty())
+        return;
+    for (const Record& r : closes)
+        lifetimes_.on_close_not_written(r);
+    update_gauges();
+}
+
+void EventDispatcher::resync_self_connects(const std::vector<Record>& found, const std::vector<uint32_t>& scanned)
+{
+    std::vector<Record> self_connects;
+    for (const Record& r : found)
+        if (r.type() == RecordType::SelfConnect)
+            self_connects.push_back(r);
+    lifetimes_.resync(self_connects, [&](uint32_t netns) {
+        return std::find(scanned.begin(), scanned.end(), netns) != scanned.end();
+    });
+    update_gauges();
+}
+
 void EventDispatcher::policies_changed(const std::map<uint32_t, PortSet>& reserved_now,
                                        const std::vector<Record>& found, const std::vector<uint32_t>& scanned)
 {
@@ -200,8 +223,8 @@ void EventDispatcher::publish_risk_map(uint64_t now_ns)
         for (size_t i = 0; i < found.size() && i < map.bound(); ++i) {
             const Record& r = *found[i].first;
             const std::string key = std::to_string(static_cast<size_t>(kind)) + '/' + std::to_string(r.netns) + '/' +
-                                    r.addr + '/' + std::to_string(r.port) + '/' + std::to_string(r.owner.pid) + '/' +
-                                    (found[i].second ? "reserved" : "");
+                                    r.addr + '/' + std::to_string(r.port) + '/' + std::to_string(r.bound_ifindex) +
+                                    '/' + std::to_string(r.owner.pid) + '/' + (found[i].second ? "reserved" : "");
             auto cached = risk_labels_.find(key);
             if (cached != risk_labels_.end() && refresh && awaits_name(cached->second))
                 cached = risk_labels_.end();

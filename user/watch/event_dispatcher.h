@@ -46,6 +46,19 @@ public:
     void resync_listeners(const std::vector<Record>& found, const std::vector<uint32_t>& scanned,
                           const std::function<bool(uint32_t)>& holds_no_socket = nullptr);
 
+    // Closes of self-connects the kernel did not write (decode_unwritten_
+    // close), taken after the ring was read: those self-connects leave the
+    // open count, as a written close takes them out, with no record; one
+    // established at the same address after the close stays. A close that
+    // found nothing open waits a second (monotonic `now_ns`) for its
+    // self-connect's record.
+    void closes_not_written(const std::vector<Record>& closes, uint64_t now_ns);
+
+    // After closes were lost that the kernel could not keep: the self-
+    // connects of the namespaces a scan read (`scanned`) that it did not
+    // find leave the open count.
+    void resync_self_connects(const std::vector<Record>& found, const std::vector<uint32_t>& scanned);
+
     // Namespaces whose range or reserved ports changed (`reserved_now`: each
     // one's list as it now reads), read again: listeners the change put at
     // risk are reported (and protected), those it made safe forgotten.

@@ -25,6 +25,18 @@ void LossReporter::poll(uint64_t dropped_lookups, bool final)
     if (due(unknown_place_, final))
         write(unknown_place_, LossPlace::UnknownKind);
 
+    // Counters of the program's own memory: read, they never fail.
+    const uint64_t untracked = program_.self_connects_untracked();
+    const uint64_t unkept = program_.unwritten_closes_unkept();
+    open_count_place_.seen = untracked + unkept;
+    metrics_.lost_open_count_self_connects = untracked;
+    metrics_.lost_open_count_closes = unkept;
+    if (due(open_count_place_, final)) {
+        open_count_place_.reported.by_kind[SC_EVENT_SELF_CONNECT] = untracked;
+        open_count_place_.reported.by_kind[SC_EVENT_SELF_CONNECT_CLOSED] = unkept;
+        write(open_count_place_, LossPlace::OpenCount);
+    }
+
     metrics_.refusals_folded = program_.folded_refusals();
     const auto folded = program_.folded_self_connects();
     metrics_.self_connects_folded_ipv4 = folded[0];

@@ -1,7 +1,8 @@
 // Reports the watcher's losses as records, as they grow: events that found
 // the ring buffer full (or refused bind()s past the kernel's budget), runs
-// the kernel skipped, holder lookups that found their queue full, and
-// events of a kind the loader does not know. The
+// the kernel skipped, holder lookups that found their queue full, events
+// of a kind the loader does not know, and self-connects or their closes
+// that found the kernel's tables for the open count full. The
 // metrics follow every poll; a record of each kind is written at most once
 // a second, with everything since the last, so that a flood of losses is
 // not a flood of lines. The last poll (at stop) always writes.
@@ -32,6 +33,8 @@ public:
     // at the next poll.
     void count_unknown_kind() { ++unknown_place_.seen; }
     uint64_t unknown_kinds() const { return unknown_place_.seen; }
+    // What the open count could not follow, as last reported.
+    const LostEvents& open_count() const { return open_count_place_.reported; }
     // listen()s and listeners' closes lost, in all.
     uint64_t listener_events_lost() const { return ring_.of(SC_EVENT_LISTEN) + ring_.of(SC_EVENT_LISTENER_CLOSED); }
 
@@ -54,6 +57,7 @@ private:
     Place skipped_place_;
     Place lookups_place_;
     Place unknown_place_;
+    Place open_count_place_;
     LostEvents ring_;  // the ring's losses in all, by kind
 };
 

@@ -44,6 +44,11 @@ std::string stop_summary(const WatchTotals& t)
     if (t.unknown_kinds)
         append(out, "selfconnect: %llu events of a kind this build does not know were lost (events_lost, unknown_kind)\n",
                n(t.unknown_kinds));
+    if (t.open_count.total)
+        append(out,
+               "selfconnect: the count of open self-connects could not follow %llu self-connects and %llu "
+               "closes (events_lost, open_count)\n",
+               n(t.open_count.of(SC_EVENT_SELF_CONNECT)), n(t.open_count.of(SC_EVENT_SELF_CONNECT_CLOSED)));
     if (t.guard)
         append(out,
                "selfconnect: guard: %llu self-connects prevented, %llu connects that could have met "

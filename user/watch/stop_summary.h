@@ -19,6 +19,7 @@ struct WatchTotals {
     uint64_t skipped_runs = 0;
     uint64_t not_written = 0;
     uint64_t unknown_kinds = 0;  // events of a kind this build does not know
+    LostEvents open_count;       // what the open count could not follow (LossPlace::OpenCount)
     std::optional<std::array<uint64_t, SC_GUARD_COUNTS>> guard;  // --guard ran
 };
 

@@ -2,42 +2,42 @@
 // once per growth of the losses, at most every ten seconds.
 #include <gtest/gtest.h>
 
-#include "watch/listener_healing.h"
+#include "watch/gauge_healing.h"
 
 using namespace selfconnect;
 
 namespace {
 struct FakeClock {
     std::chrono::steady_clock::time_point now = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
-    ListenerHealing::Clock clock()
+    GaugeHealing::Clock clock()
     {
         return [this] { return now; };
     }
 };
 }  // namespace
 
-TEST(ListenerHealing, NothingLostNothingRead)
+TEST(GaugeHealing, NothingLostNothingRead)
 {
     FakeClock t;
-    ListenerHealing healing(t.clock());
+    GaugeHealing healing(t.clock());
     EXPECT_FALSE(healing.due(0));
     t.now += std::chrono::minutes(5);
     EXPECT_FALSE(healing.due(0));
 }
 
-TEST(ListenerHealing, TheFirstLossIsHealedAtOnceAndOnlyOnce)
+TEST(GaugeHealing, TheFirstLossIsHealedAtOnceAndOnlyOnce)
 {
     FakeClock t;
-    ListenerHealing healing(t.clock());
+    GaugeHealing healing(t.clock());
     EXPECT_TRUE(healing.due(3));
     t.now += std::chrono::minutes(5);
     EXPECT_FALSE(healing.due(3)) << "nothing more was lost";
 }
 
-TEST(ListenerHealing, GrowingLossesAreHealedAtMostEveryTenSeconds)
+TEST(GaugeHealing, GrowingLossesAreHealedAtMostEveryTenSeconds)
 {
     FakeClock t;
-    ListenerHealing healing(t.clock());
+    GaugeHealing healing(t.clock());
     ASSERT_TRUE(healing.due(1));
     t.now += std::chrono::seconds(9);
     EXPECT_FALSE(healing.due(2)) << "a loop of lost listens cannot make a scan each poll";
