@@ -221,7 +221,10 @@ TEST(Hardening, AnUnprivilegedFloodOfBindsAndListensCannotBusyOrBlindTheWatcher)
         "for port in range(30000, 30200):\n"
         "    s = socket.socket(); s.bind(('127.0.0.1', port)); s.listen(); held.append(s)\n"
         "    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', port)); held.append(u)\n"
-        "c = socket.create_connection(('127.0.0.1', 30000)); a, _ = held[0].accept(); held += [c, a]\n"
+        // Its client's port named: one the kernel handed out could be a port
+        // the test self-connects on below.
+        "c = socket.socket(); c.bind(('127.0.0.1', 32000)); c.connect(('127.0.0.1', 30000))\n"
+        "a, _ = held[0].accept(); held += [c, a]\n"
         "def refused_listen(port):\n"
         "    a = socket.socket(); b = socket.socket()\n"
         "    try:\n"
@@ -240,7 +243,7 @@ TEST(Hardening, AnUnprivilegedFloodOfBindsAndListensCannotBusyOrBlindTheWatcher)
         "        refused_listen(port + 1000)\n"
         "        s = socket.socket()\n"
         "        try: s.bind(('127.0.0.1', port + 10000)); s.listen()\n"
-        "        except OSError: pass  # the client above may have been handed this port\n"
+        "        except OSError: pass\n"
         "        s.close()\n";
     // Debian's python3 by its path: another one on root's PATH may not be
     // reachable for uid 65534.
@@ -258,7 +261,9 @@ TEST(Hardening, AnUnprivilegedFloodOfBindsAndListensCannotBusyOrBlindTheWatcher)
         "s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1]))); s.connect(('127.0.0.1', int(sys.argv[1])))\n";
     for (int i = 0; i < 10; ++i) {
         const int port = 40200 + 2 * i;
-        ASSERT_EQ(run_command(ns.exec({"python3", "-c", make_one, std::to_string(port)})).status, 0);
+        const RunResult maker = run_command(ns.exec({"python3", "-c", make_one, std::to_string(port)}));
+        ASSERT_EQ(maker.status, 0) << "the self-connect on " << port << " was not made: " << maker.err
+                                   << run_command(ns.exec({"ss", "-Hatn", "sport = :" + std::to_string(port)})).out;
         const auto made = std::chrono::steady_clock::now();
         std::vector<json> seen;
         const auto self = wait_for_record(watch, "self_connect", 1s, seen);
