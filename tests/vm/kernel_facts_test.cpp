@@ -691,6 +691,8 @@ TEST_P(KernelFacts, SelfConnectsBoundToADeviceSayWhichAndLeaveTheGaugeWhenTheyCl
         EXPECT_EQ(metric_becomes("selfconnect_self_connects_open", 400), 400) << watch.stderr_text();
         ASSERT_TRUE(before.close_all());
         EXPECT_EQ(metric_becomes("selfconnect_self_connects_open", 0), 0) << watch.stderr_text();
+        EXPECT_GT(metric("selfconnect_events_lost_total{where=\"kernel\",kind=\"self_connect_closed\"}").value_or(0), 0)
+            << "every close was written: none was kept";
         EXPECT_EQ(metric(open_count_lost).value_or(-1), 0);
     }
     WatchProcess watch(watch_args(mode(), {"--metrics", metrics_address()}), {}, outside());
