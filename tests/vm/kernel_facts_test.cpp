@@ -627,6 +627,29 @@ private:
     bool made_ = false;
 };
 
+// 400 self-connects held since before the watcher started (bound to
+// `device`, if one is named), then closed at once: the start scan counts
+// them, and their closes, past the budgets of a 4 KiB ring, are kept for
+// userspace (unwritten_closes, taken with one lookup-and-delete batch). The
+// gauge reads 400, then 0, with nothing lost to the open count.
+void held_from_before_the_watcher_leave_the_gauge(const std::string& mode, const char* device = nullptr)
+{
+    HeldSelfConnects before(40100, 400, device);
+    ASSERT_TRUE(before.made());
+    // Records to /dev/null: the closes written would fill a pipe nobody
+    // reads meanwhile, and stop the watcher.
+    WatchProcess watch(watch_args(mode, {"--metrics", metrics_address(), "--ring-buffer-size", "4096",
+                                         "--output", "/dev/null"}),
+                       {}, outside());
+    ASSERT_TRUE(watch.wait_said_ready(kPatience)) << watch.stderr_text();
+    EXPECT_EQ(metric_becomes("selfconnect_self_connects_open", 400), 400) << watch.stderr_text();
+    ASSERT_TRUE(before.close_all());
+    EXPECT_EQ(metric_becomes("selfconnect_self_connects_open", 0), 0) << watch.stderr_text();
+    EXPECT_GT(metric("selfconnect_events_lost_total{where=\"kernel\",kind=\"self_connect_closed\"}").value_or(0), 0)
+        << "every close was written: none was kept";
+    EXPECT_EQ(metric("selfconnect_events_lost_total{where=\"open_count\",kind=\"self_connect_closed\"}").value_or(-1), 0);
+}
+
 // The open gauge when records and closes are not written (a ring of 4 KiB,
 // the budgets): 400 self-connects made at once while watching, then closed
 // at once, and 400 made before the watcher started, then closed at once.
@@ -638,7 +661,6 @@ private:
 TEST_P(KernelFacts, TheOpenGaugeFollowsSelfConnectsAndClosesThatWereNotWritten)
 {
     const std::string lost_self_connects = "selfconnect_events_lost_total{where=\"kernel\",kind=\"self_connect\"}";
-    const std::string lost_closes = "selfconnect_events_lost_total{where=\"kernel\",kind=\"self_connect_closed\"}";
     const std::string open_count_lost = "selfconnect_events_lost_total{where=\"open_count\",kind=\"self_connect_closed\"}";
     {
         WatchProcess watch(watch_args(mode(), {"--metrics", metrics_address(), "--ring-buffer-size", "4096",
@@ -653,17 +675,7 @@ TEST_P(KernelFacts, TheOpenGaugeFollowsSelfConnectsAndClosesThatWereNotWritten)
         EXPECT_EQ(metric_becomes("selfconnect_self_connects_open", 0), 0) << watch.stderr_text();
         EXPECT_EQ(metric(open_count_lost).value_or(-1), 0);
     }
-    HeldSelfConnects before(40100, 400);
-    ASSERT_TRUE(before.made());
-    WatchProcess watch(watch_args(mode(), {"--metrics", metrics_address(), "--ring-buffer-size", "4096",
-                                           "--output", "/dev/null"}),
-                       {}, outside());
-    ASSERT_TRUE(watch.wait_said_ready(kPatience)) << watch.stderr_text();
-    EXPECT_EQ(metric_becomes("selfconnect_self_connects_open", 400), 400) << watch.stderr_text();
-    ASSERT_TRUE(before.close_all());
-    EXPECT_EQ(metric_becomes("selfconnect_self_connects_open", 0), 0) << watch.stderr_text();
-    EXPECT_GT(metric(lost_closes).value_or(0), 0) << "every close was written: none was kept";
-    EXPECT_EQ(metric(open_count_lost).value_or(-1), 0);
+    held_from_before_the_watcher_leave_the_gauge(mode());
 }
 
 // Self-connects through sockets bound to a device (SO_BINDTODEVICE, here
@@ -678,23 +690,9 @@ TEST_P(KernelFacts, SelfConnectsBoundToADeviceSayWhichAndLeaveTheGaugeWhenTheyCl
 {
     const unsigned lo = if_nametoindex("lo");
     ASSERT_GT(lo, 0u);
-    const std::string open_count_lost = "selfconnect_events_lost_total{where=\"open_count\",kind=\"self_connect_closed\"}";
-    {
-        HeldSelfConnects before(40100, 400, "lo");
-        ASSERT_TRUE(before.made());
-        // Records to /dev/null: the closes written would fill a pipe nobody
-        // reads meanwhile, and stop the watcher.
-        WatchProcess watch(watch_args(mode(), {"--metrics", metrics_address(), "--ring-buffer-size", "4096",
-                                               "--output", "/dev/null"}),
-                           {}, outside());
-        ASSERT_TRUE(watch.wait_said_ready(kPatience)) << watch.stderr_text();
-        EXPECT_EQ(metric_becomes("selfconnect_self_connects_open", 400), 400) << watch.stderr_text();
-        ASSERT_TRUE(before.close_all());
-        EXPECT_EQ(metric_becomes("selfconnect_self_connects_open", 0), 0) << watch.stderr_text();
-        EXPECT_GT(metric("selfconnect_events_lost_total{where=\"kernel\",kind=\"self_connect_closed\"}").value_or(0), 0)
-            << "every close was written: none was kept";
-        EXPECT_EQ(metric(open_count_lost).value_or(-1), 0);
-    }
+    held_from_before_the_watcher_leave_the_gauge(mode(), "lo");
+    if (HasFatalFailure())
+        return;
     WatchProcess watch(watch_args(mode(), {"--metrics", metrics_address()}), {}, outside());
     ASSERT_TRUE(watch.wait_said_ready(kPatience)) << watch.stderr_text();
     Records records(watch);
