@@ -268,7 +268,9 @@ TEST(Hardening, AnUnprivilegedFloodOfBindsAndListensCannotBusyOrBlindTheWatcher)
         std::vector<json> seen;
         const auto self = wait_for_record(watch, "self_connect", 1s, seen);
         ASSERT_TRUE(self) << "self-connect " << i << " on " << port << " not reported within a second\n"
-                          << seen.size() << " other records meanwhile\n" << watch.stderr_text();
+                          << seen.size() << " other records meanwhile, the first: "
+                          << json(std::vector<json>(seen.begin(), seen.begin() + std::min<size_t>(seen.size(), 20))).dump()
+                          << "\n" << watch.stderr_text();
         EXPECT_EQ((*self)["port"], port);
         std::printf("self-connect %d reported %.0f ms after its maker ended\n", i,
                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - made).count());
