@@ -60,29 +60,16 @@ enum sc_guard_count {
 #define SC_FLAG_PORT_CHOSEN_BY_KERNEL 1
 
 enum sc_owner_source {
-	/* pid/comm captured when the socket entered SYN_SENT, i.e. inside
-	 * connect(), in the calling task's context. */
+	/* The task that called connect(), found when the handshake ended:
+	 * the one holding the socket, or asleep on it (bpf/connect_owner.bpf.h). */
 	SC_OWNER_CONNECT = 1,
-	/* The capture slot was reused before the handshake completed: no owner
-	 * is known. Never guessed from the softirq's current task. */
+	/* No task holds the socket or sleeps on it (a softirq ended the
+	 * handshake of a connect() that did not wait for it in connect(),
+	 * poll(), select() or epoll_wait()): no owner is known. Never guessed
+	 * from the softirq's current task. */
 	SC_OWNER_UNKNOWN = 2,
-	/* pid known, but the task had exited before the event: its name, uid
-	 * and cgroup could no longer be read. */
-	SC_OWNER_EXITED = 3,
 	/* The task the event happened in (bind(), listen()). */
 	SC_OWNER_CURRENT = 4,
-};
-
-/* Who called connect() on a socket that might meet itself. Only what two
- * cheap helpers give: the rest (comm, uid, cgroup) is read from the task
- * when, rarely, there is something to report. */
-struct sc_owner {
-	__u64 sock_key;  /* the slot's key: the socket's address */
-	__u64 task;      /* the caller's task_struct address */
-	__u32 tgid;      /* process id */
-	__u32 tid;       /* thread id */
-	__u32 uid;       /* the caller's: whose budget its refusals spend */
-	__u32 spare;     /* keeps a slot 32 bytes: two to a cache line */
 };
 
 /* Open self-connects are counted per port, in this many buckets (the port
@@ -198,7 +185,6 @@ struct sc_fold {
 #define SC_SELF_CONNECTS_PER_COMMAND 16
 
 #define SC_EVENT_SIZE 80
-#define SC_OWNER_SIZE 32
 #define SC_HOLDER_SIZE 72
 #define SC_LISTENER_ORIGIN_SIZE 16
 #define SC_CENSUS_SOCKET_SIZE 16
@@ -208,7 +194,6 @@ struct sc_fold {
 
 #ifdef __cplusplus
 static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
-static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
 static_assert(sizeof(struct sc_holder) == SC_HOLDER_SIZE, "sc_holder layout");
 static_assert(sizeof(struct sc_listener_origin) == SC_LISTENER_ORIGIN_SIZE, "sc_listener_origin layout");
 static_assert(sizeof(struct sc_census_socket) == SC_CENSUS_SOCKET_SIZE, "sc_census_socket layout");
@@ -217,7 +202,6 @@ static_assert(sizeof(struct sc_fold) == SC_FOLD_SIZE, "sc_fold layout");
 static_assert(sizeof(struct sc_unwritten_close) == SC_UNWRITTEN_CLOSE_SIZE, "sc_unwritten_close layout");
 #else
 _Static_assert(sizeof(struct sc_event) == SC_EVENT_SIZE, "sc_event layout");
-_Static_assert(sizeof(struct sc_owner) == SC_OWNER_SIZE, "sc_owner layout");
 _Static_assert(sizeof(struct sc_holder) == SC_HOLDER_SIZE, "sc_holder layout");
 _Static_assert(sizeof(struct sc_listener_origin) == SC_LISTENER_ORIGIN_SIZE, "sc_listener_origin layout");
 _Static_assert(sizeof(struct sc_census_socket) == SC_CENSUS_SOCKET_SIZE, "sc_census_socket layout");

@@ -23,39 +23,25 @@ static __always_inline void clear_owner(struct sc_event *e, __u8 source)
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 }
 
-/* The owner slot remembered for this socket at connect(), or NULL if the
- * slot now holds another socket. */
-static __always_inline struct sc_owner *owner_of(const struct transition *t)
+/* The rare path: who connected (connect_owner.bpf.h): the current task,
+ * or one asleep on the socket. One asleep in connect() cannot leave the
+ * socket's queue before it takes the socket, which this transition holds;
+ * one in poll() or epoll_wait() can, so its task may have just stopped
+ * waiting (every read of it is a probe read). */
+static __always_inline void fill_owner(struct sc_event *e, const struct connect_owner *o)
 {
-	__u64 key = sock_key(t);
-	__u32 slot = owner_slot(key);
-	struct sc_owner *o = bpf_map_lookup_elem(&connect_owners, &slot);
+	const struct task_struct *task = o->task;
 
-	return o && o->sock_key == key ? o : NULL;
-}
-
-/* The rare path: who connected. The task is read only if it still is the
- * thread that connected (same tid), so a task_struct freed and reused in
- * between is never believed. */
-static __always_inline void fill_owner(struct sc_event *e, const struct sc_owner *o)
-{
-	const struct task_struct *task;
-
-	if (!o) {
+	if (!task) {
 		e->tgid = 0;
 		e->tid = 0;
 		clear_owner(e, SC_OWNER_UNKNOWN);
 		return;
 	}
-	e->tgid = o->tgid;
-	e->tid = o->tid;
-	task = (const struct task_struct *)o->task;
-	if ((__u32)BPF_CORE_READ(task, pid) != o->tid) {
-		clear_owner(e, SC_OWNER_EXITED);
-		return;
-	}
+	e->tgid = BPF_CORE_READ(task, tgid);
+	e->tid = BPF_CORE_READ(task, pid);
 	e->owner = SC_OWNER_CONNECT;
-	e->uid = BPF_CORE_READ(task, cred, uid.val);
+	e->uid = o->uid;
 	e->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	BPF_CORE_READ_INTO(&e->comm, task, comm);
 }
@@ -257,14 +243,14 @@ static __always_inline bool refusal_goes_on(__u32 netns, __u32 uid, __u16 port, 
 
 /* The command a self-connect's owner runs: its user and process name, read
  * from the task as the record reads them (fill_owner), so that userspace
- * builds the same key from the record. False if the task is gone. */
-static __always_inline bool owner_command(const struct sc_owner *o, struct sc_command_port *key)
+ * builds the same key from the record. False if no task is known. */
+static __always_inline bool owner_command(const struct connect_owner *o, struct sc_command_port *key)
 {
-	const struct task_struct *task = (const struct task_struct *)o->task;
+	const struct task_struct *task = o->task;
 
-	if ((__u32)BPF_CORE_READ(task, pid) != o->tid)
+	if (!task)
 		return false;
-	key->uid = BPF_CORE_READ(task, cred, uid.val);
+	key->uid = o->uid;
 	/* Up to the NUL, the rest left zero: before 5.17 a renamed task's
 	 * comm keeps the old name's bytes after it ("nc\0h" after bash), which
 	 * userspace, building the key from the record's name, never has. */
@@ -289,26 +275,26 @@ static __always_inline void not_written(__u32 *counted)
 }
 
 /* Is this self-connect written? The first SC_SELF_CONNECTS_PER_COMMAND a
- * second of one command on one port are, within the user's budget; the
+ * second of one command on one port are, within the socket's user's budget; the
  * rest are folded into their key's sc_fold (and counted per family), for
  * userspace to write as one record. One user looping bind() and connect()
  * to its own port makes a few records a second, and another command's
  * self-connect in the same second is written as ever. A self-connect whose
- * owner is gone is never folded (nothing to fold it under); it spends the
- * budget of the user that called connect(). `key` is filled (uid, comm)
+ * owner cannot be named is never folded (nothing to fold it under). `key`
+ * is filled (uid, comm)
  * when the owner is known; `*fold` is its fold if it has one. A key's fold
  * is made, and its window spent, only by a record actually written
  * (written_under), so that a key is folded only once userspace has a record
  * of it to read its fold by, and no user can make entries faster than its
  * budget writes records. */
-static __always_inline bool self_connect_goes_on(const struct sc_owner *o, __u32 *counted,
+static __always_inline bool self_connect_goes_on(const struct connect_owner *o, __u32 *counted,
 						 struct sc_command_port *key, bool *keyed, struct sc_fold **fold_out)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct sc_fold *fold = NULL;
 
 	*fold_out = NULL;
-	*keyed = o && owner_command(o, key);
+	*keyed = owner_command(o, key);
 	if (*keyed)
 		fold = bpf_map_lookup_elem(&self_connect_folds, key);
 	if (fold && !window_has_room(&fold->written, SC_SELF_CONNECTS_PER_COMMAND, now)) {
@@ -322,7 +308,7 @@ static __always_inline bool self_connect_goes_on(const struct sc_owner *o, __u32
 		not_written(counted);
 		return false;
 	}
-	if (!within_budget(BUDGET_SELF_CONNECTS, SELF_CONNECTS_PER_SECOND, SC_EVENT_SELF_CONNECT, now, key->uid)) {
+	if (!within_budget(BUDGET_SELF_CONNECTS, SELF_CONNECTS_PER_SECOND, SC_EVENT_SELF_CONNECT, now, o->budget_uid)) {
 		not_written(counted);
 		return false;
 	}
@@ -370,12 +356,12 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 {
 	struct net *net = sock_net_of(t);
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
-	struct sc_command_port key = { .netns = netns, .uid = UNKNOWN_UID, .port = t->dport, .family = family_of(t) };
+	struct sc_command_port key = { .netns = netns, .port = t->dport, .family = family_of(t) };
 	struct sc_fold *fold = NULL;
 	enum counted_close closed = CLOSE_UNCOUNTED;
 	__u32 *counted = NULL;
 	bool keyed = false;
-	struct sc_owner *o;
+	struct connect_owner o;
 	struct sc_event *e;
 	__u16 lo, hi;
 
@@ -384,25 +370,24 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 		return 0;
 	if (filtered_out(t->dport, netns))
 		return 0;
-	/* One slot lookup serves the gates, the count and the owner. */
-	o = owner_of(t);
+	/* The owner serves the gates, the count and the record. */
+	find_connect_owner(t, &o);
 	/* Any user can be refused as fast as a loop runs (and every connect
 	 * to a closed port is): a loop's first few a second
 	 * go on, within its owner's budget; the rest are counted. */
 	if (kind == SC_EVENT_CONNECT_REFUSED) {
 		__u64 now = bpf_ktime_get_ns();
 
-		if (!refusal_goes_on(netns, o ? o->uid : UNKNOWN_UID, t->dport, now) ||
-		    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, now, o ? o->uid : UNKNOWN_UID))
+		if (!refusal_goes_on(netns, o.budget_uid, t->dport, now) ||
+		    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, now, o.budget_uid))
 			return 0;
 	}
 	if (kind == SC_EVENT_SELF_CONNECT)
 		counted = count_open_self_connect(t);
 	else if (kind == SC_EVENT_SELF_CONNECT_CLOSED)
 		closed = uncount_closed_self_connect(t);
-	if (o)
-		key.uid = o->uid;
-	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, counted, &key, &keyed, &fold))
+	key.uid = o.uid;
+	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(&o, counted, &key, &keyed, &fold))
 		return 0;
 	if (kind == SC_EVENT_SELF_CONNECT_CLOSED && !close_goes_on(t, closed, netns))
 		return 0;
@@ -418,7 +403,7 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 			keep_unwritten_close(t, netns);
 		return 0;
 	}
-	fill_owner(e, o);
+	fill_owner(e, &o);
 	if (keyed) {
 		written_under(&key, fold);
 		/* The name and user the key was made of, read once: a rename
@@ -488,23 +473,24 @@ static __always_inline bool port_in_use_allowed(__u32 netns, __u16 port)
  * its SYN, which met itself (SC_EVENT_SELF_CONNECT_PREVENTED), or never saw
  * it (SC_EVENT_GUARD_MISSED). When the connect ends the reset may be taken
  * in by a softirq (ksoftirqd, or whatever task the CPU ran): the caller is
- * the one remembered at connect() (the owner slot), the current task only
- * where the slot holds another socket now. */
+ * found as for every record (connect_owner.bpf.h), never guessed from the
+ * current task; one that cannot be named is gated under the socket's
+ * user. */
 static __always_inline int report_guard_event(const struct transition *t, __u8 kind)
 {
 	struct net *net = sock_net_of(t);
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
 	/* `family` holds the kind: prevented and missed are gated apart. */
 	struct sc_command_port key = { .netns = netns, .port = t->dport, .family = kind };
-	struct sc_owner *o = owner_of(t);
-	bool by_owner = o && owner_command(o, &key);
+	struct connect_owner o;
+	bool by_owner;
 	struct sc_event *e;
 	__u16 lo, hi;
 
-	if (!by_owner) {
-		key.uid = (__u32)bpf_get_current_uid_gid();
-		bpf_get_current_comm(key.comm, sizeof(key.comm));
-	}
+	find_connect_owner(t, &o);
+	by_owner = owner_command(&o, &key);
+	if (!by_owner)
+		key.uid = o.uid;
 	if (filtered_out(t->dport, netns) ||
 	    !once_a_second_for(&guard_seen, BUDGET_PREVENTED, PREVENTED_PER_SECOND, kind, &key))
 		return 0;
@@ -512,13 +498,11 @@ static __always_inline int report_guard_event(const struct transition *t, __u8 k
 	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);
 	if (!e)
 		return 0;
+	fill_owner(e, &o);
 	if (by_owner) {
-		fill_owner(e, o);
 		/* The name and user the key was made of. */
 		__builtin_memcpy(e->comm, key.comm, sizeof(e->comm));
 		e->uid = key.uid;
-	} else {
-		fill_current_owner(e);
 	}
 	fill_address(e, t);
 	bpf_ringbuf_submit(e, 0);

@@ -32,12 +32,6 @@
 #define TCP_CLOSE 7
 #define TCP_LISTEN 10
 
-/* Power of two; a slot is reused only when two sockets that both connect
- * to their own address on an ephemeral port are in flight at once and hash
- * alike. The event then says the owner is unknown instead of guessing.
- * 1024 slots of 32 bytes stay in cache; 4096 measured ~15 ns a hit dearer. */
-#define OWNER_SLOTS 1024
-
 /* Self-connected sockets seen established and not yet seen closed, per
  * bucket of their port (SC_OPEN_PORT_BUCKETS). While a closing socket's
  * bucket holds none, a socket whose port was given back (see the entry)
@@ -67,8 +61,7 @@ static __always_inline __s32 *open_self_connects_at(__u16 port)
  * with the port each was counted under and whether its record was written
  * (COUNTED_NOT_WRITTEN): a count leaves the bucket it was made in, once,
  * decided by the delete that takes its entry out (between CPUs too), and
- * the delete tells whether its close is written. Keyed by the socket, not
- * by its owner slot, which another connect may take over while it is open.
+ * the delete tells whether its close is written.
  * Filled only by self-connects, on the rare path; when full, a self-connect
  * is counted all the same and its count never comes down (its bucket stays
  * dear, none is missed); one of them not written is in no count
@@ -155,16 +148,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } pointer_scratch SEC(".maps");
-
-/* A direct-mapped cache of "who called connect() on this socket", written
- * in the caller's context at SYN_SENT. An array slot costs one inlined
- * lookup and a few stores; a hash map update would cost ~90 ns. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, OWNER_SLOTS);
-	__type(key, __u32);
-	__type(value, struct sc_owner);
-} connect_owners SEC(".maps");
 
 /* struct sockaddr_in and sockaddr_in6 up to the address. */
 struct inet_sockaddr {
@@ -306,9 +289,6 @@ struct {
 #define BUDGET_CLOSES 5
 #define BUDGETS 6
 
-/* Whose budget an event spends when its owner is not known. */
-#define UNKNOWN_UID 0xffffffffU
-
 struct budget_key {
 	__u32 uid;
 	__u32 which;
@@ -331,6 +311,7 @@ struct {
 /* The hooks, in the order the verifier and a reader meet them. */
 #include "namespace_reads.bpf.h"
 #include "socket_reads.bpf.h"
+#include "connect_owner.bpf.h"
 #include "report.bpf.h"
 #include "state_hook.bpf.h"
 #include "port_calls.bpf.h"

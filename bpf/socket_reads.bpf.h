@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What the state hook reads of a socket, the cheapest way each attach
- * flavour allows: ports, addresses, the namespace's ephemeral range, and
- * the slot that remembers who called connect(). Part of selfconnect.bpf.c.
+ * flavour allows: ports, addresses and the namespace's ephemeral range.
+ * Part of selfconnect.bpf.c.
  */
 #ifndef SELFCONNECT_SOCKET_READS_BPF_H
 #define SELFCONNECT_SOCKET_READS_BPF_H
@@ -143,30 +143,6 @@ static __always_inline __u64 sock_key(const struct transition *t)
 		return 0;
 	*word = (__u64)t->sk;
 	return *(volatile __u64 *)word;
-}
-
-static __always_inline __u32 owner_slot(__u64 key)
-{
-	return (key * 0x9E3779B97F4A7C15ULL) >> 54; /* 10 bits */
-}
-
-/* Runs inside connect(): the current task is the caller. Three cheap
- * helpers and a few stores; this is the one cost candidate sockets pay. */
-static __always_inline void remember_owner(const struct transition *t)
-{
-	__u64 key = sock_key(t);
-	__u32 slot = owner_slot(key);
-	struct sc_owner *o = bpf_map_lookup_elem(&connect_owners, &slot);
-	__u64 id;
-
-	if (!o)
-		return;
-	id = bpf_get_current_pid_tgid();
-	o->sock_key = key;
-	o->task = bpf_get_current_task();
-	o->tgid = id >> 32;
-	o->tid = (__u32)id;
-	o->uid = (__u32)bpf_get_current_uid_gid(); /* whose budget its refusals spend */
 }
 
 /* The socket's inode number as sock_diag reports it (sock_i_ino): that of

@@ -77,8 +77,8 @@ static __always_inline __u8 guard_missed_self_connect(const struct transition *t
 }
 
 /* Which record, if any, this transition makes; `guard` gets the guard's
- * own record, if any (--guard only). Remembering the caller of a candidate
- * connect() is the one side effect. */
+ * own record, if any (--guard only). Marking a candidate connect() for the
+ * guard is the one side effect. */
 static __always_inline __u8 classify(const struct transition *t, __u8 *guard)
 {
 	switch (t->newstate) {
@@ -86,11 +86,10 @@ static __always_inline __u8 classify(const struct transition *t, __u8 *guard)
 		on_listen(sock_key(t));
 		return 0;
 	case TCP_SYN_SENT:
-		if (may_meet_itself(t)) {
-			remember_owner(t);
-			if (guard_on && !t->sport)
-				mark_guard_pending(t);
-		}
+		/* Only the guard has anything to do at connect(): who
+		 * connected is found when there is something to report. */
+		if (guard_on && !t->sport && may_meet_itself(t))
+			mark_guard_pending(t);
 		return 0;
 	case TCP_ESTABLISHED:
 		if (!is_self_connected(t))
@@ -214,19 +213,16 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 				return 0;
 		}
 	} else if (newstate == TCP_SYN_SENT) {
-		/* Most connects go to another address, or to a port outside the
-		 * ephemeral range: decide that here, without the call, and pass
-		 * the answer on (own_address_in_range), so the rare path does not
-		 * ask again. Bound sockets go on. */
-		__u32 ports = sk->__sk_common.skc_portpair;
+		/* Only the guard marks connects: without it every connect
+		 * leaves here (guard_on is a constant, the rest is not even
+		 * loaded). With it, an unbound connect to its own address on a
+		 * port of the range goes on, decided here without the call, and
+		 * the answer is passed on (own_address_in_range) so that the rare
+		 * path does not ask again. */
 		struct transition t = { .sk = sk, .btf = true };
 
-		/* Three call sites, not one with the answer in a variable:
-		 * holding it live through the entry takes a callee-saved
-		 * register, which the JIT then saves on every hit. */
-		if (ports >> 16)
-			return on_rare_transition_btf(sk, oldstate, newstate, false);
-		if (to_another_address(sk) || !in_ephemeral_range(&t, bpf_ntohs((__u16)ports)))
+		if (!guard_on || (sk->__sk_common.skc_portpair >> 16) || to_another_address(sk) ||
+		    !in_ephemeral_range(&t, remote_port(sk)))
 			return 0;
 		return on_rare_transition_btf(sk, oldstate, newstate, true);
 	} else if (newstate != TCP_CLOSE && newstate != TCP_LISTEN) {
@@ -237,7 +233,7 @@ int BPF_PROG(on_state_change_btf, const struct sock *sk, int oldstate,
 
 static __always_inline bool state_of_interest(int newstate)
 {
-	return newstate == TCP_ESTABLISHED || newstate == TCP_SYN_SENT ||
+	return newstate == TCP_ESTABLISHED || (guard_on && newstate == TCP_SYN_SENT) ||
 	       newstate == TCP_CLOSE || newstate == TCP_LISTEN;
 }
 

@@ -16,6 +16,7 @@
  *   include/linux/ns_common.h   struct ns_common
  *   include/trace/events/sock.h the inet_sock_set_state tracepoint record
  *   include/linux/nsproxy.h     struct nsproxy (a task's network namespace)
+ *   include/linux/wait.h, include/linux/poll.h, fs/eventpoll.c  who waits on a socket
  *   include/linux/fs.h, include/linux/net.h  struct file, struct socket
  *   include/linux/bpf.h         the task_file iterator's context
  *   net/ipv4/tcp_ipv4.c         the tcp iterator's context
@@ -215,6 +216,7 @@ typedef struct {
 
 struct cred {
 	kuid_t uid;
+	kuid_t fsuid; /* what a socket's sk_uid is made from, at socket() */
 };
 
 struct kernfs_node {
@@ -246,6 +248,8 @@ struct files_struct {
 };
 
 struct task_struct {
+	unsigned int flags; /* PF_KTHREAD */
+	void *stack; /* the base of its kernel stack */
 	int pid; /* the thread id */
 	int tgid;
 	const struct cred *cred;
@@ -257,13 +261,61 @@ struct task_struct {
 
 struct socket;
 
+/* Who waits on a socket (include/linux/wait.h, include/linux/net.h,
+ * include/linux/poll.h): connect() sleeps on a wait entry on its own
+ * stack whose private is the task; poll() and select() on one whose
+ * private is their struct poll_wqueues. */
+struct list_head {
+	struct list_head *next;
+};
+
+struct wait_queue_entry {
+	void *private;
+	void *func;
+	struct list_head entry;
+};
+
+struct wait_queue_head {
+	struct list_head head;
+};
+
+struct socket_wq {
+	struct wait_queue_head wait;
+};
+
+struct poll_wqueues {
+	struct task_struct *polling_task;
+};
+
+/* fs/eventpoll.c: an epoll's entry on a socket's queue leads to the
+ * epoll, whose own queue holds the tasks in epoll_wait(). */
+struct eventpoll {
+	struct wait_queue_head wq;
+};
+
+struct epitem {
+	struct eventpoll *ep;
+};
+
+struct eppoll_entry {
+	struct epitem *base;
+	struct wait_queue_entry wait;
+};
+
+/* Set while a task holds the socket (lock_sock). */
+typedef struct {
+	int owned;
+} socket_lock_t;
+
 struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol; /* a plain field since 5.6, the kernel floor is 5.8 */
 	__u8 sk_userlocks; /* a 4-bit bitfield up to 6.8, a u8 since: read only with BPF_CORE_READ_BITFIELD_PROBED */
 	int sk_err;
 	struct socket *sk_socket;
-	kuid_t sk_uid; /* whose socket it is, from socket(): budgets a close whose owner slot was taken */
+	kuid_t sk_uid; /* whose socket it is, from socket(): budgets what no task can be named for */
+	socket_lock_t sk_lock;
+	struct socket_wq *sk_wq; /* in an anonymous union with sk_wq_raw where the kernel has one */
 };
 
 /* The source port as the socket was connected with. skc_num is zeroed when

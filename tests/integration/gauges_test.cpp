@@ -260,8 +260,8 @@ TEST(Gauges, SelfConnectsNotWrittenStayInTheOpenGaugeWhileOtherConnectsTakeTheir
     // Else every one was written, and this proves nothing of the others.
     EXPECT_GT(not_written, 0) << "every self-connect was written";
 
-    // Connects that could meet themselves, each through an owner slot: one
-    // of them may, and close at once.
+    // Connects that could meet themselves: one of them may, and close at
+    // once.
     const RunResult refused = run_command(ns.exec(
         {"python3", "-c",
          "import socket\n"

@@ -349,11 +349,11 @@ TEST(OwnerBudgets, ASelfConnectFloodIsFoldedAndEveryOneCounted)
 
 // uid 65534 keeps two thousand self-connects open (each on an address of
 // its own, 127.0.x.y, one port), closing the oldest as it makes each new
-// one: past its first few a second they are folded, and by the time one
-// closes, other connects have taken its owner slot (1024 of them), so its
-// close cannot tell whether its self-connect was written. Those closes
-// are written only within the socket's user's budget (each was written,
-// one record per self-connect, the flood's whole cost back through closes).
+// one: past its first few a second they are folded, and a folded one's
+// close is not written either; a close that cannot tell whether its
+// self-connect was written (its count was not kept) is written only within
+// the socket's user's budget (each was written, one record per
+// self-connect, the flood's whole cost back through closes).
 TEST(OwnerBudgets, ClosesOfFoldedSelfConnectsHeldOpenStayWithinTheirUsersBudget)
 {
     REQUIRE_ROOT();

@@ -37,11 +37,14 @@ std::optional<json> next_record(WatchProcess& w, const std::string& type)
 
 }  // namespace
 
+// The close runs in the watcher itself (SOCK_DESTROY takes the socket's
+// lock): it is named by its self-connect's record all the same, before
+// --comm looks at it.
 TEST(WatchIncident, KillDestroysTheSelfConnectAndItsOwnersReceiveFails)
 {
     REQUIRE_ROOT();
     const uint16_t port = unique_port(50);
-    WatchProcess watch({"watch", "--json", "--kill", "--port", std::to_string(port)});
+    WatchProcess watch({"watch", "--json", "--kill", "--port", std::to_string(port), "--comm", "sc-stuck"});
     ASSERT_TRUE(watch.wait_ready()) << watch.stderr_text();
 
     StuckClient child = start_stuck_client(port, "sc-stuck");  // waits on itself in recv()
@@ -51,6 +54,10 @@ TEST(WatchIncident, KillDestroysTheSelfConnectAndItsOwnersReceiveFails)
     EXPECT_EQ((*rec)["pid"], child.pid);
     EXPECT_EQ((*rec)["killed"], true) << rec->dump();
     EXPECT_EQ(wait_recv_error(child), ECONNABORTED);
+    const auto closed = next_record(watch, "self_connect_closed");
+    ASSERT_TRUE(closed) << "the close was named by whoever closed it, and filtered out";
+    EXPECT_EQ((*closed)["pid"], child.pid) << closed->dump();
+    EXPECT_EQ((*closed)["comm"], "sc-stuck") << closed->dump();
     watch.signal(SIGINT);
     EXPECT_EQ(watch.wait_exit(), 0);
 }

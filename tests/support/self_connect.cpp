@@ -1,11 +1,15 @@
 #include "self_connect.h"
 
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -23,25 +27,31 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "io_uring_once.h"
+
 namespace selfconnect::testing {
 
 namespace {
 
 // Rate-limits lo and fills the bucket, so later packets wait in the qdisc.
-bool slow_down_loopback()
+// The socket's first SYN is lost: a filter on the socket drops every packet
+// it would take in, and a helper process takes the filter off 200 ms later,
+// so the SYN is sent again from the retransmit timer (after a second), a
+// softirq, while this process waits for it. Returns the helper, to be
+// reaped once connected, or -1.
+pid_t lose_first_syn(int fd)
 {
-    if (std::system("tc qdisc add dev lo root tbf rate 800kbit burst 1600 latency 10s") != 0)
-        return false;
-    const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(9);
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    char payload[1200] = {};
-    for (int i = 0; i < 40; ++i)  // ~48 KB: about half a second of backlog
-        sendto(fd, payload, sizeof(payload), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
-    close(fd);
-    return true;
+    sock_filter drop{BPF_RET | BPF_K, 0, 0, 0};
+    const sock_fprog prog{1, &drop};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+        return -1;
+    const pid_t helper = fork();
+    if (helper == 0) {
+        usleep(200000);
+        const int unused = 0;
+        _exit(setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) == 0 ? 0 : 1);
+    }
+    return helper;
 }
 
 socklen_t fill_address(const SelfConnectPlan& p, sockaddr_storage& ss)
@@ -61,6 +71,59 @@ socklen_t fill_address(const SelfConnectPlan& p, sockaddr_storage& ss)
     return sizeof(*a);
 }
 
+// Connects and waits for the handshake as the plan's program does
+// (blocking, poll() or epoll_wait()).
+bool connected(int fd, const sockaddr* to, socklen_t len, SelfConnectPlan::Wait wait)
+{
+    if (wait == SelfConnectPlan::Wait::InConnect)
+        return connect(fd, to, len) == 0;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (connect(fd, to, len) == 0)
+        return true;
+    if (errno != EINPROGRESS)
+        return false;
+    if (wait == SelfConnectPlan::Wait::InPoll) {
+        pollfd p{fd, POLLOUT, 0};
+        if (poll(&p, 1, 30000) != 1)
+            return false;
+    } else {
+        const int ep = epoll_create1(0);
+        epoll_event ev{};
+        ev.events = EPOLLOUT;
+        epoll_event got{};
+        const bool ready = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0 && epoll_wait(ep, &got, 1, 30000) == 1;
+        close(ep);
+        if (!ready)
+            return false;
+    }
+    int err = 0;
+    socklen_t l = sizeof(err);
+    return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0;
+}
+
+// 0 once connected as the plan's program waits; 3 if not, 8 if this
+// kernel refuses io_uring.
+int connect_status(int fd, const sockaddr* to, socklen_t len, SelfConnectPlan::Wait wait)
+{
+    if (wait != SelfConnectPlan::Wait::InIoUring)
+        return connected(fd, to, len, wait) ? 0 : 3;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (connect(fd, to, len) == 0)
+        return 0;
+    if (errno != EINPROGRESS)
+        return 3;
+    io_uring_sqe writable{};
+    writable.opcode = IORING_OP_POLL_ADD;
+    writable.fd = fd;
+    writable.poll32_events = POLLOUT;
+    const int res = io_uring_once(writable);
+    if (res == -ENOSYS || res == -EPERM)
+        return 8;
+    int err = 0;
+    socklen_t l = sizeof(err);
+    return res > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0 ? 0 : 3;
+}
+
 // 0 if the socket met itself.
 int one_self_connect(const SelfConnectPlan& p, bool keep)
 {
@@ -74,8 +137,24 @@ int one_self_connect(const SelfConnectPlan& p, bool keep)
     const socklen_t len = fill_address(p, ss);
     if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
         return 2;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0)
-        return 3;
+    const pid_t helper = p.first_syn_lost ? lose_first_syn(fd) : 0;
+    if (helper < 0)
+        return 5;
+    if (p.uid_after_socket && (setresgid(p.uid_after_socket, p.uid_after_socket, p.uid_after_socket) != 0 ||
+                               setresuid(p.uid_after_socket, p.uid_after_socket, p.uid_after_socket) != 0))
+        return 9;
+    const int connect_result = connect_status(fd, reinterpret_cast<sockaddr*>(&ss), len, p.wait);
+    int status = 0;
+    if (helper > 0 && (waitpid(helper, &status, 0) != helper || status != 0))
+        return 6;
+    if (connect_result != 0)
+        return connect_result;
+    // The SYN really was sent again: the handshake ended from the timer.
+    tcp_info info{};
+    socklen_t info_len = sizeof(info);
+    if (p.first_syn_lost &&
+        (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_len) != 0 || info.tcpi_total_retrans < 1))
+        return 7;
     sockaddr_storage local{}, peer{};
     socklen_t l1 = sizeof(local), l2 = sizeof(peer);
     getsockname(fd, reinterpret_cast<sockaddr*>(&local), &l1);
@@ -104,8 +183,6 @@ SelfConnectChild fork_planned_child(const SelfConnectPlan& plan, Connects connec
         if (plan.fresh_netns) {
             if (!enter_fresh_netns())
                 _exit(10);
-            if (plan.slow_loopback && !slow_down_loopback())
-                _exit(11);
         }
         if (plan.uid && (setresgid(plan.uid, plan.uid, plan.uid) != 0 || setresuid(plan.uid, plan.uid, plan.uid) != 0))
             _exit(13);

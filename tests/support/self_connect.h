@@ -19,12 +19,21 @@ struct SelfConnectPlan {
     // is a command of its own, which the kernel does not fold with another.
     int comms = 1;
     bool fresh_netns = false;  // in a new network namespace with lo up
-    // Only with fresh_netns: rate-limit lo with TBF and fill its bucket
-    // first, so the handshake completes from the qdisc's timer (softirq)
-    // while the child sleeps in connect().
-    bool slow_loopback = false;
+    // The first SYN is lost (a filter on the socket, taken off after 200
+    // ms), so the handshake ends from the retransmit timer, in softirq,
+    // while the child waits for it: no task holds the socket then.
+    bool first_syn_lost = false;
+    // How the child waits for its handshake: asleep in a blocking
+    // connect(), or after a non-blocking one in poll(), epoll_wait(), or
+    // io_uring_enter() for an io_uring poll of the socket.
+    enum class Wait { InConnect, InPoll, InEpoll, InIoUring };
+    Wait wait = Wait::InConnect;
     bool hold = false;         // keep the last socket open until SIGTERM
     uid_t uid = 0;             // the child's uid (and gid), when not 0
+    // When not 0, the uid (and gid) the child takes once its socket is
+    // made, before it connects: the socket's user (root) is then not its
+    // waiter's, as with a socket handed to another user's process.
+    uid_t uid_after_socket = 0;
 };
 
 struct SelfConnectChild {

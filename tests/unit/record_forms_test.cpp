@@ -68,10 +68,6 @@ std::vector<Record> every_kind()
         Record r = of<SelfConnectFacts>(base());
         r.owner = Owner{};
         out.push_back(r);
-        r = of<SelfConnectFacts>(base());
-        r.owner.known = false;
-        r.owner.exited = true;
-        out.push_back(r);
     }
     out.push_back(of(base(), SelfConnectFacts{KillOutcome{true, ""}, {}}));
     out.push_back(of(base(), SelfConnectFacts{KillOutcome{false, "Operation not permitted"}, {}}));

@@ -65,3 +65,23 @@ TEST(SelfConnectLifetime, IsTheTimeFromEstablishedToClosed)
     EXPECT_DOUBLE_EQ(*l.on_closed(down), 2.5);
     EXPECT_FALSE(l.on_closed(down));  // forgotten once closed
 }
+
+// In the kernel a close runs in whoever closes the socket: the watcher
+// itself for --kill, or whatever task a softirq ran on.
+TEST(SelfConnectLifetime, TheCloseNamesTheOwnerItsSelfConnectWasReportedWith)
+{
+    SelfConnectLifetimes l;
+    Record up = refusal(1000, "nc", 44600, 42);
+    up.addr = "127.0.0.1";
+    l.on_established(up);
+    Record down = refusal(2000, "selfconnect", 44600, 7);
+    down.addr = "127.0.0.1";
+    l.name_close(down);
+    EXPECT_EQ(down.owner.pid, 42u);
+    EXPECT_EQ(down.owner.comm, "nc");
+
+    Record unseen = refusal(3000, "closer", 44601, 9);  // no self-connect of its own seen
+    unseen.addr = "127.0.0.1";
+    l.name_close(unseen);
+    EXPECT_EQ(unseen.owner.pid, 9u);
+}

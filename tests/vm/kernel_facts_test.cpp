@@ -552,6 +552,62 @@ TEST_P(KernelFacts, SelfConnectsNameTheirProcessAddressAndLifetime)
     }
 }
 
+// A handshake that ends in softirq (the first SYN lost, sent again from the
+// retransmit timer) while no task holds the socket: the owner is the task
+// asleep on it, waiting the way its program does, in connect(), poll() or
+// epoll_wait(); no one where another user's process waits on it, or where
+// an io_uring poll (a request, not a task) does. Reads sk_lock.owned, sk_wq
+// and its wait entries, task->stack and the magic word at its end, flags
+// and cred->fsuid against sk_uid, poll()'s poll_wqueues, and epoll's
+// eppoll_entry, epitem and eventpoll. As root: the filter that loses the
+// SYN is refused to an unprivileged socket on some kernels (this machine's
+// 6.18), so the owner's uid is the socket's; an unprivileged owner's uid
+// is read the same way (SelfConnectsNameTheirProcessAddressAndLifetime).
+TEST_P(KernelFacts, AHandshakeEndedInSoftirqNamesTheTaskWaitingForIt)
+{
+    WatchProcess watch(watch_args(mode(), {}), {}, outside());
+    ASSERT_TRUE(watch.wait_said_ready(kPatience)) << watch.stderr_text();
+    Records records(watch);
+    using Wait = SelfConnectPlan::Wait;
+    const struct {
+        Wait wait;
+        const char* comm;
+        uint16_t port;
+        uid_t uid_after_socket;
+        bool named;
+    } plans[] = {{Wait::InConnect, "sc-in-connect", 40710, 0, true},
+                 {Wait::InPoll, "sc-in-poll", 40712, 0, true},
+                 {Wait::InEpoll, "sc-in-epoll", 40714, 0, true},
+                 {Wait::InConnect, "sc-handed", 40716, kNobody, false},
+                 {Wait::InIoUring, "sc-in-uring", 40718, 0, false}};
+    for (const auto& p : plans) {
+        SCOPED_TRACE(p.comm);
+        SelfConnectPlan plan{AF_INET, "127.0.0.1", p.port, p.comm};
+        plan.first_syn_lost = true;
+        plan.wait = p.wait;
+        plan.uid_after_socket = p.uid_after_socket;
+        const SelfConnectChild child = start_self_connects(plan);
+        const int status = wait_child(child.pid);
+        if (status == 8) {
+            std::printf("%s: this kernel refuses io_uring: not compared\n", p.comm);
+            continue;
+        }
+        ASSERT_EQ(status, 0)
+            << "5, 6: the filter that loses the SYN; 7: no SYN sent again; 9: no change of uid; 3, 4: no self-connect";
+        ASSERT_TRUE(records.until([&] { return records.find("self_connect", p.port).has_value(); }))
+            << records.dump();
+        const json r = *records.find("self_connect", p.port);
+        EXPECT_EQ(r["owner_known"], p.named) << r;
+        if (!p.named) {
+            EXPECT_TRUE(r["pid"].is_null()) << r;
+            continue;
+        }
+        EXPECT_EQ(r["pid"], child.pid) << r;
+        EXPECT_EQ(r["comm"], p.comm) << r;
+        EXPECT_EQ(r["uid"], 0) << r;
+    }
+}
+
 // Self-connects held by a child, each bound and connected to its own port
 // (and, with `device`, bound to that device first: SO_BINDTODEVICE),
 // closed at once with resets (no TIME_WAIT) when it is told to.

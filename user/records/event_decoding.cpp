@@ -54,12 +54,9 @@ std::optional<Record> decode_event(const sc_event& e, std::chrono::system_clock:
     r.time = wall;
     r.mono_ns = e.mono_ns;
     r.owner.known = e.owner == SC_OWNER_CONNECT || e.owner == SC_OWNER_CURRENT;
-    r.owner.exited = e.owner == SC_OWNER_EXITED;
-    if (r.owner.known || r.owner.exited) {
+    if (r.owner.known) {
         r.owner.pid = e.tgid;
         r.owner.tid = e.tid;
-    }
-    if (r.owner.known) {
         r.owner.uid = e.uid;
         r.owner.comm.assign(e.comm, strnlen(e.comm, sizeof(e.comm)));
         r.owner.cgroup_id = e.cgroup_id;

@@ -41,7 +41,6 @@ const char* reserve_reason_name(ReserveReason r);
 // or the holder of a port. Either known, or nothing known.
 struct Owner {
     bool known = false;   // pid, comm, uid, cgroup all known
-    bool exited = false;  // pid known; the task was gone before the event
     uint32_t pid = 0;
     uint32_t tid = 0;
     uint32_t uid = 0;

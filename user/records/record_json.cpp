@@ -128,7 +128,7 @@ nlohmann::json to_json(const Record& r)
         if (r.owner.pod_namespace)
             j["pod_namespace"] = *r.owner.pod_namespace;
     } else {
-        j["pid"] = r.owner.exited ? json(r.owner.pid) : json(nullptr);
+        j["pid"] = nullptr;
         j["comm"] = nullptr;
         j["uid"] = nullptr;
         j["cgroup"] = nullptr;

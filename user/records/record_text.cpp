@@ -23,8 +23,6 @@ std::string endpoint_text(const Record& r)
 
 std::string owner_text(const Owner& o)
 {
-    if (o.exited)
-        return "pid=" + std::to_string(o.pid) + " (exited) comm=?";
     if (!o.known)
         return "pid=? comm=?";
     std::string s = "pid=" + std::to_string(o.pid) + " comm=" + escape_for_terminal(o.comm) +

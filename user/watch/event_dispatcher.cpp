@@ -153,6 +153,10 @@ struct EventDispatcher::KindHandler {
 
 void EventDispatcher::handle(Record r)
 {
+    // A close is named by its self-connect's record before the filters
+    // (--pid, --comm) look at it, not by whoever closed the socket.
+    if (r.if_is<SelfConnectClosedFacts>())
+        lifetimes_.name_close(r);
     if (done() || !wanted(r))
         return;
     std::visit(KindHandler{*this, r}, r.facts);

@@ -58,6 +58,13 @@ std::optional<double> SelfConnectLifetimes::on_closed(const Record& r)
     return std::nullopt;
 }
 
+void SelfConnectLifetimes::name_close(Record& r)
+{
+    const auto it = entry_of(open_, r);
+    if (it != open_.end() && it->second.record.owner.known)
+        r.owner = it->second.record.owner;
+}
+
 void SelfConnectLifetimes::on_close_not_written(const Record& r)
 {
     bool known = false;

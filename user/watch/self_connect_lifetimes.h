@@ -21,6 +21,10 @@ public:
     void on_existing(const Record& r);
     // Seconds from establishment to close, if the establishment was seen.
     std::optional<double> on_closed(const Record& r);
+    // Gives a close the owner its open self-connect was reported with, if
+    // one is open here: in the kernel a close runs in whoever closes the
+    // socket (the watcher itself, for --kill), or in softirq.
+    void name_close(Record& r);
     // A close the kernel did not write, taken after the ring was read: a
     // self-connect at its address established after it (r.mono_ns) is
     // another socket, and stays. One that finds no self-connect at its
@@ -36,7 +40,7 @@ public:
     // leave the count; a close of theirs still on its way is written with
     // its lifetime until the next rescan. Self-connects in `now` unknown
     // here are not added: most are the kernel's unwritten ones, counted
-    // there (one whose owner slot was taken over is counted nowhere).
+    // there (one the kernel's map could not hold is counted nowhere).
     void resync(const std::vector<Record>& now, const std::function<bool(uint32_t netns)>& fully_read);
     // Self-connected sockets seen (or found at start) and not seen closed.
     size_t open() const { return open_.size(); }
