@@ -351,8 +351,9 @@ static __always_inline bool close_goes_on(const struct transition *t, enum count
 	return false;
 }
 
-/* The rare path: a socket worth telling userspace about. */
-static __always_inline int report(const struct transition *t, __u8 kind)
+/* The rare path: a socket worth telling userspace about; `o` is who
+ * connected, which serves the gates, the count and the record. */
+static __always_inline int report(const struct transition *t, __u8 kind, const struct connect_owner *o)
 {
 	struct net *net = sock_net_of(t);
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
@@ -361,7 +362,6 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 	enum counted_close closed = CLOSE_UNCOUNTED;
 	__u32 *counted = NULL;
 	bool keyed = false;
-	struct connect_owner o;
 	struct sc_event *e;
 	__u16 lo, hi;
 
@@ -370,24 +370,22 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 		return 0;
 	if (filtered_out(t->dport, netns))
 		return 0;
-	/* The owner serves the gates, the count and the record. */
-	find_connect_owner(t, &o);
 	/* Any user can be refused as fast as a loop runs (and every connect
 	 * to a closed port is): a loop's first few a second
 	 * go on, within its owner's budget; the rest are counted. */
 	if (kind == SC_EVENT_CONNECT_REFUSED) {
 		__u64 now = bpf_ktime_get_ns();
 
-		if (!refusal_goes_on(netns, o.budget_uid, t->dport, now) ||
-		    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, now, o.budget_uid))
+		if (!refusal_goes_on(netns, o->budget_uid, t->dport, now) ||
+		    !within_budget(BUDGET_REFUSALS, REFUSALS_PER_SECOND, kind, now, o->budget_uid))
 			return 0;
 	}
 	if (kind == SC_EVENT_SELF_CONNECT)
 		counted = count_open_self_connect(t);
 	else if (kind == SC_EVENT_SELF_CONNECT_CLOSED)
 		closed = uncount_closed_self_connect(t);
-	key.uid = o.uid;
-	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(&o, counted, &key, &keyed, &fold))
+	key.uid = o->uid;
+	if (kind == SC_EVENT_SELF_CONNECT && !self_connect_goes_on(o, counted, &key, &keyed, &fold))
 		return 0;
 	if (kind == SC_EVENT_SELF_CONNECT_CLOSED && !close_goes_on(t, closed, netns))
 		return 0;
@@ -403,7 +401,7 @@ static __always_inline int report(const struct transition *t, __u8 kind)
 			keep_unwritten_close(t, netns);
 		return 0;
 	}
-	fill_owner(e, &o);
+	fill_owner(e, o);
 	if (keyed) {
 		written_under(&key, fold);
 		/* The name and user the key was made of, read once: a rename
@@ -476,21 +474,18 @@ static __always_inline bool port_in_use_allowed(__u32 netns, __u16 port)
  * found as for every record (connect_owner.bpf.h), never guessed from the
  * current task; one that cannot be named is gated under the socket's
  * user. */
-static __always_inline int report_guard_event(const struct transition *t, __u8 kind)
+static __always_inline int report_guard_event(const struct transition *t, __u8 kind, const struct connect_owner *o)
 {
 	struct net *net = sock_net_of(t);
 	__u32 netns = BPF_CORE_READ(net, ns.inum);
 	/* `family` holds the kind: prevented and missed are gated apart. */
 	struct sc_command_port key = { .netns = netns, .port = t->dport, .family = kind };
-	struct connect_owner o;
-	bool by_owner;
+	bool by_owner = owner_command(o, &key);
 	struct sc_event *e;
 	__u16 lo, hi;
 
-	find_connect_owner(t, &o);
-	by_owner = owner_command(&o, &key);
 	if (!by_owner)
-		key.uid = o.uid;
+		key.uid = o->uid;
 	if (filtered_out(t->dport, netns) ||
 	    !once_a_second_for(&guard_seen, BUDGET_PREVENTED, PREVENTED_PER_SECOND, kind, &key))
 		return 0;
@@ -498,7 +493,7 @@ static __always_inline int report_guard_event(const struct transition *t, __u8 k
 	e = reserve_event(kind, net, netns, family_of(t), t->dport, lo, hi);
 	if (!e)
 		return 0;
-	fill_owner(e, &o);
+	fill_owner(e, o);
 	if (by_owner) {
 		/* The name and user the key was made of. */
 		__builtin_memcpy(e->comm, key.comm, sizeof(e->comm));

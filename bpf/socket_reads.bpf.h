@@ -111,17 +111,14 @@ static __always_inline bool in_ephemeral_range(const struct transition *t,
 	return port >= lo && port <= hi;
 }
 
-/* Could this connect() be handed its destination as its source? Only when
- * it targets its own address, and either it is bound to that very port or
- * the kernel will pick a port from the range that holds the destination.
- * The tp_btf entry has decided that for an unbound socket already
+/* Could this unbound connect() be handed its destination as its source?
+ * Only when it targets its own address on a port of the range the kernel
+ * picks from. The tp_btf entry has decided that already
  * (own_address_in_range); otherwise the range is tested first: most
  * connects, remote or not, go to a port outside it, and two loads decide
  * that. */
 static __always_inline bool may_meet_itself(const struct transition *t)
 {
-	if (t->sport)
-		return t->sport == t->dport && same_address(t);
 	return t->own_address_in_range || (in_ephemeral_range(t, t->dport) && same_address(t));
 }
 

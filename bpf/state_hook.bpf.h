@@ -126,11 +126,16 @@ static __always_inline int on_transition(const struct transition *t)
 {
 	__u8 guard = 0;
 	__u8 kind = classify(t, &guard);
+	struct connect_owner owner;
 
+	if (!kind && !guard)
+		return 0;
+	/* Once for both records a guard outcome may make. */
+	find_connect_owner(t, &owner);
 	/* One call site each, so the verifier walks each reporting path once. */
 	if (guard)
-		report_guard_event(t, guard);
-	return kind ? report(t, kind) : 0;
+		report_guard_event(t, guard, &owner);
+	return kind ? report(t, kind, &owner) : 0;
 }
 
 /* Everything past the first test, out of line: the entry stays small enough

@@ -71,47 +71,24 @@ socklen_t fill_address(const SelfConnectPlan& p, sockaddr_storage& ss)
     return sizeof(*a);
 }
 
-// Connects and waits for the handshake as the plan's program does
-// (blocking, poll() or epoll_wait()).
-bool connected(int fd, const sockaddr* to, socklen_t len, SelfConnectPlan::Wait wait)
+// Waits until a non-blocking connect's socket is writable, the way the
+// plan's program does: 0 once it is, 3 if not, 8 if this kernel refuses
+// io_uring.
+int wait_writable(int fd, SelfConnectPlan::Wait wait)
 {
-    if (wait == SelfConnectPlan::Wait::InConnect)
-        return connect(fd, to, len) == 0;
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    if (connect(fd, to, len) == 0)
-        return true;
-    if (errno != EINPROGRESS)
-        return false;
     if (wait == SelfConnectPlan::Wait::InPoll) {
         pollfd p{fd, POLLOUT, 0};
-        if (poll(&p, 1, 30000) != 1)
-            return false;
-    } else {
+        return poll(&p, 1, 30000) == 1 ? 0 : 3;
+    }
+    if (wait == SelfConnectPlan::Wait::InEpoll) {
         const int ep = epoll_create1(0);
         epoll_event ev{};
         ev.events = EPOLLOUT;
         epoll_event got{};
         const bool ready = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0 && epoll_wait(ep, &got, 1, 30000) == 1;
         close(ep);
-        if (!ready)
-            return false;
+        return ready ? 0 : 3;
     }
-    int err = 0;
-    socklen_t l = sizeof(err);
-    return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0;
-}
-
-// 0 once connected as the plan's program waits; 3 if not, 8 if this
-// kernel refuses io_uring.
-int connect_status(int fd, const sockaddr* to, socklen_t len, SelfConnectPlan::Wait wait)
-{
-    if (wait != SelfConnectPlan::Wait::InIoUring)
-        return connected(fd, to, len, wait) ? 0 : 3;
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    if (connect(fd, to, len) == 0)
-        return 0;
-    if (errno != EINPROGRESS)
-        return 3;
     io_uring_sqe writable{};
     writable.opcode = IORING_OP_POLL_ADD;
     writable.fd = fd;
@@ -119,9 +96,25 @@ int connect_status(int fd, const sockaddr* to, socklen_t len, SelfConnectPlan::W
     const int res = io_uring_once(writable);
     if (res == -ENOSYS || res == -EPERM)
         return 8;
+    return res > 0 ? 0 : 3;
+}
+
+// Connects as the plan's program does, blocking or not and waiting its
+// way: 0 once connected, 3 if not, 8 if this kernel refuses io_uring.
+int connect_status(int fd, const sockaddr* to, socklen_t len, SelfConnectPlan::Wait wait)
+{
+    if (wait == SelfConnectPlan::Wait::InConnect)
+        return connect(fd, to, len) == 0 ? 0 : 3;
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (connect(fd, to, len) == 0)
+        return 0;
+    if (errno != EINPROGRESS)
+        return 3;
+    if (const int waited = wait_writable(fd, wait))
+        return waited;
     int err = 0;
     socklen_t l = sizeof(err);
-    return res > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0 ? 0 : 3;
+    return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0 ? 0 : 3;
 }
 
 // 0 if the socket met itself.
